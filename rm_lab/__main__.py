@@ -1,0 +1,4 @@
+from rm_lab.train import main
+
+if __name__ == "__main__":
+    main()

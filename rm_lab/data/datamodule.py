@@ -1,0 +1,167 @@
+"""PreferenceDataModule: domains -> capped pair splits -> tokenized (cached on disk) -> batches.
+
+Each batch holds the chosen and rejected texts of its pairs in one padded tensor of
+2 x batch rows (chosen first), so a method scores both in one backbone forward pass.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+
+import datasets
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader
+
+from rm_lab.data.domains.base import SPLITS, Domain, DomainSplits
+from rm_lab.data.pairs import Pair
+
+log = logging.getLogger(__name__)
+
+
+class PreferenceDataModule(pl.LightningDataModule):
+    def __init__(self, domains: dict[str, Domain], name: str = "dataset",
+                 max_pairs: dict | None = None, batch_size: int = 16, eval_batch_size: int = 32,
+                 num_workers: int = 0, cache_dir: str | None = ".cache/rm_lab", path=None):
+        super().__init__()
+        if not domains:
+            raise ValueError("dataset.domains is empty: configure at least one domain")
+        self.name = name
+        self.domains = dict(domains)
+        caps = dict(max_pairs or {})
+        unknown = set(caps) - set(SPLITS)
+        if unknown:
+            raise ValueError(f"dataset.max_pairs has unknown splits {sorted(unknown)}; valid: {list(SPLITS)}")
+        self.max_pairs = caps
+        if path:
+            if len(self.domains) != 1:
+                raise ValueError(f"dataset.path needs a single-domain dataset; {name!r} has "
+                                 f"{list(self.domains)}: set dataset.domains.<domain>.path instead")
+            next(iter(self.domains.values())).path = path
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size
+        self.num_workers = num_workers
+        self.cache_dir = Path(cache_dir) if cache_dir else None
+        self.splits: dict[str, DomainSplits] = {}
+        self.pairs: dict[str, list[Pair]] = {}
+        self.tokenized: dict[str, datasets.Dataset] = {}
+        self.tokenizer = None
+        self.max_length = None
+
+    # -- pairs -----------------------------------------------------------------------------
+    @property
+    def domain_names(self) -> list[str]:
+        return list(self.domains)
+
+    @property
+    def present_domains(self) -> list[str]:
+        return [d for d in self.domain_names if not self.splits[d].absent]
+
+    def load_pairs(self) -> None:
+        """Read and convert every domain; fails fast on an unreachable hub or missing file."""
+        if self.pairs:
+            return
+        for name, domain in self.domains.items():
+            self.splits[name] = domain.load()
+        for split in SPLITS:
+            cap = self.max_pairs.get(split)
+            self.pairs[split] = [p for d in self.domain_names
+                                 for p in self.splits[d].pairs[split][: cap if cap else None]]
+        if not self.pairs["train"] and not self.pairs["test"]:
+            raise ValueError(f"dataset {self.name!r} produced no pairs at all; check its sources")
+        for name in self.domain_names:
+            s = self.splits[name]
+            if s.absent:
+                log.warning("domain %s is absent: %s", name, s.absent)
+            else:
+                log.info("domain %s: %s", name, self.counts()[name])
+
+    def counts(self) -> dict:
+        """Pair counts per domain and split (used and available), dropped rows, source."""
+        out = {}
+        for name in self.domain_names:
+            s = self.splits[name]
+            used = {split: sum(p.domain == name for p in self.pairs[split]) for split in SPLITS}
+            out[name] = {
+                "source": s.source, "absent": s.absent,
+                "pairs": used,
+                "available": {split: len(s.pairs.get(split, [])) for split in SPLITS},
+                "dropped": s.dropped,
+            }
+        return out
+
+    # -- tokens ----------------------------------------------------------------------------
+    def attach_tokenizer(self, tokenizer, max_length: int) -> None:
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+        self.tokenized = {}
+
+    def _cache_file(self, split: str) -> str | None:
+        if self.cache_dir is None:
+            return None
+        key = hashlib.sha1()
+        for part in (self.tokenizer.name_or_path, type(self.tokenizer).__name__, str(self.max_length),
+                     str(len(self.tokenizer)), self.tokenizer.truncation_side):
+            key.update(part.encode())
+        for pair in self.pairs[split]:
+            key.update(pair.id.encode())
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        return str(self.cache_dir / f"tokens-{split}-{key.hexdigest()[:20]}.arrow")
+
+    def _tokenize(self, batch: dict) -> dict:
+        out = {}
+        for side in ("chosen", "rejected"):
+            enc = self.tokenizer(batch["prompt"], batch[side], truncation=True, max_length=self.max_length)
+            out[f"{side}_input_ids"] = enc["input_ids"]
+            if "token_type_ids" in enc:
+                out[f"{side}_token_type_ids"] = enc["token_type_ids"]
+        out["domain_idx"] = [self.domain_names.index(d) for d in batch["domain"]]
+        return out
+
+    def setup(self, stage: str | None = None) -> None:
+        self.load_pairs()
+        if self.tokenizer is None:
+            raise RuntimeError("attach_tokenizer() must be called before setup()")
+        for split in SPLITS:
+            if split in self.tokenized:
+                continue
+            rows = [p.to_dict() for p in self.pairs[split]]
+            table = datasets.Dataset.from_list(rows) if rows else datasets.Dataset.from_dict(
+                {k: [] for k in ("id", "domain", "prompt", "chosen", "rejected")})
+            self.tokenized[split] = table.map(
+                self._tokenize, batched=True, remove_columns=["prompt", "chosen", "rejected"],
+                cache_file_name=self._cache_file(split), load_from_cache_file=True,
+                desc=f"tokenizing {split}",
+            )
+
+    def collate(self, rows: list[dict]) -> dict:
+        pad = self.tokenizer.pad_token_id
+        seqs = [r["chosen_input_ids"] for r in rows] + [r["rejected_input_ids"] for r in rows]
+        length = max(len(s) for s in seqs)
+        ids = torch.full((len(seqs), length), pad, dtype=torch.long)
+        mask = torch.zeros((len(seqs), length), dtype=torch.long)
+        for i, s in enumerate(seqs):
+            ids[i, : len(s)] = torch.tensor(s, dtype=torch.long)
+            mask[i, : len(s)] = 1
+        batch = {"input_ids": ids, "attention_mask": mask,
+                 "domain": torch.tensor([r["domain_idx"] for r in rows], dtype=torch.long),
+                 "ids": [r["id"] for r in rows]}
+        if "chosen_token_type_ids" in rows[0]:
+            types = torch.zeros_like(ids)
+            tt = [r["chosen_token_type_ids"] for r in rows] + [r["rejected_token_type_ids"] for r in rows]
+            for i, s in enumerate(tt):
+                types[i, : len(s)] = torch.tensor(s, dtype=torch.long)
+            batch["token_type_ids"] = types
+        return batch
+
+    def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
+        generator = torch.Generator().manual_seed(torch.initial_seed() % 2**63)
+        return DataLoader(self.tokenized[split], batch_size=batch_size, shuffle=shuffle,
+                          collate_fn=self.collate, num_workers=self.num_workers, generator=generator)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", self.batch_size, shuffle=True)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", self.eval_batch_size, shuffle=False)

@@ -1,0 +1,128 @@
+"""What every domain shares: where rows come from, splitting, dropping malformed rows."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator
+
+from rm_lab.data.pairs import DropLog, MalformedRow, Pair, in_test_split
+from rm_lab.data.sources import read_hub, read_local
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "test")
+
+
+@dataclass
+class DomainSplits:
+    """A domain's pairs per split, the rows dropped per split and why, and where they came from."""
+
+    domain: str
+    pairs: dict[str, list[Pair]] = field(default_factory=dict)
+    dropped: dict[str, dict[str, int]] = field(default_factory=dict)
+    source: str = ""
+    absent: str | None = None
+
+
+class Domain:
+    """A preference domain: a converter from its hub schema to pairs, plus where to read it.
+
+    Sources, first one set wins:
+      files: {train: PATH, test: PATH}  local files per split
+      path:  PATH or [PATH, ...]        local rows, split by pair id with `test_fraction`
+      hub:   {id, name, data_dir, revision, splits: {train: NAME, test: NAME}}
+             a split missing from `splits` is cut from train by pair id
+    With none of them the domain is absent (`absent_reason` says why).
+    """
+
+    name = "domain"
+
+    def __init__(self, name: str | None = None, hub: dict | None = None, path=None,
+                 files: dict | None = None, test_fraction: float = 0.1, seed: int = 0,
+                 absent_reason: str | None = None, **options):
+        if name:
+            self.name = name
+        self.hub = dict(hub) if hub else None
+        self.path = path
+        self.files = dict(files) if files else None
+        if not 0.0 < test_fraction < 1.0:
+            raise ValueError(f"{self.name}: test_fraction must be in (0, 1), got {test_fraction}")
+        self.test_fraction = test_fraction
+        self.seed = seed
+        self.absent_reason = absent_reason
+        if options:
+            raise TypeError(f"{self.name}: unknown options {sorted(options)}")
+
+    # -- conversion (domains override one of these) ---------------------------------------
+    def convert_row(self, row: dict, index: int) -> list[Pair]:
+        raise NotImplementedError
+
+    def convert(self, rows: Iterable[dict], drops: DropLog) -> Iterator[Pair]:
+        for index, row in enumerate(rows):
+            try:
+                yield from self.convert_row(row, index)
+            except MalformedRow as bad:
+                drops.drop(bad.reason, f"row {index}")
+
+    # -- loading ---------------------------------------------------------------------------
+    def _pairs(self, rows: Iterable[dict], drops: DropLog) -> list[Pair]:
+        seen: set[str] = set()
+        out = []
+        for pair in self.convert(rows, drops):
+            if pair.id in seen:
+                drops.drop("duplicate_pair", pair.id)
+                continue
+            seen.add(pair.id)
+            out.append(pair)
+        return out
+
+    def _hash_split(self, pairs: list[Pair], result: DomainSplits, which: tuple[str, ...]) -> None:
+        test = [p for p in pairs if in_test_split(p.id, self.test_fraction)]
+        train = [p for p in pairs if not in_test_split(p.id, self.test_fraction)]
+        if "train" in which:
+            result.pairs["train"] = train
+        if "test" in which:
+            result.pairs["test"] = test
+
+    def load(self) -> DomainSplits:
+        result = DomainSplits(self.name)
+        if self.files:
+            result.source = f"files {self.files}"
+            for split in SPLITS:
+                drops = DropLog(self.name, split)
+                if self.files.get(split):
+                    result.pairs[split] = self._pairs(read_local(self.files[split], drops), drops)
+                result.dropped[split] = drops.to_dict()
+                drops.report()
+            missing = [s for s in SPLITS if s not in result.pairs]
+            if missing:
+                raise ValueError(f"{self.name}: files must name both train and test, missing {missing}")
+        elif self.path:
+            paths = [self.path] if isinstance(self.path, str) else list(self.path)
+            result.source = "local " + ", ".join(map(str, paths))
+            drops = DropLog(self.name, "all")
+            rows = (row for p in paths for row in read_local(p, drops))
+            self._hash_split(self._pairs(rows, drops), result, SPLITS)
+            drops.report()
+            result.dropped = {"all": drops.to_dict()}
+        elif self.hub:
+            splits = dict(self.hub.get("splits") or {"train": "train", "test": "test"})
+            result.source = f"hub {self.hub['id']}"
+            for split in SPLITS:
+                if split not in splits:
+                    continue
+                drops = DropLog(self.name, split)
+                rows = read_hub(self.hub["id"], splits[split], name=self.hub.get("name"),
+                                data_dir=self.hub.get("data_dir"), revision=self.hub.get("revision"),
+                                instead=f"dataset=five_domains_sample, or dataset.domains.{self.name}.path=FILE")
+                pairs = self._pairs(rows, drops)
+                if split == "train" and "test" not in splits:
+                    self._hash_split(pairs, result, SPLITS)
+                else:
+                    result.pairs[split] = pairs
+                result.dropped[split] = drops.to_dict()
+                drops.report()
+        else:
+            result.absent = self.absent_reason or "no source configured (set hub, path or files)"
+            result.pairs = {s: [] for s in SPLITS}
+        return result

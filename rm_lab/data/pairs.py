@@ -1,0 +1,91 @@
+"""The one pair schema: prompt, chosen, rejected, domain and a stable id."""
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import Counter
+from dataclasses import asdict, dataclass
+
+log = logging.getLogger(__name__)
+
+PAIR_FIELDS = ("id", "domain", "prompt", "chosen", "rejected")
+
+
+class MalformedRow(ValueError):
+    """A raw row that cannot become a pair; `reason` is a short counter key."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Pair:
+    id: str
+    domain: str
+    prompt: str
+    chosen: str
+    rejected: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def stable_id(domain: str, *parts: str) -> str:
+    digest = hashlib.sha1("\x1f".join(parts).encode("utf-8")).hexdigest()[:16]
+    return f"{domain}:{digest}"
+
+
+def require_text(row: dict, field: str, allow_empty: bool = False) -> str:
+    """The value of a text field, or MalformedRow naming what is wrong."""
+    if field not in row or row[field] is None:
+        raise MalformedRow("missing_field", field)
+    value = row[field]
+    if not isinstance(value, str):
+        raise MalformedRow("non_text_value", field)
+    if not allow_empty and not value.strip():
+        raise MalformedRow("empty_text", field)
+    return value
+
+
+def make_pair(domain: str, prompt: str, chosen: str, rejected: str) -> Pair:
+    """Validate the three texts and give the pair its content-derived id."""
+    for name, value in (("chosen", chosen), ("rejected", rejected)):
+        if not isinstance(value, str):
+            raise MalformedRow("non_text_value", name)
+        if not value.strip():
+            raise MalformedRow("empty_text", name)
+    if not isinstance(prompt, str):
+        raise MalformedRow("non_text_value", "prompt")
+    if chosen.strip() == rejected.strip():
+        raise MalformedRow("chosen_equals_rejected")
+    return Pair(stable_id(domain, prompt, chosen, rejected), domain, prompt, chosen, rejected)
+
+
+class DropLog:
+    """Counts rows dropped, by reason, for one domain and split."""
+
+    def __init__(self, domain: str, split: str):
+        self.domain, self.split = domain, split
+        self.counts: Counter[str] = Counter()
+        self.examples: dict[str, str] = {}
+
+    def drop(self, reason: str, where: str = "") -> None:
+        self.counts[reason] += 1
+        self.examples.setdefault(reason, where)
+
+    def report(self) -> None:
+        for reason, n in sorted(self.counts.items()):
+            log.warning(
+                "%s/%s: dropped %d row(s): %s (first at %s)",
+                self.domain, self.split, n, reason, self.examples.get(reason) or "?",
+            )
+
+    def to_dict(self) -> dict[str, int]:
+        return dict(sorted(self.counts.items()))
+
+
+def in_test_split(pair_id: str, test_fraction: float) -> bool:
+    """Deterministic split by the pair's id: the same pair always lands in the same split."""
+    bucket = int(hashlib.sha1(pair_id.encode("utf-8")).hexdigest()[:8], 16) / 0xFFFFFFFF
+    return bucket < test_fraction

@@ -1,0 +1,102 @@
+"""Raw rows from a local file (in the hub schema) or from a Hugging Face hub dataset.
+
+Local files: `.jsonl`, `.json` (a list or one object per line), `.parquet`, `.csv`, each
+optionally gzip-compressed, or a folder of such files. A line that is not valid JSON is
+counted as a malformed row (`invalid_json`) and skipped, never fatal.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+from pathlib import Path
+from typing import Iterator
+
+from rm_lab.data.pairs import DropLog
+from rm_lab.hub import require_hub
+
+log = logging.getLogger(__name__)
+
+SUFFIXES = (".jsonl", ".json", ".parquet", ".csv")
+
+
+def _open_text(path: Path):
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8")
+    return open(path, encoding="utf-8")
+
+
+def _base_suffix(path: Path) -> str:
+    return Path(path.stem).suffix if path.suffix == ".gz" else path.suffix
+
+
+def list_files(path: str | Path) -> list[Path]:
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(
+            f"Data file {path} does not exist. Give an existing file or folder in the dataset's "
+            f"hub schema ({', '.join(SUFFIXES)}, optionally .gz)."
+        )
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file() and _base_suffix(p) in SUFFIXES)
+        if not files:
+            raise FileNotFoundError(f"Folder {path} holds no {', '.join(SUFFIXES)} files.")
+        return files
+    if _base_suffix(path) not in SUFFIXES:
+        raise ValueError(f"Unsupported data file {path}: expected one of {', '.join(SUFFIXES)} (optionally .gz).")
+    return [path]
+
+
+def read_file(path: Path, drops: DropLog) -> Iterator[dict]:
+    suffix = _base_suffix(path)
+    if suffix in (".jsonl", ".json"):
+        with _open_text(path) as handle:
+            text = handle.read()
+        stripped = text.lstrip()
+        if suffix == ".json" and stripped.startswith("["):
+            try:
+                rows = json.loads(stripped)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{path} is not valid JSON: {err}") from err
+            for i, row in enumerate(rows):
+                if isinstance(row, dict):
+                    yield row
+                else:
+                    drops.drop("not_an_object", f"{path.name}[{i}]")
+            return
+        for lineno, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                drops.drop("invalid_json", f"{path.name}:{lineno}")
+                continue
+            if isinstance(row, dict):
+                yield row
+            else:
+                drops.drop("not_an_object", f"{path.name}:{lineno}")
+        return
+    import datasets
+
+    builder = "parquet" if suffix == ".parquet" else "csv"
+    table = datasets.load_dataset(builder, data_files=str(path), split="train")
+    yield from table
+
+
+def read_local(path: str | Path, drops: DropLog) -> Iterator[dict]:
+    for file in list_files(path):
+        yield from read_file(file, drops)
+
+
+def read_hub(hub_id: str, split: str, name: str | None = None, data_dir: str | None = None,
+             revision: str | None = None, instead: str = "") -> Iterator[dict]:
+    """Rows of a hub dataset split; fails within seconds when the hub is unreachable."""
+    require_hub(f"dataset {hub_id!r} (split {split!r})", instead or
+                "dataset=five_domains_sample (bundled real samples), or a local file in the hub "
+                "schema with dataset.domains.<domain>.path=/path/to/file.jsonl")
+    import datasets
+
+    log.info("loading hub dataset %s name=%s data_dir=%s split=%s", hub_id, name, data_dir, split)
+    table = datasets.load_dataset(hub_id, name=name, data_dir=data_dir, split=split, revision=revision)
+    yield from table

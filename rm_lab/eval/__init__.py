@@ -1,0 +1,1 @@
+"""Metrics, timing, parameter counting and the results file."""

@@ -1,0 +1,46 @@
+"""Fail fast when the Hugging Face hub cannot be reached.
+
+Libraries retry hub requests for a long time on a closed network. Before any hub call we
+open one TCP connection to the endpoint with a short timeout and, if that fails, raise
+`HubUnavailable` naming the offline alternatives. `HF_HUB_OFFLINE=1` skips the probe and
+lets the libraries read their local caches.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import socket
+from urllib.parse import urlparse
+
+
+class HubUnavailable(RuntimeError):
+    """The hub is needed but cannot be reached."""
+
+
+def offline_mode() -> bool:
+    flags = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
+    return any(os.environ.get(f, "").strip().lower() in {"1", "true", "yes"} for f in flags)
+
+
+@functools.lru_cache(maxsize=1)
+def hub_reachable(timeout: float = 3.0) -> bool:
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    parsed = urlparse(endpoint)
+    host = parsed.hostname or "huggingface.co"
+    port = parsed.port or (443 if parsed.scheme != "http" else 80)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def require_hub(what: str, instead: str) -> None:
+    """Raise `HubUnavailable` unless the hub answers (or offline caches are requested)."""
+    if offline_mode():
+        return
+    if not hub_reachable():
+        raise HubUnavailable(
+            f"Cannot reach the Hugging Face hub to load {what}. Instead: {instead}. "
+            "If the files are already in your Hugging Face cache, set HF_HUB_OFFLINE=1."
+        )

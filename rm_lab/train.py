@@ -1,0 +1,138 @@
+"""The entry point: config -> data -> model -> method -> trainer -> eval -> results.json.
+
+    python -m rm_lab                                  # Baseline, packaged MiniLM, bundled samples, CPU
+    python -m rm_lab -m seed=0,1,2                    # a seed sweep into multirun/
+    python -m rm_lab model=tiny-deberta logger=wandb  # W&B (offline by default; `wandb sync` later)
+    python -m rm_lab --help                           # config groups and their choices
+"""
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from pathlib import Path
+
+import hydra
+import pytorch_lightning as pl
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from rm_lab.config import CONF_DIR
+from rm_lab.eval.params import count_components
+from rm_lab.eval.results import versions, write_json_atomic
+from rm_lab.eval.summary import accuracy_table
+from rm_lab.eval.timing import EpochTimer
+
+log = logging.getLogger("rm_lab")
+
+def build_method(node: DictConfig, **kwargs):
+    """instantiate() the method node, leaving out its descriptive `name`."""
+    spec = OmegaConf.masked_copy(node, [k for k in node.keys() if k != "name"])
+    return instantiate(spec, **kwargs)
+
+
+def build_loggers(cfg: DictConfig) -> list:
+    return [instantiate(spec) for spec in (cfg.get("logger") or {}).values() if spec and "_target_" in spec]
+
+
+def publish(loggers: list, results: dict) -> None:
+    """Send the run's summary to the loggers (W&B gets a per-domain table and summary fields)."""
+    from pytorch_lightning.loggers import WandbLogger
+
+    for lg in loggers:
+        if not isinstance(lg, WandbLogger):
+            continue
+        per_domain = (results.get("accuracy") or {}).get("per_domain", {})
+        rows = [[d, r["accuracy"], r["tied"], r["n"]] for d, r in per_domain.items()]
+        lg.log_table(key="accuracy_by_domain", columns=["domain", "accuracy", "ties", "pairs"], data=rows)
+        summary = {f"accuracy/{d}": r["accuracy"] for d, r in per_domain.items()}
+        summary.update({"accuracy/average": results["accuracy"]["average"],
+                        "params/total": results["params"]["total"],
+                        "train_time/total_s": results["train_time"]["total_s"],
+                        "status": results["status"]})
+        lg.experiment.summary.update(summary)
+
+
+def close_loggers(loggers: list, status: str) -> None:
+    for lg in loggers:
+        try:
+            lg.finalize(status)
+        except Exception:  # closing must never hide the run's own outcome
+            log.exception("closing logger %s failed", type(lg).__name__)
+    try:
+        import wandb
+
+        if wandb.run is not None:
+            wandb.finish(exit_code=0 if status == "success" else 1)
+    except ImportError:
+        pass
+
+
+def run(cfg: DictConfig) -> dict:
+    """Train and evaluate one configured run; always leaves a results.json behind."""
+    output_dir = Path(cfg.paths.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    results: dict = {
+        "status": "running", "method": cfg.method.name, "model": cfg.model.name,
+        "dataset": cfg.dataset.name, "seed": cfg.seed, "experiment": cfg.experiment_name,
+        "output_dir": str(output_dir), "config": OmegaConf.to_container(cfg, resolve=True),
+        "versions": versions(),
+    }
+    loggers: list = []
+    started = time.perf_counter()
+    try:
+        pl.seed_everything(cfg.seed, workers=True)
+        datamodule = instantiate(cfg.dataset, _convert_="all")
+        datamodule.load_pairs()
+        results["data"] = datamodule.counts()
+        backbone = instantiate(cfg.model, _convert_="all")
+        datamodule.attach_tokenizer(backbone.tokenizer(), backbone.max_length)
+        datamodule.setup("fit")
+        pl.seed_everything(cfg.seed, workers=True)
+        module = build_method(cfg.method, backbone=backbone, domains=datamodule.domain_names)
+        results["params"] = count_components(module.components())
+
+        loggers = build_loggers(cfg)
+        for lg in loggers:
+            lg.log_hyperparams(results["config"])
+        timer = EpochTimer()
+        trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=[timer],
+                              default_root_dir=str(output_dir))
+        fit_start = time.perf_counter()
+        if cfg.train and len(datamodule.tokenized["train"]):
+            trainer.fit(module, datamodule=datamodule)
+        train_total = time.perf_counter() - fit_start
+        trainer.test(module, datamodule=datamodule, verbose=False)
+        if cfg.save_checkpoint:
+            trainer.save_checkpoint(output_dir / "model.ckpt", weights_only=True)
+
+        results["accuracy"] = module.test_results
+        results["train_time"] = {"total_s": train_total, "per_epoch_s": timer.per_epoch,
+                                 "by_component": module.train_time_by_component(train_total)}
+        results["inference"] = module.inference.summary()
+        results.update(module.extra_results())
+        results["status"] = "completed"
+    except BaseException as err:
+        results["status"] = "failed"
+        results["error"] = f"{type(err).__name__}: {err}"
+        results["traceback"] = traceback.format_exc()
+        raise
+    finally:
+        results["wall_time_s"] = time.perf_counter() - started
+        write_json_atomic(output_dir / "results.json", results)
+        if results["status"] == "completed":
+            publish(loggers, results)
+        close_loggers(loggers, "success" if results["status"] == "completed" else "failed")
+    print(accuracy_table(results), flush=True)
+    log.info("results written to %s", output_dir / "results.json")
+    return results
+
+
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
+def main(cfg: DictConfig) -> float | None:
+    results = run(cfg)
+    return (results.get("accuracy") or {}).get("average")
+
+
+if __name__ == "__main__":
+    main()
