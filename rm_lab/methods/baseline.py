@@ -1,6 +1,6 @@
 """Baseline: one fully fine-tuned reward model (backbone, pooling, linear reward head).
 
-    python -m rm_lab method=baseline model=deberta-v3-base +experiment=paper_baseline
+    python -m rm_lab method=baseline model=deberta-v3-base experiment=paper_baseline
 """
 from __future__ import annotations
 

@@ -116,6 +116,7 @@ class Backbone:
                      _from_hub(AutoModel.from_pretrained, source, f"model {source!r}", self.instead, **kwargs))
         else:
             model = AutoModel.from_config(self.config())
+        model.train()  # from_pretrained() returns eval mode; training wants dropout on
         if self.gradient_checkpointing:
             model.gradient_checkpointing_enable()
         tokenizer = self.tokenizer()
