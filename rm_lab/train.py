@@ -92,23 +92,32 @@ def run(cfg: DictConfig) -> dict:
         module = build_method(cfg.method, backbone=backbone, domains=datamodule.domain_names)
         results["params"] = count_components(module.components())
 
+        datamodule = module.adapt_datamodule(datamodule)
+
         loggers = build_loggers(cfg)
         for lg in loggers:
             lg.log_hyperparams(results["config"])
         timer = EpochTimer()
-        trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=[timer],
-                              default_root_dir=str(output_dir))
+
+        def make_trainer(**overrides):
+            return instantiate(cfg.trainer, logger=loggers or False, callbacks=[timer],
+                               default_root_dir=str(output_dir), **overrides)
+
+        by_component: dict[str, float] = {}
         fit_start = time.perf_counter()
         if cfg.train and len(datamodule.tokenized["train"]):
-            trainer.fit(module, datamodule=datamodule)
+            by_component = module.run_training(make_trainer, datamodule)
         train_total = time.perf_counter() - fit_start
+        trainer = make_trainer()
         trainer.test(module, datamodule=datamodule, verbose=False)
         if cfg.save_checkpoint:
             trainer.save_checkpoint(output_dir / "model.ckpt", weights_only=True)
 
         results["accuracy"] = module.test_results
+        train_pairs = len(datamodule.tokenized["train"]) * len(timer.per_epoch)
         results["train_time"] = {"total_s": train_total, "per_epoch_s": timer.per_epoch,
-                                 "by_component": module.train_time_by_component(train_total)}
+                                 "by_component": by_component,
+                                 "pairs_per_s": train_pairs / sum(timer.per_epoch) if timer.per_epoch else None}
         results["inference"] = module.inference.summary()
         results.update(module.extra_results())
         results["status"] = "completed"

@@ -19,6 +19,8 @@ from rm_lab.data.pairs import Pair
 
 log = logging.getLogger(__name__)
 
+TOKEN_FORMAT = "2"  # bump when _tokenize() changes what it writes, so old caches are not reused
+
 
 class PreferenceDataModule(pl.LightningDataModule):
     def __init__(self, domains: dict[str, Domain], name: str = "dataset",
@@ -101,7 +103,7 @@ class PreferenceDataModule(pl.LightningDataModule):
         if self.cache_dir is None:
             return None
         key = hashlib.sha1()
-        for part in (self.tokenizer.name_or_path, type(self.tokenizer).__name__, str(self.max_length),
+        for part in (TOKEN_FORMAT, self.tokenizer.name_or_path, type(self.tokenizer).__name__, str(self.max_length),
                      str(len(self.tokenizer)), self.tokenizer.truncation_side):
             key.update(part.encode())
         for pair in self.pairs[split]:
@@ -116,6 +118,8 @@ class PreferenceDataModule(pl.LightningDataModule):
             out[f"{side}_input_ids"] = enc["input_ids"]
             if "token_type_ids" in enc:
                 out[f"{side}_token_type_ids"] = enc["token_type_ids"]
+        prompts = self.tokenizer(batch["prompt"], truncation=True, max_length=self.max_length)
+        out["prompt_input_ids"] = prompts["input_ids"]
         out["domain_idx"] = [self.domain_names.index(d) for d in batch["domain"]]
         return out
 
@@ -135,16 +139,22 @@ class PreferenceDataModule(pl.LightningDataModule):
                 desc=f"tokenizing {split}",
             )
 
-    def collate(self, rows: list[dict]) -> dict:
-        pad = self.tokenizer.pad_token_id
-        seqs = [r["chosen_input_ids"] for r in rows] + [r["rejected_input_ids"] for r in rows]
+    def _pad(self, seqs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         length = max(len(s) for s in seqs)
-        ids = torch.full((len(seqs), length), pad, dtype=torch.long)
+        ids = torch.full((len(seqs), length), self.tokenizer.pad_token_id, dtype=torch.long)
         mask = torch.zeros((len(seqs), length), dtype=torch.long)
         for i, s in enumerate(seqs):
             ids[i, : len(s)] = torch.tensor(s, dtype=torch.long)
             mask[i, : len(s)] = 1
+        return ids, mask
+
+    def collate(self, rows: list[dict]) -> dict:
+        """input_ids/attention_mask: chosen rows then rejected rows (2 x batch); prompt_*: the
+        prompts alone (for routers); domain: the gold domain index of each pair."""
+        ids, mask = self._pad([r["chosen_input_ids"] for r in rows] + [r["rejected_input_ids"] for r in rows])
+        prompt_ids, prompt_mask = self._pad([r["prompt_input_ids"] for r in rows])
         batch = {"input_ids": ids, "attention_mask": mask,
+                 "prompt_input_ids": prompt_ids, "prompt_attention_mask": prompt_mask,
                  "domain": torch.tensor([r["domain_idx"] for r in rows], dtype=torch.long),
                  "ids": [r["id"] for r in rows]}
         if "chosen_token_type_ids" in rows[0]:

@@ -33,9 +33,18 @@ class RewardModule(pl.LightningModule):
     def components(self) -> dict[str, nn.Module]:
         return {"reward_model": self}
 
-    def train_time_by_component(self, total_s: float) -> dict[str, float]:
-        """1-epoch-style training time split by component; one component by default."""
-        return {"reward_model": total_s}
+    def adapt_datamodule(self, datamodule):
+        """The datamodule this method trains on; methods that need other inputs (cached
+        embeddings, say) return a wrapper around the given one."""
+        return datamodule
+
+    def run_training(self, make_trainer, datamodule) -> dict[str, float]:
+        """Train, returning wall seconds by component. `make_trainer()` gives a fresh Lightning
+        Trainer from the run's config (loggers and timers attached); composite methods may call
+        it once per component. The default is one fit of the whole module."""
+        start = time.perf_counter()
+        make_trainer().fit(self, datamodule=datamodule)
+        return {"reward_model": time.perf_counter() - start}
 
     def extra_results(self) -> dict:
         """Method-specific figures for results.json (router accuracy, expert load, ...)."""
