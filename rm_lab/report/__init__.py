@@ -1,0 +1,1 @@
+"""Multirun results -> paper tables (Markdown, CSV, LaTeX) and plots; reads only results.json files."""
