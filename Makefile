@@ -6,7 +6,7 @@ TORCH_SPEC ?= torch==2.13.0
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run test sweep clean help
+.PHONY: venv run test sweep bench-throughput clean help
 
 help:
 	@echo "make run     train Baseline on the packaged MiniLM over the bundled samples (CPU)"
@@ -31,6 +31,11 @@ sweep: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# Training throughput of the packaged MiniLM on HH-RLHF pairs (max length 256, batch 16).
+bench-throughput: $(STAMP)
+	$(PY) -m rm_lab dataset=hh_rlhf_sample model=minilm-l6 model.max_length=256 dataset.batch_size=16 \
+		dataset.max_pairs.train=160 dataset.max_pairs.test=32 experiment_name=bench_throughput $(ARGS)
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache

@@ -30,6 +30,7 @@ def accuracy_table(results: dict) -> str:
     lines.append("")
     lines.append(f"parameters: {params.get('total', 0) / 1e6:.1f}M total, "
                  f"{params.get('trainable', 0) / 1e6:.1f}M trainable; "
-                 f"train {_fmt(timing.get('total_s'), '.1f')} s; inference "
+                 f"train {_fmt(timing.get('total_s'), '.1f')} s "
+                 f"({_fmt(timing.get('pairs_per_s'), '.2f')} pairs/s); inference "
                  f"{_fmt((infer.get('seconds_per_input') or 0) * 1000, '.2f')} ms/input")
     return "\n".join(lines)
