@@ -7,6 +7,7 @@ lets the libraries read their local caches.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import os
 import socket
@@ -28,11 +29,19 @@ def hub_reachable(timeout: float = 3.0) -> bool:
     parsed = urlparse(endpoint)
     host = parsed.hostname or "huggingface.co"
     port = parsed.port or (443 if parsed.scheme != "http" else 80)
-    try:
+
+    def probe() -> bool:
         with socket.create_connection((host, port), timeout=timeout):
             return True
-    except OSError:
+
+    # The name lookup is not covered by the socket timeout, so bound the whole probe.
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    try:
+        return pool.submit(probe).result(timeout=timeout + 1)
+    except (OSError, concurrent.futures.TimeoutError):
         return False
+    finally:
+        pool.shutdown(wait=False)
 
 
 def require_hub(what: str, instead: str) -> None:
