@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from rm_lab.config import CONF_DIR
 from rm_lab.eval.params import count_components
 from rm_lab.eval.results import versions, write_json_atomic
+from rm_lab.eval.rewardbench import score_results
 from rm_lab.eval.summary import accuracy_table
 from rm_lab.eval.timing import EpochTimer
 
@@ -114,6 +115,8 @@ def run(cfg: DictConfig) -> dict:
             trainer.save_checkpoint(output_dir / "model.ckpt", weights_only=True)
 
         results["accuracy"] = module.test_results
+        if rewardbench := score_results(results["accuracy"]):  # RewardBench subsets -> sections
+            results["rewardbench"] = rewardbench
         train_pairs = len(datamodule.tokenized["train"]) * len(timer.per_epoch)
         results["train_time"] = {"total_s": train_total, "per_epoch_s": timer.per_epoch,
                                  "by_component": by_component,
