@@ -1,0 +1,160 @@
+"""A report table: rows (method, backbone, dataset) x columns, each cell summarised over seeds.
+
+Rows come from the runs' results.json files, grouped by (method, model, dataset); a row that
+was expected (a method of the paper, a backbone asked for) but has no completed run is kept as
+a marked empty row, and every failed run is listed under the table. Columns with a direction
+("high" or "low" is better) get the noise test of `stats.py` against the column's best row.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from rm_lab.report.runs import completed
+from rm_lab.report.stats import BEST, TEST_NAME, Summary, verdict
+
+Key = tuple[str, str, str]  # (method, model, dataset)
+
+
+@dataclass
+class Column:
+    key: str                                 # CSV name, e.g. "accuracy/hh_rlhf"
+    label: str                               # header, e.g. "Anthropic HH"
+    value: Callable[[dict], float | None]    # one run's number
+    kind: str = "accuracy"                   # how to format: accuracy | params | percent | seconds | ms
+    better: str | None = None                # "high" | "low" | None (no noise test)
+
+
+@dataclass
+class Cell:
+    summary: Summary
+    verdict: str | None = None               # best | within_noise | differs | untested
+    p: float | None = None
+
+
+@dataclass
+class Row:
+    key: Key
+    runs: list[dict] = field(default_factory=list)        # completed runs, one per seed
+    failed: list[dict] = field(default_factory=list)      # failed or unreadable runs
+    cells: dict[str, Cell] = field(default_factory=dict)
+
+    @property
+    def method(self) -> str:
+        return self.key[0]
+
+    @property
+    def model(self) -> str:
+        return self.key[1]
+
+    @property
+    def dataset(self) -> str:
+        return self.key[2]
+
+    @property
+    def seeds(self) -> list:
+        return [r.get("seed") for r in self.runs]
+
+    @property
+    def status(self) -> str:
+        if not self.runs:
+            return "failed" if self.failed else "missing"
+        return "partial" if self.failed else "ok"
+
+
+@dataclass
+class Table:
+    name: str                                # file stem, e.g. "table2"
+    title: str
+    columns: list[Column]
+    rows: list[Row]
+    notes: list[str] = field(default_factory=list)
+    alpha: float = 0.05
+    label_fields: tuple[str, ...] = ("method", "model")   # + "dataset" when rows span several
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        several = len({r.dataset for r in self.rows}) > 1
+        return self.label_fields + (("dataset",) if several and "dataset" not in self.label_fields else ())
+
+
+def _run_key(run: dict) -> Key:
+    return (str(run.get("method", "?")), str(run.get("model", "?")), str(run.get("dataset", "?")))
+
+
+def group_runs(runs: list[dict]) -> tuple[dict[Key, Row], list[str]]:
+    """Rows keyed by (method, model, dataset); a seed run twice keeps its last file (by path)."""
+    rows: dict[Key, Row] = {}
+    notes: list[str] = []
+    for run in sorted(runs, key=lambda r: r.get("path", "")):
+        row = rows.setdefault(_run_key(run), Row(_run_key(run)))
+        if not completed(run):
+            row.failed.append(run)
+            continue
+        for i, old in enumerate(row.runs):
+            if old.get("seed") == run.get("seed"):
+                notes.append(f"seed {run.get('seed')} of {label_of(row)} appears twice; "
+                             f"using {run.get('path')} (not {old.get('path')})")
+                row.runs[i] = run
+                break
+        else:
+            row.runs.append(run)
+    # a failed seed that also completed elsewhere is not a failure of the row
+    for row in rows.values():
+        done = {r.get("seed") for r in row.runs}
+        row.failed = [r for r in row.failed if r.get("seed") not in done or r.get("seed") is None]
+    return rows, notes
+
+
+def label_of(row: Row) -> str:
+    return f"{row.method} / {row.model} / {row.dataset}"
+
+
+def fill(table: Table) -> Table:
+    """Summarise each row's runs per column, then run the noise test against each column's best."""
+    for row in table.rows:
+        for col in table.columns:
+            values = [v for v in (col.value(r) for r in row.runs) if v is not None]
+            if values:
+                row.cells[col.key] = Cell(Summary(values))
+    for col in table.columns:
+        if col.better not in ("high", "low"):
+            continue
+        rows = [r for r in table.rows if col.key in r.cells]
+        if not rows:
+            continue
+        sign = 1 if col.better == "high" else -1
+        best = max(rows, key=lambda r: sign * r.cells[col.key].summary.mean)
+        best_values = best.cells[col.key].summary.values
+        for row in rows:
+            cell = row.cells[col.key]
+            if row is best:
+                cell.verdict = BEST
+            else:
+                cell.verdict, cell.p = verdict(best_values, cell.summary.values, table.alpha)
+    return table
+
+
+def standard_notes(table: Table) -> list[str]:
+    """Legend, missing rows, seeds short of the table's usual count, failed runs."""
+    notes = []
+    if any(c.better for c in table.columns):
+        notes.append(f"Mean ± sample std over seeds. Bold: the column's best mean. †: within noise of "
+                     f"the best ({TEST_NAME}, p ≥ {table.alpha:g}); unmarked: differs from the best; "
+                     f"?: too few seeds to test (fewer than 2).")
+    counts = [len(r.runs) for r in table.rows if r.runs]
+    usual = max(counts) if counts else 0
+    for row in table.rows:
+        if row.status == "missing":
+            notes.append(f"— {label_of(row)}: not run (no results.json).")
+        elif row.status == "failed":
+            notes.append(f"— {label_of(row)}: every run failed.")
+        elif len(row.runs) < usual:
+            notes.append(f"{label_of(row)}: {len(row.runs)} of {usual} seeds completed "
+                         f"(seeds {sorted(row.seeds, key=str)}).")
+    for row in table.rows:
+        for run in row.failed:
+            error = str(run.get("error") or run.get("status")).strip().splitlines()
+            notes.append(f"failed run: {label_of(row)} seed {run.get('seed')}: "
+                         f"{error[0] if error else run.get('status')} ({run.get('path')})")
+    return notes

@@ -1,0 +1,164 @@
+"""The papers' tables from grouped runs: Table 2 (accuracy), 3 (training time), 6 (inference
+time) and 7 (backbones), after Namgoong et al. 2024 (arXiv 2407.17546).
+
+    build_tables(runs, ["2", "7"], methods=None, models=None)   # -> [Table, Table]
+"""
+from __future__ import annotations
+
+from rm_lab.report import metrics
+from rm_lab.report.table import Column, Row, Table, fill, group_runs, standard_notes
+
+PAPER_METHODS = ["baseline", "base_lora", "more", "rodos", "arliss"]
+DOMAIN_ORDER = ["hh_rlhf", "shp", "hellaswag", "dahoas", "oasst"]
+LABELS = {
+    "baseline": "Baseline", "base_lora": "BaseLoRA", "more": "MoRE", "rodos": "RODOS",
+    "arliss": "ARLISS", "embedding": "Embedding",
+    "hh_rlhf": "Anthropic HH", "shp": "SHP", "hellaswag": "HellaSwag", "dahoas": "Dahoas",
+    "oasst": "OASST",
+    "deberta-v3-xsmall": "DeBERTa-v3-xsmall", "deberta-v3-small": "DeBERTa-v3-small",
+    "deberta-v3-base": "DeBERTa-v3-base", "deberta-v3-large": "DeBERTa-v3-large",
+    "bert-base": "BERT-base", "bert-small": "BERT-small", "roberta-base": "RoBERTa-base",
+    "gpt2": "GPT-2", "minilm-l6": "MiniLM-L6", "tiny-deberta": "tiny DeBERTa (random)",
+}
+TABLES = ("2", "3", "6", "7")
+
+
+def label(name: str) -> str:
+    return LABELS.get(name, name)
+
+
+def _ordered(names, order) -> list[str]:
+    names = list(dict.fromkeys(names))
+    return [n for n in order if n in names] + sorted(n for n in names if n not in order)
+
+
+def _model_order(groups: dict, models: list[str] | None) -> list[str]:
+    if models:
+        return list(models)
+    size: dict[str, float] = {}
+    for row in groups.values():
+        for run in row.runs:
+            p = metrics.total_params(run)
+            if p is not None:
+                size[row.model] = min(size.get(row.model, p), p)
+    present = {row.model for row in groups.values()}
+    return sorted(present, key=lambda m: (size.get(m, float("inf")), m))
+
+
+def select_rows(groups: dict, methods: list[str] | None, models: list[str] | None,
+                default_methods: list[str]) -> list[Row]:
+    """Rows for methods x models x datasets, in that nesting (models outermost).
+
+    `methods`/`models` given: exactly those (missing ones become marked empty rows).
+    Not given: the default methods plus any other method present; the models present.
+    """
+    if methods is None:
+        methods = _ordered(list(default_methods) + [k[0] for k in groups], default_methods)
+    models = _model_order({k: r for k, r in groups.items() if k[0] in methods}, models)
+    datasets = list(dict.fromkeys(k[2] for k in groups if k[0] in methods and k[1] in models))
+    rows = []
+    for model in models:
+        for dataset in datasets or ["-"]:
+            for method in methods:
+                found = groups.get((method, model, dataset))
+                rows.append(Row((method, model, dataset), list(found.runs), list(found.failed))
+                            if found else Row((method, model, dataset)))
+    return rows
+
+
+def _domain_columns(rows: list[Row]) -> tuple[list[Column], list[str]]:
+    seen = [d for row in rows for run in row.runs for d in metrics.domains_with_pairs(run)]
+    domains = _ordered(seen, DOMAIN_ORDER)
+    absent: dict[str, str] = {}
+    for row in rows:
+        for run in row.runs:
+            for d, why in metrics.absent_domains(run).items():
+                if d not in domains:
+                    absent.setdefault(d, why)
+    cols = [Column(f"accuracy/{d}", label(d), (lambda run, d=d: metrics.domain_accuracy(run, d)),
+                   "accuracy", "high") for d in domains]
+    cols.append(Column("accuracy/average", "Average", metrics.average_accuracy, "accuracy", "high"))
+    notes = [f"{label(d)}: no test pairs ({why})." for d, why in absent.items()]
+    return cols, notes
+
+
+def _params_column() -> Column:
+    return Column("params/total", "Params", metrics.total_params, "params")
+
+
+def _percent_of_largest_baseline(rows: list[Row]) -> Column | None:
+    def largest(pred):
+        sizes = [metrics.total_params(r) for row in rows if pred(row) for r in row.runs]
+        return max((s for s in sizes if s), default=None)
+
+    top = largest(lambda row: row.method == "baseline") or largest(lambda row: True)
+    if not top:
+        return None
+    return Column("params/percent_of_largest_baseline", "% of largest Baseline",
+                  lambda run: _percent(metrics.total_params(run), top), "percent")
+
+
+def _percent(value: float | None, top: float) -> float | None:
+    return None if value is None else value / top * 100.0
+
+
+def table2(groups, methods=None, models=None, alpha=0.05) -> Table:
+    rows = select_rows(groups, methods, models, PAPER_METHODS)
+    domain_cols, notes = _domain_columns(rows)
+    cols = [_params_column()]
+    pct = _percent_of_largest_baseline(rows)
+    cols += [pct] if pct else []
+    return _finish(Table("table2", "Table 2: pairwise accuracy per domain (mean ± std over seeds)",
+                         cols + domain_cols, rows, alpha=alpha), notes)
+
+
+def table3(groups, methods=None, models=None, alpha=0.05) -> Table:
+    rows = select_rows(groups, methods, models, PAPER_METHODS)
+    components = list(dict.fromkeys(c for row in rows for run in row.runs
+                                    for c in metrics.component_epoch_seconds(run)))
+    cols = [_params_column(),
+            Column("train_epoch_s/total", "1-epoch train (s)", metrics.epoch_seconds, "seconds", "low")]
+    cols += [Column(f"train_epoch_s/{c}", f"{label(c)} (s)",
+                    (lambda run, c=c: metrics.component_epoch_seconds(run).get(c)), "seconds")
+             for c in components]
+    notes = ["1-epoch time: the run's training wall seconds divided by its epochs, in total and "
+             "per trained component; an empty component cell means the method has no such part. "
+             "Compare times only between runs on the same hardware."]
+    return _finish(Table("table3", "Table 3: parameters and 1-epoch training time", cols, rows,
+                         alpha=alpha), notes)
+
+
+def table6(groups, methods=None, models=None, alpha=0.05) -> Table:
+    rows = select_rows(groups, methods, models, PAPER_METHODS)
+    cols = [_params_column(),
+            Column("inference_ms", "Inference (ms / input)", metrics.inference_ms, "ms", "low")]
+    notes = ["Inference time: test-time scoring seconds over the number of texts scored "
+             "(each pair is two inputs), batched as in evaluation."]
+    return _finish(Table("table6", "Table 6: inference time per input", cols, rows, alpha=alpha), notes)
+
+
+def table7(groups, methods=None, models=None, alpha=0.05) -> Table:
+    rows = select_rows(groups, ["baseline"], models, ["baseline"])
+    domain_cols, notes = _domain_columns(rows)
+    table = Table("table7", "Table 7: Baseline on each backbone (mean ± std over seeds)",
+                  [_params_column()] + domain_cols, rows, alpha=alpha, label_fields=("model",))
+    return _finish(table, notes)
+
+
+BUILDERS = {"2": table2, "3": table3, "6": table6, "7": table7}
+
+
+def _finish(table: Table, notes: list[str]) -> Table:
+    fill(table)
+    table.notes = standard_notes(table) + notes + table.notes
+    return table
+
+
+def build_tables(runs: list[dict], which=TABLES, methods=None, models=None, alpha=0.05) -> list[Table]:
+    groups, notes = group_runs(runs)
+    tables = []
+    for name in which:
+        table = BUILDERS[str(name)](groups, methods=methods, models=models, alpha=alpha)
+        table.notes += notes
+        tables.append(table)
+    return tables

@@ -1,0 +1,145 @@
+"""Tables from hand-written results files: means, stds, noise marks, missing and failed cells."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import statistics
+
+import pytest
+
+from rm_lab.report.__main__ import main
+from rm_lab.report.render import to_csv, to_latex, to_markdown
+from rm_lab.report.runs import load_runs
+from rm_lab.report.tables import build_tables
+
+SWEEP = "2026-01-01_00-00-00"
+
+
+def _result(method, model, seed, accs, params, train_s=10.0, spi=0.002, components=None):
+    per = {d: {"accuracy": a, "won": 0, "tied": 0, "lost": 0, "n": 10, "loss": 0.6} for d, a in accs.items()}
+    return {
+        "status": "completed", "method": method, "model": model, "dataset": "five", "seed": seed,
+        "config": {"trainer": {"max_epochs": 2}, "method": {"name": method}},
+        "data": {"hh_rlhf": {"absent": None}, "oasst": {"absent": None},
+                 "shp": {"absent": "no offline sample is bundled"}},
+        "params": {"total": params, "trainable": params, "by_component": {}},
+        "accuracy": {"per_domain": per, "average": sum(accs.values()) / len(accs)},
+        "train_time": {"total_s": train_s, "per_epoch_s": [train_s / 2] * 2,
+                       "by_component": components or {"reward_model": train_s}},
+        "inference": {"seconds_per_input": spi, "inputs": 100},
+    }
+
+
+def _write(root, payload, method, model, seed):
+    path = root / SWEEP / method / model / "five" / f"seed_{seed}" / "results.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(payload if isinstance(payload, str) else json.dumps(payload))
+    return path
+
+
+BASELINE = {0: (0.70, 0.60), 1: (0.72, 0.64), 2: (0.74, 0.62)}   # seed -> (hh_rlhf, oasst)
+RODOS = {0: (0.50, 0.50), 1: (0.52, 0.51), 2: (0.51, 0.49)}
+
+
+@pytest.fixture
+def sweep(tmp_path):
+    root = tmp_path / "multirun" / "hand"
+    for seed, (hh, oa) in BASELINE.items():
+        _write(root, _result("baseline", "small", seed, {"hh_rlhf": hh, "oasst": oa}, 1_000_000,
+                             train_s=8.0 + seed), "baseline", "small", seed)
+    for seed, (hh, oa) in RODOS.items():
+        _write(root, _result("rodos", "small", seed, {"hh_rlhf": hh, "oasst": oa}, 4_000_000,
+                             components={"router": 2.0, "hh_rlhf": 4.0, "oasst": 6.0}),
+               "rodos", "small", seed)
+    failed = {"status": "failed", "method": "more", "model": "small", "dataset": "five", "seed": 0,
+              "error": "RuntimeError: out of memory\ntraceback..."}
+    _write(root, failed, "more", "small", 0)
+    _write(root, "{truncated", "more", "small", 1)
+    # a second backbone with a single seed of the Baseline
+    _write(root, _result("baseline", "large", 0, {"hh_rlhf": 0.80, "oasst": 0.70}, 3_000_000),
+           "baseline", "large", 0)
+    return root
+
+
+def _rows(table):
+    return {(r.method, r.model): r for r in table.rows}
+
+
+def test_table2_means_stds_and_missing_rows(sweep):
+    t2, = build_tables(load_runs(sweep), ["2"])
+    rows = _rows(t2)
+    base = rows[("baseline", "small")].cells
+    hh = [v[0] for v in BASELINE.values()]
+    assert base["accuracy/hh_rlhf"].summary.mean == pytest.approx(statistics.mean(hh))
+    assert base["accuracy/hh_rlhf"].summary.std == pytest.approx(statistics.stdev(hh))
+    avg = [(a + b) / 2 for a, b in BASELINE.values()]
+    assert base["accuracy/average"].summary.mean == pytest.approx(statistics.mean(avg))
+    assert base["params/percent_of_largest_baseline"].summary.mean == pytest.approx(100 / 3)
+    assert rows[("rodos", "small")].cells["params/percent_of_largest_baseline"].summary.mean == pytest.approx(400 / 3)
+    # the paper's methods without runs are kept as missing rows; MoRE's runs both failed
+    assert rows[("base_lora", "small")].status == "missing"
+    assert rows[("arliss", "large")].status == "missing"
+    assert rows[("more", "small")].status == "failed" and len(rows[("more", "small")].failed) == 2
+    assert [c.key for c in t2.columns][-3:] == ["accuracy/hh_rlhf", "accuracy/oasst", "accuracy/average"]
+    notes = "\n".join(t2.notes)
+    assert "base_lora / small / five: not run" in notes and "every run failed" in notes
+    assert "more / small / five seed 0: RuntimeError: out of memory (" in notes
+    assert "more / small / five seed 1: JSONDecodeError" in notes
+    assert "SHP: no test pairs (no offline sample is bundled)" in notes
+    assert "Welch" in notes
+
+
+def test_noise_test_marks_best_within_noise_and_differs(sweep):
+    t2, = build_tables(load_runs(sweep), ["2"])
+    rows = _rows(t2)
+    # Baseline/large has the best hh_rlhf mean but one seed: the others cannot be tested against it
+    assert rows[("baseline", "large")].cells["accuracy/hh_rlhf"].verdict == "best"
+    assert rows[("baseline", "small")].cells["accuracy/hh_rlhf"].verdict == "untested"
+    t2s, = build_tables(load_runs(sweep), ["2"], models=["small"])
+    rows = _rows(t2s)
+    assert rows[("baseline", "small")].cells["accuracy/hh_rlhf"].verdict == "best"
+    rodos = rows[("rodos", "small")].cells["accuracy/hh_rlhf"]
+    assert rodos.verdict == "differs" and rodos.p < 0.05
+    md = to_markdown(t2s)
+    assert "**0.720 ± 0.020**" in md
+    assert "| RODOS | small |" in md and "| BaseLoRA | small | — |" in md
+
+
+def test_table3_table6_table7(sweep):
+    t3, t6, t7 = build_tables(load_runs(sweep), ["3", "6", "7"])
+    r3 = _rows(t3)
+    base = r3[("baseline", "small")].cells
+    assert base["train_epoch_s/total"].summary.mean == pytest.approx(statistics.mean([4.0, 4.5, 5.0]))
+    assert r3[("rodos", "small")].cells["train_epoch_s/oasst"].summary.mean == pytest.approx(3.0)
+    assert "train_epoch_s/router" not in base  # the Baseline has no router: blank, not missing
+    assert _rows(t6)[("rodos", "small")].cells["inference_ms"].summary.mean == pytest.approx(2.0)
+    assert [r.model for r in t7.rows] == ["small", "large"] and {r.method for r in t7.rows} == {"baseline"}
+    assert t7.labels == ("model",)
+
+
+def test_csv_and_latex_carry_the_numbers(sweep):
+    t2, = build_tables(load_runs(sweep), ["2"], models=["small"])
+    rows = {(r["method"], r["model"]): r for r in csv.DictReader(io.StringIO(to_csv(t2)))}
+    assert float(rows[("baseline", "small")]["accuracy/hh_rlhf_mean"]) == pytest.approx(0.72)
+    assert rows[("baseline", "small")]["accuracy/hh_rlhf_n"] == "3"
+    assert rows[("rodos", "small")]["accuracy/hh_rlhf_vs_best"] == "differs"
+    assert rows[("base_lora", "small")]["status"] == "missing"
+    tex = to_latex(t2)
+    assert r"\textbf{0.720 $\pm$ 0.020}" in tex and r"\toprule" in tex and "BaseLoRA & small & --" in tex
+
+
+def test_cli_writes_every_format_and_reports_bad_paths(sweep, tmp_path, capsys):
+    out = tmp_path / "reports"
+    assert main([str(sweep), "--out", str(out), "--methods", "baseline,rodos,more"]) == 0
+    for n in ("2", "3", "6", "7"):
+        for ext in ("md", "csv", "tex"):
+            assert (out / f"table{n}.{ext}").stat().st_size > 0
+    assert (out / "table2_domain_accuracy.png").read_bytes()[:4] == b"\x89PNG"
+    assert "BaseLoRA" not in (out / "table2.md").read_text()
+    assert main([str(tmp_path / "nowhere"), "--out", str(out)]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main([str(empty), "--out", str(out)]) == 2
+    assert (out / "table2.md").exists()  # an empty sweep loses no report already written
