@@ -39,3 +39,13 @@ bench-throughput: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache
+
+# Router methods (BaseLoRA, MoRE, RODOS, ARLISS): parameter table against the paper (built from
+# config on the meta device: no weights, no download), and ARLISS vs RODOS inference time per
+# input on one backbone. Override with ARGS=..., e.g. make infer-compare ARGS="model=minilm-l6".
+.PHONY: params infer-compare
+params: $(STAMP)
+	$(PY) -m rm_lab.param_table $(ARGS)
+
+infer-compare: $(STAMP)
+	$(PY) -m rm_lab.inference_compare model=minilm-l6 dataset.max_pairs.test=64 $(ARGS)

@@ -91,9 +91,8 @@ def run(cfg: DictConfig) -> dict:
         datamodule.setup("fit")
         pl.seed_everything(cfg.seed, workers=True)
         module = build_method(cfg.method, backbone=backbone, domains=datamodule.domain_names)
+        datamodule = module.adapt_datamodule(datamodule)  # may drop components (uncovered domains)
         results["params"] = count_components(module.components())
-
-        datamodule = module.adapt_datamodule(datamodule)
 
         loggers = build_loggers(cfg)
         for lg in loggers:

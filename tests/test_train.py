@@ -99,5 +99,5 @@ def test_wrong_option_fails_before_work_naming_the_choices(tmp_path):
 def test_help_lists_groups_and_choices(tmp_path):
     proc = _cli("--help", cwd=tmp_path, timeout=120)
     assert proc.returncode == 0
-    for needle in ("dataset:", "model:", "method: baseline", "five_domains_sample", "tiny-deberta"):
+    for needle in ("dataset:", "model:", "method:", " baseline", "five_domains_sample", "tiny-deberta"):
         assert needle in proc.stdout

@@ -33,4 +33,41 @@ def accuracy_table(results: dict) -> str:
                  f"train {_fmt(timing.get('total_s'), '.1f')} s "
                  f"({_fmt(timing.get('pairs_per_s'), '.2f')} pairs/s); inference "
                  f"{_fmt((infer.get('seconds_per_input') or 0) * 1000, '.2f')} ms/input")
+    lines.extend(component_lines(results))
     return "\n".join(lines)
+
+
+def component_lines(results: dict) -> list[str]:
+    """Train time by component, router accuracy and confusion, oracle routing, experts' load."""
+    lines = []
+    by_component = (results.get("train_time") or {}).get("by_component") or {}
+    if len(by_component) > 1:
+        lines.append("train time by component: " + ", ".join(f"{k} {v:.1f} s" for k, v in by_component.items()))
+    router = results.get("router")
+    if router:
+        lines.append(f"router accuracy {_fmt(router.get('accuracy'))} over {router.get('n')} test pairs; covers "
+                     f"{', '.join(router.get('covered_domains', []))}"
+                     + (f" (no training pairs: {', '.join(router['uncovered_domains'])})"
+                        if router.get("uncovered_domains") else ""))
+        confusion = router.get("confusion") or {}
+        labels = confusion.get("labels", [])
+        if labels:
+            lines.append("| gold \\ routed | " + " | ".join(labels) + " |")
+            lines.append("| --- |" + " ---: |" * len(labels))
+            lines.extend(f"| {g} | " + " | ".join(str(c) for c in row) + " |"
+                         for g, row in zip(labels, confusion["matrix"]))
+    oracle = results.get("oracle_accuracy")
+    if oracle:
+        lines.append(f"accuracy with oracle (gold) routing: {_fmt(oracle.get('average'))}")
+    switches = results.get("adapter_switches")
+    if switches:
+        lines.append(f"adapter switches: {switches['total']} ({switches['per_batch']:.2f} per test batch)")
+    components = results.get("components") or {}
+    if components.get("reused"):
+        lines.append(f"reused from {components.get('reused_from')}: {', '.join(components['reused'])}; "
+                     f"trained: {', '.join(components.get('trained', []))}")
+    load = results.get("expert_load")
+    if load and load.get("overall"):
+        lines.append(f"experts' load (top-{load['k']} share of test inputs): "
+                     + ", ".join(f"e{i} {x:.2f}" for i, x in enumerate(load["overall"])))
+    return lines

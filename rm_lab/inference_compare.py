@@ -1,0 +1,138 @@
+"""Inference time per input of ARLISS against RODOS on the same backbone, in one process.
+
+    python -m rm_lab.inference_compare model=minilm-l6
+    python -m rm_lab.inference_compare model=deberta-v3-base model.pretrained=false --device cuda
+    python -m rm_lab.inference_compare --rodos RUN_DIR --arliss RUN_DIR   # trained, stored components
+
+Both methods are built from the same config (any `key=value` override) and score the same
+test batches, shuffled so domains are mixed as in a real stream. Each batch is routed by the
+method's router; with untrained routers (no stored runs given) the routes are forced to the
+gold domains instead (`--routing gold`), so the adapter switching is what a trained router
+would cause, while the router's forward pass is still run and timed. Batches alternate
+between the methods so both see the same machine load. Prints a Markdown table and writes
+JSON to --out when given: seconds per input for each, the ratio ARLISS/RODOS, and ARLISS's
+adapter switches.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+import warnings
+
+import pytorch_lightning as pl
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+
+from rm_lab.config import CONF_DIR
+from rm_lab.train import build_method
+
+METHODS = ("rodos", "arliss")
+
+
+def build(overrides: list[str], stored: dict[str, str | None], device: str):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("config", overrides=list(overrides))
+    pl.seed_everything(cfg.seed)
+    dm = instantiate(cfg.dataset, _convert_="all")
+    dm.load_pairs()
+    backbone = instantiate(cfg.model, _convert_="all")
+    dm.attach_tokenizer(backbone.tokenizer(), backbone.max_length)
+    dm.setup("fit")
+    modules = {}
+    for name in METHODS:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            node = compose("config", overrides=[*overrides, f"method={name}"]).method
+        if stored.get(name):
+            node.reuse_components, node.retrain = stored[name], []
+        module = build_method(node, backbone=backbone, domains=dm.domain_names)
+        module.adapt_datamodule(dm)
+        modules[name] = module.to(device).eval()
+    return cfg, dm, modules
+
+
+def to_device(batch: dict, device: str) -> dict:
+    return {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
+
+
+def compare(overrides: list[str], device: str = "cpu", routing: str | None = None, repeats: int = 1,
+            max_batches: int | None = None, stored: dict | None = None) -> dict:
+    stored = stored or {}
+    routing = routing or ("router" if all(stored.get(m) for m in METHODS) else "gold")
+    cfg, dm, modules = build(overrides, stored, device)
+    if routing == "gold":
+        for module in modules.values():
+            module.forced_routes = lambda b: b["domain"]
+    generator = torch.Generator().manual_seed(cfg.seed)
+    loader = torch.utils.data.DataLoader(dm.tokenized["test"], batch_size=dm.eval_batch_size, shuffle=True,
+                                         collate_fn=dm.collate, generator=generator)
+    batches = [to_device(b, device) for i, b in enumerate(loader) if max_batches is None or i < max_batches]
+    if not batches:
+        raise ValueError("no test pairs to time: check dataset.max_pairs.test")
+    seconds = {m: 0.0 for m in METHODS}
+    inputs = 0
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    with torch.inference_mode():
+        for module in modules.values():  # warm-up: first calls allocate and compile kernels
+            module.score(batches[0])
+        modules["arliss"].switches = 0
+        for r in range(repeats):
+            for i, batch in enumerate(batches):
+                order = METHODS if (i + r) % 2 == 0 else METHODS[::-1]
+                for name in order:
+                    sync()
+                    start = time.perf_counter()
+                    modules[name].score(batch)
+                    sync()
+                    seconds[name] += time.perf_counter() - start
+                inputs += batch["input_ids"].shape[0]
+    per_input = {m: seconds[m] / inputs for m in METHODS}
+    switches = modules["arliss"].switches
+    return {
+        "model": cfg.model.name, "dataset": cfg.dataset.name, "device": device, "routing": routing,
+        "batches": len(batches), "repeats": repeats, "inputs": inputs, "batch_size": dm.eval_batch_size,
+        "seconds_per_input": per_input, "ratio_arliss_over_rodos": per_input["arliss"] / per_input["rodos"],
+        "arliss_adapter_switches": switches, "arliss_switches_per_batch": switches / (len(batches) * repeats),
+        "covered_domains": modules["rodos"].covered, "stored": stored,
+    }
+
+
+def markdown(result: dict) -> str:
+    s = result["seconds_per_input"]
+    return "\n".join([
+        f"inference on {result['model']} / {result['dataset']} ({result['device']}, routing: {result['routing']}, "
+        f"{result['inputs']} inputs in batches of {result['batch_size']})",
+        "| method | ms per input |", "| --- | ---: |",
+        f"| rodos | {1000 * s['rodos']:.3f} |", f"| arliss | {1000 * s['arliss']:.3f} |",
+        f"ARLISS / RODOS = {result['ratio_arliss_over_rodos']:.3f}; ARLISS switched adapters "
+        f"{result['arliss_adapter_switches']} times ({result['arliss_switches_per_batch']:.2f} per batch)",
+    ])
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("overrides", nargs="*", help="config overrides (model=..., dataset.max_pairs.test=...)")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--routing", choices=["router", "gold"], help="default: router with stored runs, else gold")
+    parser.add_argument("--repeats", type=int, default=3, help="passes over the test batches")
+    parser.add_argument("--max-batches", type=int)
+    parser.add_argument("--rodos", help="a trained rodos run directory (its components are loaded)")
+    parser.add_argument("--arliss", help="a trained arliss run directory (its components are loaded)")
+    parser.add_argument("--out", help="write the result as JSON here")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    warnings.simplefilter("ignore", FutureWarning)
+    result = compare(args.overrides, args.device, args.routing, args.repeats, args.max_batches,
+                     {"rodos": args.rodos, "arliss": args.arliss})
+    print(markdown(result), flush=True)
+    if args.out:
+        from rm_lab.eval.results import write_json_atomic
+
+        write_json_atomic(args.out, result)
+    return result
+
+
+if __name__ == "__main__":
+    main()

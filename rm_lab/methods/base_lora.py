@@ -1,0 +1,42 @@
+"""BaseLoRA: one reward model whose backbone is frozen and adapted with LoRA (peft).
+
+r=12, alpha=768, dropout 0.1 on the attention projections and every `dense` layer by default
+(see rm_lab/models/lora.py for the target modules per backbone family); the linear reward head
+is trained in full.
+
+    python -m rm_lab method=base_lora model=tiny-deberta
+    python -m rm_lab experiment=paper_base_lora model=deberta-v3-base
+    python -m rm_lab method=base_lora method.lora.r=8 method.lora.target_modules=[query,value]
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from rm_lab.methods.base import RewardModule
+from rm_lab.models.backbone import Backbone, RewardEncoder
+from rm_lab.models.lora import ParameterView, adapter_parameters, base_parameters, lora_config
+
+ADAPTER = "default"
+
+
+class BaseLoRA(RewardModule):
+    def __init__(self, backbone: Backbone, domains: list[str], lora: dict | None = None, lr: float = 2e-5,
+                 weight_decay: float = 0.0, warmup_steps: int = 0, head_dropout: float = 0.0):
+        super().__init__(domains, lr=lr, weight_decay=weight_decay, warmup_steps=warmup_steps)
+        from peft import get_peft_model
+
+        model = backbone.build()
+        self.encoder = RewardEncoder(backbone, model=get_peft_model(model, lora_config(model, **(lora or {})),
+                                                                    adapter_name=ADAPTER))
+        self.dropout = nn.Dropout(head_dropout)
+        self.head = nn.Linear(backbone.hidden_size, 1)
+
+    def score(self, batch: dict) -> torch.Tensor:
+        pooled = self.encoder(batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids"))
+        return self.head(self.dropout(pooled)).squeeze(-1)
+
+    def components(self) -> dict[str, nn.Module]:
+        model = self.encoder.model
+        return {"backbone": ParameterView(base_parameters(model)),
+                "adapter": ParameterView(adapter_parameters(model, ADAPTER)), "head": self.head}

@@ -1,0 +1,49 @@
+"""Router bookkeeping: which domains a router covers and its confusion matrix over domains."""
+from __future__ import annotations
+
+import torch
+
+
+def covered_domains(datamodule, domains: list[str]) -> list[str]:
+    """The domains with training pairs (or, when nothing has training pairs, test pairs)."""
+    for split in ("train", "test"):
+        present = {p.domain for p in datamodule.pairs.get(split, [])}
+        covered = [d for d in domains if d in present]
+        if covered:
+            return covered
+    raise ValueError("no domain has any pairs; a router needs at least one domain with training pairs")
+
+
+class RouterConfusion:
+    """Counts (gold domain, predicted domain) over test pairs."""
+
+    def __init__(self, domains: list[str]):
+        self.domains = list(domains)
+        self.reset()
+
+    def reset(self) -> None:
+        self.matrix = torch.zeros(len(self.domains), len(self.domains), dtype=torch.long)
+
+    def update(self, gold: torch.Tensor, predicted: torch.Tensor) -> None:
+        for g, p in zip(gold.tolist(), predicted.tolist()):
+            self.matrix[g, p] += 1
+
+    def summary(self, covered: list[str]) -> dict:
+        """accuracy over all routed test pairs; confusion rows = gold, columns = predicted,
+        over the covered domains plus any gold domain with test pairs."""
+        used = [i for i, d in enumerate(self.domains)
+                if d in covered or self.matrix[i].sum() > 0]
+        sub = self.matrix[used][:, used]
+        n = int(self.matrix.sum())
+        per_domain = {}
+        for i in used:
+            total = int(self.matrix[i].sum())
+            if total:
+                per_domain[self.domains[i]] = {"accuracy": int(self.matrix[i, i]) / total, "n": total}
+        return {
+            "accuracy": int(self.matrix.diagonal().sum()) / n if n else None,
+            "n": n,
+            "per_domain": per_domain,
+            "confusion": {"labels": [self.domains[i] for i in used], "rows": "gold", "columns": "predicted",
+                          "matrix": sub.tolist()},
+        }
