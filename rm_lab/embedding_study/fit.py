@@ -1,0 +1,35 @@
+"""Train a head ensemble (`EmbeddingRM`) on annotated pairs with Lightning; score arrays."""
+from __future__ import annotations
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+
+from rm_lab.data.vector_pairs import VectorPairs, VectorPairsDataModule
+from rm_lab.embedding_study.annotate import Annotations
+from rm_lab.methods.embedding import EmbeddingRM
+
+TRAINER = {"accelerator": "cpu", "devices": 1, "logger": False, "enable_checkpointing": False,
+           "enable_progress_bar": False, "enable_model_summary": False, "deterministic": True}
+
+
+def fit_heads(embeddings: np.ndarray, labels: Annotations, heads: dict, seed: int,
+              trainer: dict | None = None) -> EmbeddingRM:
+    """embeddings (prompts, responses, dim) + labelled pairs -> a trained EmbeddingRM."""
+    chosen, rejected = labels.winners_losers(embeddings)
+    data = VectorPairs(torch.from_numpy(np.ascontiguousarray(chosen)),
+                       torch.from_numpy(np.ascontiguousarray(rejected)), torch.zeros(len(labels), dtype=torch.long))
+    pl.seed_everything(seed, workers=True, verbose=False)
+    rm = EmbeddingRM(["golden"], input_dim=embeddings.shape[-1], seed=seed, progress=False, **heads)
+    dm = rm.adapt_datamodule(VectorPairsDataModule({"train": data}, ["golden"], rm.batch_size))
+    rm.run_training(lambda **kw: pl.Trainer(**{**TRAINER, **(trainer or {}), **kw}), dm)
+    return rm
+
+
+@torch.no_grad()
+def predict(rm: EmbeddingRM, embeddings: np.ndarray, chunk: int = 65536) -> np.ndarray:
+    """(prompts, responses, dim) -> every head's rewards (K, prompts, responses)."""
+    rm.eval()
+    flat = embeddings.reshape(-1, embeddings.shape[-1])
+    out = [rm.heads(torch.from_numpy(np.ascontiguousarray(flat[i:i + chunk]))) for i in range(0, len(flat), chunk)]
+    return torch.cat(out, dim=1).reshape(rm.heads.k, *embeddings.shape[:2]).numpy()
