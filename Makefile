@@ -40,6 +40,19 @@ bench-throughput: $(STAMP)
 clean:
 	rm -rf $(VENV) .cache .pytest_cache
 
+# Base-model choice, offline: Baseline over offline backbones (the packaged MiniLM and SmolLM2,
+# and backbones built from config), then the analysis with the SYNTHETIC benchmark table.
+# Outputs in reports/base_model_offline/. The paper's sweep: experiment=base_model_sweep (GPU, hub).
+.PHONY: base-model-report
+BASE_MODEL_SWEEP ?= multirun/base_model_sweep_offline/make
+base-model-report: $(STAMP)
+	$(PY) -m rm_lab -m experiment=base_model_sweep_offline hydra.sweep.dir=$(BASE_MODEL_SWEEP) $(ARGS)
+	$(PY) -m rm_lab -m experiment=base_model_sweep_offline model=bert-small,deberta-v3-xsmall \
+		model.pretrained=false hydra.sweep.dir=$(BASE_MODEL_SWEEP) $(ARGS)
+	$(PY) -m rm_lab.analysis --runs $(BASE_MODEL_SWEEP) \
+		--benchmarks rm_lab/analysis/tables/benchmarks_synthetic_offline.csv \
+		--default minilm-l6 --size-groups 0,0.05,1 --k 1-3 --out reports/base_model_offline
+
 # Router methods (BaseLoRA, MoRE, RODOS, ARLISS): parameter table against the paper (built from
 # config on the meta device: no weights, no download), and ARLISS vs RODOS inference time per
 # input on one backbone. Override with ARGS=..., e.g. make infer-compare ARGS="model=minilm-l6".

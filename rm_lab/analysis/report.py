@@ -1,0 +1,141 @@
+"""Assemble the base-model report: inputs -> statistics -> files in the output folder.
+
+Files (every one carries the benchmark table's label; with a synthetic table each says SYNTHETIC):
+  scores.csv               reward-model score per base model (seeds averaged) joined with its benchmarks
+  correlations.csv         Pearson / Spearman of each benchmark (and size, tokens) with the score, p-values
+  topk_coverage.csv        top-k coverage of each benchmark and of the Elastic Net, per k
+  elastic_net.json         best degree / alpha / l1 ratio, CV RMSE, selected features
+  predicted_ranking.csv    the Elastic Net's ranking of every model in the benchmark table
+  selection_gain.csv       best against default within size groups
+  correlations.png, predicted_vs_actual.png, summary.md
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rm_lab.analysis.benchmarks import SIZE, BenchmarkTable
+from rm_lab.analysis.plots import correlation_bars, predicted_vs_actual
+from rm_lab.analysis.predictor import fit_elastic_net, predict
+from rm_lab.analysis.selection import selection_gain
+from rm_lab.analysis.stats import correlations, coverage_table, top_k_coverage
+from rm_lab.eval.results import write_json_atomic
+
+
+def match_models(scores: pd.DataFrame, table: BenchmarkTable,
+                 run_sources: dict[str, str]) -> tuple[pd.DataFrame, list[str]]:
+    """(scores re-indexed by the benchmark table's model names, matched by name or by hub id;
+    the scored models the table lacks)."""
+    by_hub = {hub: model for model, hub in table.hub_ids.items()}
+    renamed = {}
+    for model in scores.index:
+        if model in table.frame.index:
+            renamed[model] = model
+        elif run_sources.get(model) in by_hub:
+            renamed[model] = by_hub[run_sources[model]]
+    unmatched = [m for m in scores.index if m not in renamed]
+    return scores.loc[list(renamed)].rename(index=renamed), unmatched
+
+
+def _labelled(frame: pd.DataFrame, label: str) -> pd.DataFrame:
+    out = frame.copy()
+    out.insert(0, "benchmark_table", label)
+    return out
+
+
+def build_report(scores: pd.DataFrame, info: dict, table: BenchmarkTable, out: str | Path,
+                 defaults: list[str], size_edges, ks: list[int], folds: int = 10,
+                 degrees=(1, 2), alphas=None, l1_ratios=None, seed: int = 0) -> dict:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    label = table.label
+    matched, unmatched = match_models(scores, table, info.get("hub_ids", {}))
+    if len(matched) < 3:
+        raise ValueError(f"only {len(matched)} scored models appear in the benchmark table {table.path} "
+                         f"(scored: {list(scores.index)}; table: {list(table.frame.index)}); "
+                         f"add rows named as the sweep's model names")
+    target = matched["score"]
+    features = table.frame.loc[matched.index]
+    joined = matched.join(features)
+    _labelled(joined, label).to_csv(out / "scores.csv", index_label="model")
+
+    corr = correlations(features, target)
+    _labelled(corr, label).to_csv(out / "correlations.csv", index=False)
+
+    kwargs = {k: v for k, v in {"alphas": alphas, "l1_ratios": l1_ratios}.items() if v}
+    fit = fit_elastic_net(features, target, degrees=degrees, folds=folds, seed=seed, **kwargs)
+    ks = [k for k in ks if 1 <= k <= len(matched)] or [1]
+    coverage = coverage_table(features, target, ks, extra={"ElasticNet (out of fold)": fit["out_of_fold"]})
+    _labelled(coverage, label).to_csv(out / "topk_coverage.csv", index=False)
+
+    ranking = predict(fit, table.frame).sort_values(ascending=False).to_frame()
+    ranking["rank"] = np.arange(1, len(ranking) + 1)
+    ranking["actual_score"] = target.reindex(ranking.index)
+    ranking["trained"] = ranking["actual_score"].notna()
+    _labelled(ranking, label).to_csv(out / "predicted_ranking.csv", index_label="model")
+
+    gain = pd.DataFrame()
+    if SIZE in table.frame.columns:
+        gain = selection_gain(target, table.frame[SIZE].loc[matched.index], defaults, size_edges)
+        _labelled(gain, label).to_csv(out / "selection_gain.csv", index=False)
+
+    net = fit["out_of_fold"]
+    singles = coverage[coverage["predictor"] != "ElasticNet (out of fold)"]
+    best_single = singles.iloc[0]["predictor"] if not singles.empty else None
+    improvement = {}
+    if best_single is not None:
+        for k in ks:
+            single = singles.iloc[0][f"top{k}"]
+            combined = top_k_coverage(net, target, k)
+            improvement[f"top{k}"] = {"elastic_net": combined, "best_single": single}
+    summary = {
+        "benchmark_table": label, "synthetic": table.synthetic, "benchmark_file": table.path,
+        "target": info.get("target"), "models_scored": len(scores), "models_matched": len(matched),
+        "runs": {"found": info.get("runs"), "used": info.get("used"), "skipped": info.get("skipped")},
+        "unmatched_models": unmatched,
+        "elastic_net": {k: v for k, v in fit.items() if k not in ("model", "out_of_fold")},
+        "best_single_predictor": best_single, "topk_elastic_net_vs_best_single": improvement,
+    }
+    write_json_atomic(out / "elastic_net.json", summary)
+
+    title = f"{label}\ntarget: {info.get('target')}, {len(matched)} base models"
+    correlation_bars(corr, out / "correlations.png", title)
+    predicted_vs_actual(net, target, out / "predicted_vs_actual.png", title)
+    (out / "summary.md").write_text(render_summary(summary, joined, corr, coverage, gain, ranking), encoding="utf-8")
+    return summary
+
+
+def _md(frame: pd.DataFrame, floatfmt: str = ".3f") -> str:
+    if frame.empty:
+        return "_none_\n"
+    cols = list(frame.columns)
+    lines = ["| " + " | ".join(map(str, cols)) + " |", "|" + " --- |" * len(cols)]
+    for _, row in frame.iterrows():
+        cells = [format(v, floatfmt) if isinstance(v, (float, np.floating)) and not np.isnan(v) else
+                 ("-" if isinstance(v, (float, np.floating)) else str(v)) for v in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def render_summary(summary, joined, corr, coverage, gain, ranking) -> str:
+    net = summary["elastic_net"]
+    parts = [f"# Base-model choice report\n\n**{summary['benchmark_table']}**\n",
+             f"Target: {summary['target']}; {summary['models_matched']} base models with both a score "
+             f"and benchmarks (runs found {summary['runs']['found']}, used {summary['runs']['used']}, "
+             f"skipped {len(summary['runs']['skipped'])}).\n",
+             "## Reward-model score per base model\n", _md(joined.reset_index()[["model", "score", "score_std", "seeds"]]),
+             "## Correlations with the score (two-sided t-test p-values)\n", _md(corr, ".3g"),
+             "## Top-k coverage\n", _md(coverage),
+             f"## Elastic Net ({net['folds']}-fold CV over degree, alpha, l1 ratio)\n",
+             f"best: {net['best_params']}; CV RMSE {net['cv_rmse']:.4f}, out-of-fold RMSE "
+             f"{net['out_of_fold_rmse']:.4f}, predicting the mean {net['baseline_rmse']:.4f}\n\n"
+             "selected features: " + (", ".join(f"{n} ({c:+.3g})" for n, c in net["selected"]) or "none") + "\n",
+             "## Predicted ranking (every model in the benchmark table)\n", _md(ranking.reset_index()),
+             "## Selection gain within size groups\n", _md(gain)]
+    if summary["synthetic"]:
+        parts.append("\n**SYNTHETIC: the benchmark numbers are made up; these figures show the pipeline, "
+                     "not findings.**\n")
+    return "\n".join(parts)
