@@ -62,3 +62,61 @@ params: $(STAMP)
 
 infer-compare: $(STAMP)
 	$(PY) -m rm_lab.inference_compare model=minilm-l6 dataset.max_pairs.test=64 $(ARGS)
+
+# Reports: the router paper's tables from sweeps (python -m rm_lab.report; outputs in reports/<profile>/).
+# PROFILE=offline (default): packaged MiniLM, bundled samples, 2 seeds, CPU (experiment=tables_offline).
+# PROFILE=paper: DeBERTa-v3 from the hub, five domains, 5 seeds, GPU (experiments paper_<method>).
+# LAUNCHER=basic (one run after another) | local_joblib (parallel processes) | slurm (submitit).
+# Reuse a finished sweep instead of running one: make table3 TABLES_SWEEP=multirun/tables_offline/<time>
+.PHONY: table2 table3 table6 table7 tables tables-sweep backbones-sweep
+PROFILE ?= offline
+LAUNCHER ?= basic
+SWEEP_TIME := $(shell date +%Y-%m-%d_%H-%M-%S)
+comma := ,
+empty :=
+space := $(empty) $(empty)
+REPORT_METHODS := baseline base_lora more rodos arliss
+ifeq ($(PROFILE),offline)
+TABLES_MODELS ?= minilm-l6
+BACKBONES ?= minilm-l6,tiny-deberta
+SEEDS ?= 0,1
+HAVE_METHODS := $(filter $(REPORT_METHODS),$(basename $(notdir $(wildcard conf/method/*.yaml))))
+METHODS_CHOICE := experiment=tables_offline method=$(subst $(space),$(comma),$(HAVE_METHODS))
+BACKBONES_CHOICE := experiment=tables_offline method=baseline experiment_name=backbones_offline
+else ifeq ($(PROFILE),paper)
+TABLES_MODELS ?= deberta-v3-xsmall,deberta-v3-small,deberta-v3-base,deberta-v3-large
+BACKBONES ?= deberta-v3-xsmall,deberta-v3-small,deberta-v3-base,deberta-v3-large,bert-small,bert-base,roberta-base,gpt2
+SEEDS ?= 0,1,2,3,4
+HAVE_METHODS := $(filter $(REPORT_METHODS),$(patsubst paper_%,%,$(basename $(notdir $(wildcard conf/experiment/paper_*.yaml)))))
+METHODS_CHOICE := experiment=$(subst $(space),$(comma),$(addprefix paper_,$(HAVE_METHODS))) experiment_name=tables_paper
+BACKBONES_CHOICE := experiment=paper_baseline experiment_name=backbones_paper
+else
+PROFILE_ERROR := PROFILE must be offline or paper, not "$(PROFILE)"
+endif
+TABLES_SWEEP ?= multirun/tables_$(PROFILE)/$(SWEEP_TIME)
+BACKBONES_SWEEP ?= multirun/backbones_$(PROFILE)/$(SWEEP_TIME)
+LAUNCH := $(if $(filter-out basic,$(LAUNCHER)),hydra/launcher=$(LAUNCHER))
+REPORT := $(PY) -m rm_lab.report --out reports/$(PROFILE)
+
+# A failed run does not stop the report: it shows as a marked cell listed under the table.
+tables-sweep: $(STAMP)
+	$(if $(PROFILE_ERROR),$(error $(PROFILE_ERROR)))
+	@if [ -d "$(TABLES_SWEEP)" ]; then echo "reusing $(TABLES_SWEEP)"; else \
+	$(PY) -m rm_lab -m $(METHODS_CHOICE) model=$(TABLES_MODELS) seed=$(SEEDS) $(LAUNCH) \
+		hydra.sweep.dir=$(TABLES_SWEEP) $(ARGS) || echo "some runs failed: see the tables' notes"; fi
+
+backbones-sweep: $(STAMP)
+	$(if $(PROFILE_ERROR),$(error $(PROFILE_ERROR)))
+	@if [ -d "$(BACKBONES_SWEEP)" ]; then echo "reusing $(BACKBONES_SWEEP)"; else \
+	$(PY) -m rm_lab -m $(BACKBONES_CHOICE) model=$(BACKBONES) seed=$(SEEDS) $(LAUNCH) \
+		hydra.sweep.dir=$(BACKBONES_SWEEP) $(ARGS) || echo "some runs failed: see the table's notes"; fi
+
+table2 table3 table6: tables-sweep
+	$(REPORT) $(TABLES_SWEEP) --tables $(subst table,,$@) --models $(TABLES_MODELS)
+
+table7: backbones-sweep
+	$(REPORT) $(BACKBONES_SWEEP) --tables 7 --models $(BACKBONES)
+
+tables: tables-sweep backbones-sweep
+	$(REPORT) $(TABLES_SWEEP) --tables 2 3 6 --models $(TABLES_MODELS)
+	$(REPORT) $(BACKBONES_SWEEP) --tables 7 --models $(BACKBONES)

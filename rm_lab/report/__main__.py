@@ -5,8 +5,8 @@
     python -m rm_lab.report multirun/backbones --tables 7 --models minilm-l6,tiny-deberta
     python -m rm_lab.report multirun/x --methods baseline,rodos           # only these rows
 
-Reads only the runs' results.json files. Writes <out>/table<N>.{md,csv,tex}, PNG plots and
-<out>/report.md (all tables). Failed or missing runs are marked and listed; they never stop it.
+Reads only the runs' results.json files. Writes <out>/table<N>.{md,csv,tex} and PNG plots, and
+prints the tables. Failed or missing runs are marked and listed; they never stop the report.
 """
 from __future__ import annotations
 
@@ -70,9 +70,9 @@ def report(paths, tables=TABLES, out="reports", methods=None, models=None, alpha
     if plots and (curves := best_of_n_curves(runs)):
         written.append(plot_best_of_n(curves, out / "best_of_n.png"))
     done = sum(completed(r) for r in runs)
-    header = (f"# rm_lab report\n\n{done} of {len(runs)} runs completed, read from: "
-              + ", ".join(f"`{p}`" for p in paths) + "\n\n")
-    written.append(_write(out / "report.md", header + "\n".join(to_markdown(t) for t in built)))
+    print(f"{done} of {len(runs)} runs completed, read from: {', '.join(map(str, paths))}\n")
+    for table in built:
+        print(to_markdown(table))
     return written
 
 
@@ -84,7 +84,6 @@ def main(argv=None) -> int:
     except (FileNotFoundError, ValueError) as err:
         print(f"rm_lab.report: {err}", file=sys.stderr)
         return 2
-    print((Path(args.out) / "report.md").read_text(encoding="utf-8"))
     print("wrote:\n" + "\n".join(f"  {p}" for p in written))
     return 0
 
