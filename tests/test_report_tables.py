@@ -143,3 +143,48 @@ def test_cli_writes_every_format_and_reports_bad_paths(sweep, tmp_path, capsys):
     empty.mkdir()
     assert main([str(empty), "--out", str(out)]) == 2
     assert (out / "table2.md").exists()  # an empty sweep loses no report already written
+
+
+def test_welch_edge_cases():
+    from scipy import stats as sps
+
+    from rm_lab.report.stats import verdict, welch_p
+
+    assert welch_p([0.5], [0.6, 0.7]) is None
+    assert welch_p([1.0, 1.0], [1.0, 1.0]) == 1.0 and welch_p([1.0, 1.0], [2.0, 2.0]) == 0.0
+    a, b = [0.70, 0.72, 0.74], [0.69, 0.73, 0.75]
+    assert welch_p(a, b) == pytest.approx(sps.ttest_ind(a, b, equal_var=False).pvalue)
+    assert verdict(a, b)[0] == "within_noise"
+    assert verdict(a, [0.50, 0.51, 0.52])[0] == "differs"
+
+
+def test_best_of_n_curves_and_plot(tmp_path):
+    from rm_lab.report.plots import best_of_n_curves, plot_best_of_n
+
+    runs = [{"status": "completed", "accuracy": {}, "method": "embedding", "model": "m", "seed": s,
+             "best_of_n": {"1": 0.1 + s, "4": {"mean": 0.3 + s}}} for s in (0, 1)]
+    runs.append({"status": "failed", "method": "embedding", "model": "m", "best_of_n": {"1": 9.0}})
+    curves = best_of_n_curves(runs)
+    (name, curve), = curves.items()
+    assert curve[1.0][0] == pytest.approx(0.6) and curve[4.0][0] == pytest.approx(0.8)
+    assert curve[1.0][1] == pytest.approx(statistics.stdev([0.1, 1.1]))
+    path = plot_best_of_n(curves, tmp_path / "bon.png")
+    assert path.read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(ValueError, match="at least one curve"):
+        plot_best_of_n({}, tmp_path / "none.png")
+
+
+def test_a_rerun_seed_replaces_its_failure_and_is_noted(tmp_path):
+    root = tmp_path / "multirun"
+    first = _result("baseline", "small", 0, {"hh_rlhf": 0.6}, 10)
+    first.update(status="failed", error="KeyboardInterrupt")
+    path = root / "a" / "baseline" / "small" / "five" / "seed_0" / "results.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(first))
+    rerun = root / "b" / "baseline" / "small" / "five" / "seed_0" / "results.json"
+    rerun.parent.mkdir(parents=True)
+    rerun.write_text(json.dumps(_result("baseline", "small", 0, {"hh_rlhf": 0.6}, 10)))
+    t7, = build_tables(load_runs(root), ["7"])
+    row, = t7.rows
+    assert row.status == "ok" and row.failed == []
+    assert any("failed in" in n and "using the completed one" in n for n in t7.notes)

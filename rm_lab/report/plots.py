@@ -109,8 +109,9 @@ def plot_best_of_n(curves: dict[str, dict], path: str | Path, title: str = "Best
 def _curve(entry) -> dict[float, float]:
     if isinstance(entry, dict) and "n" in entry and "golden_reward" in entry:
         return {float(n): float(v) for n, v in zip(entry["n"], entry["golden_reward"])}
-    if isinstance(entry, dict):
-        return {float(n): float(v) for n, v in entry.items() if isinstance(v, (int, float))}
+    if isinstance(entry, dict):  # {N: value} or {N: {"mean": value, ...}}
+        values = {n: v.get("mean") if isinstance(v, dict) else v for n, v in entry.items()}
+        return {float(n): float(v) for n, v in values.items() if isinstance(v, (int, float))}
     return {}
 
 

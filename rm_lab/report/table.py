@@ -99,9 +99,13 @@ def group_runs(runs: list[dict]) -> tuple[dict[Key, Row], list[str]]:
                 break
         else:
             row.runs.append(run)
-    # a failed seed that also completed elsewhere is not a failure of the row
+    # a failed seed that also completed in another file (a rerun) is noted, not counted as failed
     for row in rows.values():
         done = {r.get("seed") for r in row.runs}
+        for r in row.failed:
+            if r.get("seed") in done and r.get("seed") is not None:
+                notes.append(f"seed {r.get('seed')} of {label_of(row)} failed in {r.get('path')} "
+                             f"but completed in another run; using the completed one")
         row.failed = [r for r in row.failed if r.get("seed") not in done or r.get("seed") is None]
     return rows, notes
 
