@@ -32,7 +32,7 @@ from rm_lab.train import build_method
 METHODS = ("rodos", "arliss")
 
 
-def build(overrides: list[str], stored: dict[str, str | None], device: str):
+def build(overrides: list[str], stored: dict[str, str | None], device: str, merge: bool = True):
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose("config", overrides=list(overrides))
     pl.seed_everything(cfg.seed)
@@ -47,6 +47,8 @@ def build(overrides: list[str], stored: dict[str, str | None], device: str):
             node = compose("config", overrides=[*overrides, f"method={name}"]).method
         if stored.get(name):
             node.reuse_components, node.retrain = stored[name], []
+        if name == "arliss":
+            node.merge_at_inference = merge
         module = build_method(node, backbone=backbone, domains=dm.domain_names)
         module.adapt_datamodule(dm)
         modules[name] = module.to(device).eval()
@@ -58,10 +60,10 @@ def to_device(batch: dict, device: str) -> dict:
 
 
 def compare(overrides: list[str], device: str = "cpu", routing: str | None = None, repeats: int = 1,
-            max_batches: int | None = None, stored: dict | None = None) -> dict:
+            max_batches: int | None = None, stored: dict | None = None, merge: bool = True) -> dict:
     stored = stored or {}
     routing = routing or ("router" if all(stored.get(m) for m in METHODS) else "gold")
-    cfg, dm, modules = build(overrides, stored, device)
+    cfg, dm, modules = build(overrides, stored, device, merge)
     if routing == "gold":
         for module in modules.values():
             module.forced_routes = lambda b: b["domain"]
@@ -95,7 +97,7 @@ def compare(overrides: list[str], device: str = "cpu", routing: str | None = Non
         "batches": len(batches), "repeats": repeats, "inputs": inputs, "batch_size": dm.eval_batch_size,
         "seconds_per_input": per_input, "ratio_arliss_over_rodos": per_input["arliss"] / per_input["rodos"],
         "arliss_adapter_switches": switches, "arliss_switches_per_batch": switches / (len(batches) * repeats),
-        "covered_domains": modules["rodos"].covered, "stored": stored,
+        "threads": torch.get_num_threads(), "covered_domains": modules["rodos"].covered, "stored": stored, "arliss_merge_at_inference": merge,
     }
 
 
@@ -106,7 +108,8 @@ def markdown(result: dict) -> str:
         f"{result['inputs']} inputs in batches of {result['batch_size']})",
         "| method | ms per input |", "| --- | ---: |",
         f"| rodos | {1000 * s['rodos']:.3f} |", f"| arliss | {1000 * s['arliss']:.3f} |",
-        f"ARLISS / RODOS = {result['ratio_arliss_over_rodos']:.3f}; ARLISS switched adapters "
+        f"ARLISS / RODOS = {result['ratio_arliss_over_rodos']:.3f} (ARLISS adapters "
+        f"{'merged on switch' if result['arliss_merge_at_inference'] else 'unmerged'}); switched "
         f"{result['arliss_adapter_switches']} times ({result['arliss_switches_per_batch']:.2f} per batch)",
     ])
 
@@ -120,12 +123,16 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--max-batches", type=int)
     parser.add_argument("--rodos", help="a trained rodos run directory (its components are loaded)")
     parser.add_argument("--arliss", help="a trained arliss run directory (its components are loaded)")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--no-merge", action="store_true", help="ARLISS runs peft's unmerged LoRA layers")
     parser.add_argument("--out", help="write the result as JSON here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     warnings.simplefilter("ignore", FutureWarning)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     result = compare(args.overrides, args.device, args.routing, args.repeats, args.max_batches,
-                     {"rodos": args.rodos, "arliss": args.arliss})
+                     {"rodos": args.rodos, "arliss": args.arliss}, merge=not args.no_merge)
     print(markdown(result), flush=True)
     if args.out:
         from rm_lab.eval.results import write_json_atomic

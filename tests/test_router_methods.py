@@ -9,6 +9,7 @@ from hydra.utils import instantiate
 
 from rm_lab.add_domain import main as add_domain
 from rm_lab.config import sample_path
+from rm_lab.eval.summary import accuracy_table
 from rm_lab.param_table import count_method, markdown, rows
 from rm_lab.train import build_method, run
 
@@ -32,6 +33,7 @@ def test_single_model_methods_train_and_evaluate(make_cfg, method):
         assert load["experts"] == 5 and load["k"] == 2
         assert sum(load["overall"]) == pytest.approx(1.0)
         assert set(load["by_domain"]) == set(COVERED)
+        assert "experts' load (top-2" in accuracy_table(results)
 
 
 def test_rodos_trains_each_component_and_reports_router_figures(make_cfg, tmp_path):
@@ -46,6 +48,9 @@ def test_rodos_trains_each_component_and_reports_router_figures(make_cfg, tmp_pa
     assert matrix.sum() == 18 and matrix.sum(1).tolist() == [6, 6, 6]
     assert router["accuracy"] == pytest.approx(matrix.trace().item() / 18)
     assert results["oracle_accuracy"]["n"] == 18
+    assert set(results["components"]["epoch_s"]) == set(results["train_time"]["by_component"])
+    table = accuracy_table(results)
+    assert "router accuracy" in table and "| gold \\ routed | hh_rlhf | hellaswag | oasst |" in table
     manifest = json.loads((tmp_path / "run" / "components" / "manifest.json").read_text())
     assert manifest["covered"] == COVERED and len(manifest["components"]) == 4
 
@@ -94,6 +99,27 @@ def test_routing_sends_each_pair_to_the_routed_component(make_cfg, method):
         with torch.no_grad():
             module.score(batch)
         assert module.switches - before == 2
+
+
+def test_arliss_merged_switching_scores_like_peft_lora_and_restores_the_backbone(make_cfg):
+    module, batch = _built(make_cfg, "arliss")
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for name, p in module.peft_model.named_parameters():
+            if "lora_B" in name:  # adapters start as zero deltas; make them matter
+                p.normal_(0, 1e-3)
+        weights = {n: p.clone() for n, p in module.peft_model.named_parameters() if "lora_" not in n}
+        module.forced_routes = lambda b: b["domain"]
+        merged = module.score(batch)
+        assert module._pristine  # the active adapter is written into the weights
+        module.unmerge()
+        module.merge_at_inference = False
+        plain = module.score(batch)
+        module.peft_model.base_model.disable_adapter_layers()
+        bare = module.score(batch)
+    assert torch.allclose(merged, plain, atol=1e-5)
+    assert not torch.allclose(plain, bare, atol=1e-3)
+    assert all(torch.equal(p, weights[n]) for n, p in module.peft_model.named_parameters() if n in weights)
 
 
 def _tiny_backbone_params() -> int:

@@ -41,8 +41,10 @@ def component_lines(results: dict) -> list[str]:
     """Train time by component, router accuracy and confusion, oracle routing, experts' load."""
     lines = []
     by_component = (results.get("train_time") or {}).get("by_component") or {}
-    if len(by_component) > 1:
-        lines.append("train time by component: " + ", ".join(f"{k} {v:.1f} s" for k, v in by_component.items()))
+    epoch_s = (results.get("components") or {}).get("epoch_s") or {}
+    if len(by_component) > 1 or epoch_s:
+        lines.append("train time by component, fit (one epoch): " + ", ".join(
+            f"{k} {v:.1f} s ({_fmt(epoch_s.get(k), '.1f')} s)" for k, v in by_component.items()))
     router = results.get("router")
     if router:
         lines.append(f"router accuracy {_fmt(router.get('accuracy'))} over {router.get('n')} test pairs; covers "

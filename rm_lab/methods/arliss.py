@@ -3,7 +3,9 @@
 The router adapter with a classification head reads the prompt and predicts the domain; the
 matching reward adapter (and its head) scores the pair. Inputs are grouped by predicted
 domain and the active adapter is switched once per group, starting with the adapter already
-active, never once per input (`adapter_switches` in results.json counts them).
+active, never once per input (`adapter_switches` in results.json counts them). At inference
+(`merge_at_inference`) a switch writes the adapter into the backbone's weights, restored from
+a pristine copy each time (no drift), so every forward pass runs at the plain backbone's speed.
 
     python -m rm_lab method=arliss model=tiny-deberta
     python -m rm_lab experiment=paper_arliss model=deberta-v3-base
@@ -31,7 +33,8 @@ class ARLISS(RoutedRewardModule):
     method_name = "arliss"
 
     def __init__(self, backbone: Backbone, domains: list[str], lora: dict | None = None,
-                 head_dropout: float = 0.0, router_dropout: float = 0.1, **options):
+                 head_dropout: float = 0.0, router_dropout: float = 0.1, merge_at_inference: bool = True,
+                 **options):
         super().__init__(domains, backbone_name=backbone.name, **options)
         from peft import get_peft_model
 
@@ -49,6 +52,8 @@ class ARLISS(RoutedRewardModule):
         self.active: str | None = None
         self.switches = 0
         self.inference_batches = 0
+        self.merge_at_inference = merge_at_inference
+        self._pristine: dict[int, torch.Tensor] = {}
         self._set_trainable(None)
 
     # -- adapters ------------------------------------------------------------------------------
@@ -62,10 +67,45 @@ class ARLISS(RoutedRewardModule):
     def activate(self, name: str) -> None:
         """Make a component's adapter the active one (a no-op when it already is)."""
         adapter = adapter_name(name)
-        if self.active != adapter:
+        if self.active == adapter:
+            return
+        if self.merge_at_inference and not torch.is_grad_enabled() and not self.encoder.training:
+            self._merge(adapter)
+        else:
+            self.unmerge()
             self.peft_model.base_model.set_adapter(adapter, inference_mode=not torch.is_grad_enabled())
-            self.active = adapter
-            self.switches += 1
+        self.active = adapter
+        self.switches += 1
+
+    def _lora_layers(self) -> list:
+        from peft.tuners.lora import LoraLayer
+
+        return [m for m in self.peft_model.modules() if isinstance(m, LoraLayer)]
+
+    @torch.no_grad()
+    def _merge(self, adapter: str) -> None:
+        """Base weights (from the pristine copy) plus this adapter's delta; peft then runs the
+        plain base layer (`merged_adapters`)."""
+        for layer in self._lora_layers():
+            weight = layer.get_base_layer().weight
+            if id(layer) not in self._pristine:
+                self._pristine[id(layer)] = weight.detach().clone()
+            weight.copy_(self._pristine[id(layer)])
+            if adapter in layer.lora_A:
+                weight.add_(layer.get_delta_weight(adapter).to(weight.dtype))
+            layer.merged_adapters = [adapter]
+
+    @torch.no_grad()
+    def unmerge(self) -> None:
+        """Restore the pristine base weights (a no-op unless an adapter is merged)."""
+        if not self._pristine:
+            return
+        for layer in self._lora_layers():
+            if id(layer) in self._pristine:
+                layer.get_base_layer().weight.copy_(self._pristine[id(layer)])
+            layer.merged_adapters = []
+        self._pristine = {}
+        self.active = None
 
     def _set_trainable(self, only: str | None) -> None:
         """Freeze the backbone; train one component's adapter and head (all of them for None)."""
@@ -109,6 +149,10 @@ class ARLISS(RoutedRewardModule):
         self.switches = 0
         self.inference_batches = 0
 
+    def on_test_epoch_end(self) -> None:
+        super().on_test_epoch_end()
+        self.unmerge()  # checkpoints and stored components hold the pristine backbone
+
     def extra_results(self) -> dict:
         out = super().extra_results()
         batches = self.inference_batches or 1
@@ -134,6 +178,7 @@ class ARLISS(RoutedRewardModule):
         self.active = None
 
     def _fit_net(self, name: str) -> nn.Module:
+        self.unmerge()
         self.active = None
         self.activate(name)
         self._set_trainable(name)
@@ -164,6 +209,7 @@ class ARLISS(RoutedRewardModule):
         self.active = None
 
     def component_state(self, name: str) -> dict[str, torch.Tensor] | None:
+        self.unmerge()
         if name == BACKBONE:
             return dict(base_parameters(self.peft_model)) if self.store_backbone else None
         state = {f"adapter.{k}": v for k, v in adapter_parameters(self.peft_model, adapter_name(name)).items()}

@@ -202,10 +202,15 @@ class RoutedRewardModule(RewardModule):
                 continue
             trainer = make_trainer()
             root = trainer.default_root_dir
+            timers = [cb for cb in trainer.callbacks if isinstance(getattr(cb, "per_epoch", None), list)]
+            seen = len(timers[0].per_epoch) if timers else 0
             start = time.perf_counter()
             trainer.fit(fit, datamodule=data)
             by_component[name] = time.perf_counter() - start
-            self.epoch_seconds[name] = by_component[name] / max(1, trainer.current_epoch)
+            epochs = timers[0].per_epoch[seen:] if timers else []
+            # pure epoch time (the fit's wall time also holds Lightning's per-fit setup)
+            self.epoch_seconds[name] = (sum(epochs) / len(epochs) if epochs
+                                        else by_component[name] / max(1, trainer.current_epoch))
         self.after_training()
         if self.save_components and root is not None:
             self.save(Path(root) / "components")
