@@ -92,3 +92,13 @@ def test_bad_benchmark_tables_say_what_to_fix(tmp_path):
         read_benchmarks(tmp_path / "text.csv")
     with pytest.raises(FileNotFoundError, match="benchmarks_template.csv"):
         read_benchmarks(tmp_path / "missing.csv")
+
+
+def test_coverage_never_flips_the_combined_predictor_and_skips_constant_ones():
+    actual = pd.Series({"m1": 0.9, "m2": 0.8, "m3": 0.7, "m4": 0.6})
+    backwards = pd.Series({"m1": 0.1, "m2": 0.2, "m3": 0.3, "m4": 0.4})
+    flat = pd.Series(0.5, index=actual.index)
+    table = coverage_table(pd.DataFrame({"flat_feature": flat}), actual, [1, 2],
+                           extra={"net": backwards, "flat_net": flat}).set_index("predictor")
+    assert table.loc["net", "top1"] == 0.0 and table.loc["net", "top2"] == 0.0  # taken as it is
+    assert np.isnan(table.loc["flat_net", "top1"]) and np.isnan(table.loc["flat_feature", "mean"])

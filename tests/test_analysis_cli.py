@@ -88,3 +88,27 @@ def test_unknown_models_fail_with_a_clear_message(tmp_path, capsys):
     assert main(["--runs", str(tmp_path / "sweep"), "--benchmarks", str(tmp_path / "bench.csv"),
                  "--out", str(tmp_path / "r")]) == 2
     assert "only 0 scored models appear in the benchmark table" in capsys.readouterr().err
+
+
+def test_report_from_a_published_scores_table(tmp_path):
+    rows = ["model,score,Chat"] + [f"{m},{s},{s + 0.1}" for m, (s, _) in MODELS.items()]
+    (tmp_path / "scores.csv").write_text("\n".join(rows) + "\n")
+    _write_table(tmp_path / "bench.csv", "paper appendix")
+    out = tmp_path / "report"
+    assert main(["--scores", str(tmp_path / "scores.csv"), "--benchmarks", str(tmp_path / "bench.csv"),
+                 "--out", str(out), "--k", "2", "--folds", "3", "--degrees", "1", "--alphas", "0.001",
+                 "--l1-ratios", "1"]) == 0
+    scores = pd.read_csv(out / "scores.csv").set_index("model")
+    assert scores.loc["eps", "score"] == pytest.approx(0.75) and scores.loc["eps", "seeds"] == 1
+    assert json.loads((out / "elastic_net.json").read_text())["elastic_net"]["selected"][0][0] == "bench_good"
+
+
+def test_runs_of_different_datasets_are_not_mixed(tmp_path, capsys):
+    _write_runs(tmp_path / "sweep", rewardbench=False)
+    other = {"status": "completed", "model": "alpha", "method": "baseline", "dataset": "other", "seed": 0,
+             "accuracy": {"per_domain": {}, "average": 0.9}}
+    write_json_atomic(tmp_path / "sweep" / "baseline" / "alpha" / "other" / "seed_0" / "results.json", other)
+    _write_table(tmp_path / "bench.csv", "x")
+    assert main(["--runs", str(tmp_path / "sweep"), "--benchmarks", str(tmp_path / "bench.csv"),
+                 "--out", str(tmp_path / "r")]) == 2
+    assert "mix methods/datasets baseline/d, baseline/other" in capsys.readouterr().err

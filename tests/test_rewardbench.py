@@ -115,3 +115,14 @@ def test_train_on_helpsteer2_and_score_rewardbench_end_to_end(make_cfg, fixtures
     assert rb["sections"] == pytest.approx(score(rb["subsets"])["sections"])
     assert "helpsteer2" in per_domain and "helpsteer2" not in rb["subsets"]
     assert results["rewardbench"]["score"] == pytest.approx(rb["score"])
+
+
+def test_unreachable_hub_names_the_local_rewardbench_file(monkeypatch):
+    import rm_lab.hub as hub
+
+    for flag in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        monkeypatch.delenv(flag, raising=False)
+    monkeypatch.setattr(hub, "hub_reachable", lambda timeout=3.0: False)
+    domain = RewardBench(name="math-prm", hub={"id": "allenai/reward-bench", "splits": {"test": "filtered"}})
+    with pytest.raises(hub.HubUnavailable, match=r"\+rewardbench_path="):
+        domain.load()

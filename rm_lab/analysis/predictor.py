@@ -5,7 +5,8 @@ Pipeline: impute missing scores (column mean) -> polynomial features of `degree`
 cross-validated mean squared error (K = min(folds, n)). The report gives the selected (non-zero)
 features of the refitted model, the cross-validated RMSE, out-of-fold predictions (for
 predicted-against-actual and top-k coverage) and the ranking it predicts for every model in
-the benchmark table, trained or not.
+the benchmark table, trained or not. The out-of-fold predictions reuse the hyper-parameters chosen
+on all models, so they are slightly optimistic (no nested cross-validation with a few dozen models).
 """
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ from rm_lab.analysis.benchmarks import SIZE, BenchmarkTable
 from rm_lab.analysis.plots import correlation_bars, predicted_vs_actual
 from rm_lab.analysis.predictor import fit_elastic_net, predict
 from rm_lab.analysis.selection import selection_gain
-from rm_lab.analysis.stats import correlations, coverage_table, top_k_coverage
+from rm_lab.analysis.stats import correlations, coverage_table
 from rm_lab.eval.results import write_json_atomic
 
 
@@ -89,7 +89,8 @@ def build_report(scores: pd.DataFrame, info: dict, table: BenchmarkTable, out: s
     if best_single is not None:
         for k in ks:
             single = singles.iloc[0][f"top{k}"]
-            combined = top_k_coverage(net, target, k)
+            combined = coverage.set_index("predictor").loc["ElasticNet (out of fold)", f"top{k}"] \
+                if "ElasticNet (out of fold)" in set(coverage["predictor"]) else np.nan
             improvement[f"top{k}"] = {"elastic_net": combined, "best_single": single}
     summary = {
         "benchmark_table": label, "synthetic": table.synthetic, "benchmark_file": table.path,
@@ -132,7 +133,8 @@ def render_summary(summary, joined, corr, coverage, gain, ranking) -> str:
              f"## Elastic Net ({net['folds']}-fold CV over degree, alpha, l1 ratio)\n",
              f"best: {net['best_params']}; CV RMSE {net['cv_rmse']:.4f}, out-of-fold RMSE "
              f"{net['out_of_fold_rmse']:.4f}, predicting the mean {net['baseline_rmse']:.4f}\n\n"
-             "selected features: " + (", ".join(f"{n} ({c:+.3g})" for n, c in net["selected"]) or "none") + "\n",
+             "selected features: " + (", ".join(f"{n} ({c:+.3g})" for n, c in net["selected"]) or
+                                      "none (the model predicts the mean: no benchmark helps)") + "\n",
              "## Predicted ranking (every model in the benchmark table)\n", _md(ranking.reset_index()),
              "## Selection gain within size groups\n", _md(gain)]
     if summary["synthetic"]:

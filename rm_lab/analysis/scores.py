@@ -38,7 +38,7 @@ def scores_from_runs(paths: list[str | Path], target: str = "auto") -> tuple[pd.
     runs = load_runs(*paths)
     by_model: dict[str, list[tuple[float, dict]]] = defaultdict(list)
     sources: dict[str, str] = {}
-    skipped, what = [], set()
+    skipped, what, settings = [], set(), set()
     for run in runs:
         if not completed(run):
             skipped.append({"path": run["path"], "model": run.get("model"), "status": run.get("status"),
@@ -50,11 +50,15 @@ def scores_from_runs(paths: list[str | Path], target: str = "auto") -> tuple[pd.
                             "error": f"no {described}"})
             continue
         what.add(described)
+        settings.add((run.get("method"), run.get("dataset")))
         by_model[run["model"]].append((score, parts))
         sources[run["model"]] = ((run.get("config") or {}).get("model") or {}).get("source", "")
     if not by_model:
         raise ValueError(f"no completed run with a score under {', '.join(map(str, paths))} "
                          f"({len(runs)} results files, {len(skipped)} skipped)")
+    if len(settings) > 1:
+        raise ValueError("the runs mix methods/datasets " + ", ".join(f"{m}/{d}" for m, d in sorted(settings, key=str))
+                         + ": pass the folders of one sweep (one method, one dataset, many base models)")
     rows = {}
     for model, entries in by_model.items():
         values = np.array([s for s, _ in entries])

@@ -50,23 +50,29 @@ def coverage_table(features: pd.DataFrame, target: pd.Series, ks: list[int],
     """Top-k coverage of each feature (and of each `extra` predictor) against the target.
 
     A feature that correlates negatively with the target is ranked in reverse (lower is better),
-    so coverage measures how well it selects, whatever its sign.
+    so coverage measures how well it selects, whatever its sign. `extra` predictors (the Elastic
+    Net) are taken as they are: higher predicted is better. A predictor that gives every model
+    the same value selects nothing; its coverage is left empty.
     """
     rows = []
-    predictors = {c: features[c] for c in features.columns}
-    predictors.update(extra or {})
-    for name, values in predictors.items():
+    candidates = [(c, features[c], True) for c in features.columns]
+    candidates += [(name, values, False) for name, values in (extra or {}).items()]
+    for name, values, orient in candidates:
         common = values.dropna().index.intersection(target.dropna().index)
         if len(common) < 3:
             continue
-        sign = np.sign(stats.spearmanr(values[common], target[common]).statistic) if np.ptp(values[common]) > 0 else 1
-        oriented = values * (sign if sign != 0 and not np.isnan(sign) else 1)
         row = {"predictor": name, "n": len(common)}
+        constant = np.ptp(values[common].to_numpy(float)) <= 1e-12 * max(1.0, float(np.abs(values[common]).max()))
+        sign = 1.0
+        if orient and not constant:
+            rho = stats.spearmanr(values[common], target[common]).statistic
+            sign = -1.0 if rho < 0 else 1.0
         for k in ks:
-            row[f"top{k}"] = top_k_coverage(oriented, target, k) if k <= len(common) else np.nan
+            row[f"top{k}"] = (np.nan if constant or k > len(common)
+                              else top_k_coverage(values * sign, target, k))
         rows.append(row)
     table = pd.DataFrame(rows)
     if not table.empty:
         table["mean"] = table[[f"top{k}" for k in ks]].mean(axis=1)
-        table = table.sort_values("mean", ascending=False).reset_index(drop=True)
+        table = table.sort_values("mean", ascending=False, na_position="last").reset_index(drop=True)
     return table

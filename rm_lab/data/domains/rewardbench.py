@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from rm_lab.data.domains.base import Domain, DomainSplits
 from rm_lab.data.pairs import MalformedRow, Pair, make_pair, require_text
+from rm_lab.hub import HubUnavailable
 
 # RewardBench's four sections and their subsets (rewardbench.constants.SUBSET_MAPPING).
 SECTIONS: dict[str, tuple[str, ...]] = {
@@ -49,7 +50,11 @@ class RewardBench(Domain):
         result.pairs["test"] = pairs
 
     def load(self) -> DomainSplits:
-        result = super().load()
+        try:
+            result = super().load()
+        except HubUnavailable as err:
+            raise HubUnavailable(f"{err} One local copy of RewardBench's filtered split (hub schema) "
+                                 "feeds every subset: +rewardbench_path=/path/to/filtered.jsonl") from None
         result.pairs.setdefault("train", [])
         result.pairs.setdefault("test", [])
         return result
