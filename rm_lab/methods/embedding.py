@@ -50,7 +50,7 @@ def intra_op_threads(n: int | None):
 
 class EmbeddingRM(RewardModule):
     def __init__(self, domains: list[str], backbone: Backbone | None = None, input_dim: int | None = None,
-                 head: str = "bt", hidden: list[int] = (1024, 512), ensemble_size: int = 1,
+                 head: str = "bt", hidden: list[int] = (256, 128), ensemble_size: int = 1,
                  rule: str = "mean", lam: float = 1.0, member: int = 0, bootstrap: bool = True,
                  seed: int = 0, lr: float = 1e-3, weight_decay: float = 0.0, warmup_steps: int = 0,
                  epochs: int = 30, batch_size: int = 256, eval_batch_size: int = 1024,
