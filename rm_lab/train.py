@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import time
 import traceback
 from pathlib import Path
@@ -140,9 +141,21 @@ def run(cfg: DictConfig) -> dict:
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
-def main(cfg: DictConfig) -> float | None:
+def hydra_main(cfg: DictConfig) -> float | None:
     results = run(cfg)
     return (results.get("accuracy") or {}).get("average")
+
+
+MULTIRUN_FLAGS = ("-m", "--multirun")
+
+
+def main() -> None:
+    """`python -m rm_lab ...`: also accepts `-m` after overrides
+    (`python -m rm_lab method=rodos -m seed=0,1,2`), which Hydra's parser alone rejects."""
+    args = sys.argv[1:]
+    if any(a in MULTIRUN_FLAGS for a in args):
+        sys.argv = [sys.argv[0], "--multirun", *(a for a in args if a not in MULTIRUN_FLAGS)]
+    hydra_main()
 
 
 if __name__ == "__main__":

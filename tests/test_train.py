@@ -78,7 +78,8 @@ def _cli(*args, cwd, timeout=300):
 
 
 def test_two_seed_multirun_gives_two_results_files(tmp_path):
-    proc = _cli("-m", "seed=0,1", "model=tiny-deberta", "dataset.max_pairs.train=16",
+    # `-m` after overrides, as in `python -m rm_lab method=rodos model=deberta-v3-base -m seed=0,1,2,3,4`
+    proc = _cli("model=tiny-deberta", "-m", "seed=0,1", "dataset.max_pairs.train=16",
                 "dataset.max_pairs.test=8", f"paths.sweep_root={tmp_path}/multirun", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     files = sorted((tmp_path / "multirun").rglob("results.json"))
