@@ -8,20 +8,18 @@ import torch
 from torch import nn
 
 from rm_lab.methods.base import RewardModule
-from rm_lab.models.backbone import Backbone, RewardEncoder
+from rm_lab.models.backbone import Backbone
+from rm_lab.models.heads import RewardModel
 
 
 class BaselineRM(RewardModule):
     def __init__(self, backbone: Backbone, domains: list[str], lr: float = 2e-5,
                  weight_decay: float = 0.0, warmup_steps: int = 0, head_dropout: float = 0.0):
         super().__init__(domains, lr=lr, weight_decay=weight_decay, warmup_steps=warmup_steps)
-        self.encoder = RewardEncoder(backbone)
-        self.dropout = nn.Dropout(head_dropout)
-        self.head = nn.Linear(backbone.hidden_size, 1)
+        self.model = RewardModel(backbone, head_dropout)
 
     def score(self, batch: dict) -> torch.Tensor:
-        pooled = self.encoder(batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids"))
-        return self.head(self.dropout(pooled)).squeeze(-1)
+        return self.model(batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids"))
 
     def components(self) -> dict[str, nn.Module]:
-        return {"backbone": self.encoder, "head": self.head}
+        return {"backbone": self.model.encoder, "head": self.model.head}
