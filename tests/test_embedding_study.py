@@ -109,6 +109,14 @@ def _study_cfg(tmp_path, *overrides):
     return cfg
 
 
+def test_case_study_experiment_overrides_the_defaults():
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("embedding_study", overrides=["experiment=embedding_case_study", "data.synthetic.dim=8"])
+    assert cfg.experiment_name == "embedding_case_study"
+    assert list(cfg.annotation.betas) == [0.5, 1.0, 3.0, 10.0] and len(cfg.seeds) == 5
+    assert cfg.data.synthetic.test_responses == 500 and cfg.data.synthetic.dim == 8  # command line wins
+
+
 def test_case_study_end_to_end_on_the_synthetic_testbed(tmp_path):
     results = run_study(_study_cfg(tmp_path))
     out = tmp_path / "study"

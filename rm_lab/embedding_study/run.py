@@ -74,7 +74,8 @@ def run_study(cfg: DictConfig) -> dict:
         raise ValueError(f"rules {bad} are unknown; valid: {list(RULES)}")
     started = time.perf_counter()
     train, test = load_sets(cfg.data)
-    title = test.label if train.source == "synthetic" else f"{cfg.data.name} (files)"
+    title = (f"synthetic testbed, {test.prompts} test prompts x {test.responses} responses"
+             if train.source == "synthetic" else f"{cfg.data.name} ({test.prompts} test prompts x {test.responses} responses)")
     log.info("study on %s: train %s, test %s", title, train.embeddings.shape, test.embeddings.shape)
     heads = OmegaConf.to_container(cfg.heads, resolve=True)
     trainer = OmegaConf.to_container(cfg.trainer, resolve=True) if cfg.get("trainer") else {}
