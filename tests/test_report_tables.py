@@ -86,7 +86,7 @@ def test_table2_means_stds_and_missing_rows(sweep):
     assert "base_lora / small / five: not run" in notes and "every run failed" in notes
     assert "more / small / five seed 0: RuntimeError: out of memory (" in notes
     assert "more / small / five seed 1: JSONDecodeError" in notes
-    assert "SHP: no test pairs (no offline sample is bundled)" in notes
+    assert "SHP: no test pairs; no offline sample is bundled." in notes
     assert "Welch" in notes
 
 

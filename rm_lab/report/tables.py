@@ -27,6 +27,13 @@ def label(name: str) -> str:
     return LABELS.get(name, name)
 
 
+def component_label(name: str) -> str:
+    """"router" -> "Router", "reward_model/hh_rlhf" -> "RM Anthropic HH", "reward_model" -> "RM"."""
+    head, _, domain = name.partition("/")
+    head = {"reward_model": "RM", "router": "Router", "adapter": "Adapter"}.get(head, label(head))
+    return f"{head} {label(domain)}" if domain else head
+
+
 def _ordered(names, order) -> list[str]:
     names = list(dict.fromkeys(names))
     return [n for n in order if n in names] + sorted(n for n in names if n not in order)
@@ -78,7 +85,7 @@ def _domain_columns(rows: list[Row]) -> tuple[list[Column], list[str]]:
     cols = [Column(f"accuracy/{d}", label(d), (lambda run, d=d: metrics.domain_accuracy(run, d)),
                    "accuracy", "high") for d in domains]
     cols.append(Column("accuracy/average", "Average", metrics.average_accuracy, "accuracy", "high"))
-    notes = [f"{label(d)}: no test pairs ({why})." for d, why in absent.items()]
+    notes = [f"{label(d)}: no test pairs; {why}." for d, why in absent.items()]
     return cols, notes
 
 
@@ -91,10 +98,13 @@ def _percent_of_largest_baseline(rows: list[Row]) -> Column | None:
         sizes = [metrics.total_params(r) for row in rows if pred(row) for r in row.runs]
         return max((s for s in sizes if s), default=None)
 
-    top = largest(lambda row: row.method == "baseline") or largest(lambda row: True)
+    top = largest(lambda row: row.method == "baseline")
+    name = "% of largest Baseline"
+    if not top:  # no Baseline ran: relative to the largest row instead, and said so
+        top, name = largest(lambda row: True), "% of largest row"
     if not top:
         return None
-    return Column("params/percent_of_largest_baseline", "% of largest Baseline",
+    return Column("params/percent_of_largest_baseline", name,
                   lambda run: _percent(metrics.total_params(run), top), "percent")
 
 
@@ -118,7 +128,7 @@ def table3(groups, methods=None, models=None, alpha=0.05) -> Table:
                                     for c in metrics.component_epoch_seconds(run)))
     cols = [_params_column(),
             Column("train_epoch_s/total", "1-epoch train (s)", metrics.epoch_seconds, "seconds", "low")]
-    cols += [Column(f"train_epoch_s/{c}", f"{label(c)} (s)",
+    cols += [Column(f"train_epoch_s/{c}", f"{component_label(c)} (s)",
                     (lambda run, c=c: metrics.component_epoch_seconds(run).get(c)), "seconds")
              for c in components]
     notes = ["1-epoch time: the run's training wall seconds divided by its epochs, in total and "
