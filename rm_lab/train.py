@@ -61,13 +61,17 @@ def close_loggers(loggers: list, status: str) -> None:
             lg.finalize(status)
         except Exception:  # closing must never hide the run's own outcome
             log.exception("closing logger %s failed", type(lg).__name__)
-    try:
+    from pytorch_lightning.loggers import WandbLogger
+
+    if any(isinstance(lg, WandbLogger) for lg in loggers):
         import wandb
 
-        if wandb.run is not None:
-            wandb.finish(exit_code=0 if status == "success" else 1)
-    except ImportError:
-        pass
+        try:  # finish the run and stop W&B's writer, so the record log is complete on return
+            if wandb.run is not None:
+                wandb.finish(exit_code=0 if status == "success" else 1)
+            wandb.teardown()
+        except Exception:
+            log.exception("finishing the W&B run failed")
 
 
 def run(cfg: DictConfig) -> dict:
