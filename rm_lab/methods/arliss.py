@@ -90,9 +90,10 @@ class ARLISS(RoutedRewardModule):
             weight = layer.get_base_layer().weight
             if id(layer) not in self._pristine:
                 self._pristine[id(layer)] = weight.detach().clone()
-            weight.copy_(self._pristine[id(layer)])
-            if adapter in layer.lora_A:
-                weight.add_(layer.get_delta_weight(adapter).to(weight.dtype))
+            if adapter in layer.lora_A:  # one pass over the weight: pristine + delta
+                torch.add(self._pristine[id(layer)], layer.get_delta_weight(adapter).to(weight.dtype), out=weight)
+            else:
+                weight.copy_(self._pristine[id(layer)])
             layer.merged_adapters = [adapter]
 
     @torch.no_grad()
