@@ -1,0 +1,56 @@
+"""The configs behind the report targets: launchers, the tables profile, W&B grouping, make targets."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from rm_lab.config import CONF_DIR
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _compose(*overrides, hydra=False):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose("config", overrides=list(overrides), return_hydra_config=hydra)
+
+
+def test_launcher_configs_extend_the_plugins():
+    slurm = _compose("hydra/launcher=slurm", hydra=True).hydra.launcher
+    assert slurm._target_.endswith("submitit_launcher.SlurmLauncher")
+    assert slurm.gpus_per_node == 1 and slurm.timeout_min > 0
+    joblib = _compose("hydra/launcher=local_joblib", hydra=True).hydra.launcher
+    assert joblib._target_.endswith("joblib_launcher.JoblibLauncher") and joblib.n_jobs == 2
+
+
+def test_an_experiment_names_its_sweep_and_wandb_groups_by_it():
+    cfg = _compose("experiment=tables_offline", "logger=wandb", "method=baseline", "seed=3")
+    assert cfg.experiment_name == "tables_offline"
+    wb = cfg.logger.wandb
+    assert wb.group == "tables_offline"
+    assert dict(wb.config) == {"run_method": "baseline", "run_backbone": "minilm-l6",
+                               "run_dataset": "five_domains_sample", "run_seed": 3,
+                               "run_sweep": "tables_offline"}
+    assert list(wb.tags) == ["method:baseline", "model:minilm-l6", "dataset:five_domains_sample", "seed:3"]
+    assert _compose("experiment=tables_offline", "experiment_name=mine").experiment_name == "mine"
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_targets_build_the_sweep_and_report_commands():
+    def dry(*args):
+        return subprocess.run(["make", "-n", "-o", ".venv/.installed", *args], cwd=ROOT,
+                              capture_output=True, text=True, timeout=60)
+
+    paper = dry("tables", "PROFILE=paper", "LAUNCHER=slurm")
+    assert paper.returncode == 0, paper.stderr
+    assert "experiment=paper_baseline" in paper.stdout and "seed=0,1,2,3,4" in paper.stdout
+    assert "hydra/launcher=slurm" in paper.stdout and "hydra.sweep.dir=multirun/tables_paper/" in paper.stdout
+    assert "rm_lab.report --out reports/paper" in paper.stdout and "--tables 7" in paper.stdout
+    offline = dry("table2")
+    assert "experiment=tables_offline" in offline.stdout and "seed=0,1 " in offline.stdout
+    assert "--tables 2 --models minilm-l6" in offline.stdout
+    bad = dry("table7", "PROFILE=laptop")
+    assert bad.returncode != 0 and "PROFILE must be offline or paper" in bad.stderr
