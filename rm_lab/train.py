@@ -122,9 +122,11 @@ def run(cfg: DictConfig) -> dict:
         if rewardbench := score_results(results["accuracy"]):  # RewardBench subsets -> sections
             results["rewardbench"] = rewardbench
         train_pairs = len(datamodule.tokenized["train"]) * len(timer.per_epoch)
+        single_fit = len(by_component) <= 1  # composite methods fit components on parts of the data
         results["train_time"] = {"total_s": train_total, "per_epoch_s": timer.per_epoch,
                                  "by_component": by_component,
-                                 "pairs_per_s": train_pairs / sum(timer.per_epoch) if timer.per_epoch else None}
+                                 "pairs_per_s": train_pairs / sum(timer.per_epoch)
+                                 if timer.per_epoch and single_fit else None}
         results["inference"] = module.inference.summary()
         results.update(module.extra_results())
         results["status"] = "completed"
