@@ -33,3 +33,19 @@ def test_embedding_run_and_a_second_seed_embeds_nothing(make_cfg, tmp_path):
     assert second["embedding"]["computed"] == 0
     assert second["embedding"]["reused"] == emb["distinct"]
     assert second["ensemble"]["head"] == "clf" and second["status"] == "completed"
+
+
+def test_unresolved_method_config_builds_with_the_run_seed():
+    # the command line hands the runner an unresolved config: the method must not depend on
+    # interpolations outside its own node
+    import pytorch_lightning as pl
+    from hydra import compose, initialize_config_dir
+
+    from rm_lab.config import CONF_DIR
+    from rm_lab.train import build_method
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("config", overrides=["method=embedding", "seed=7"])
+    pl.seed_everything(cfg.seed)
+    module = build_method(cfg.method, input_dim=8, domains=["a"])
+    assert module.seed == 7 and module.heads.k == cfg.method.ensemble_size

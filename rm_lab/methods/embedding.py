@@ -52,7 +52,7 @@ class EmbeddingRM(RewardModule):
     def __init__(self, domains: list[str], backbone: Backbone | None = None, input_dim: int | None = None,
                  head: str = "bt", hidden: list[int] = (256, 128), ensemble_size: int = 1,
                  rule: str = "mean", lam: float = 1.0, member: int = 0, bootstrap: bool = True,
-                 seed: int = 0, lr: float = 1e-3, weight_decay: float = 0.0, warmup_steps: int = 0,
+                 seed: int | None = None, lr: float = 1e-3, weight_decay: float = 0.0, warmup_steps: int = 0,
                  epochs: int = 30, batch_size: int = 256, eval_batch_size: int = 1024,
                  embed_batch_size: int = 32, init_seed: int = 0, progress: bool = True,
                  num_threads: int | None = 1):
@@ -69,6 +69,7 @@ class EmbeddingRM(RewardModule):
             input_dim = backbone.hidden_size
         self.backbone = backbone
         self.head, self.rule, self.lam, self.member = head, rule, float(lam), int(member)
+        seed = torch.initial_seed() % 2**31 if seed is None else seed  # None: the run's seed
         self.bootstrap, self.seed, self.epochs = bool(bootstrap), int(seed), int(epochs)
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.embed_batch_size, self.init_seed, self.progress = embed_batch_size, init_seed, progress
