@@ -13,7 +13,7 @@ SMALL = ["method=embedding", "method.hidden=[16]", "method.epochs=3", "method.ba
 def test_embedding_run_and_a_second_seed_embeds_nothing(make_cfg, tmp_path):
     first = run(make_cfg(*SMALL, "seed=0", out="a"))
     on_disk = json.loads((tmp_path / "a" / "results.json").read_text())
-    assert on_disk["status"] == "completed" and on_disk["method"] == "embedding"
+    assert on_disk["status"] == "completed" and on_disk["method"] == "embedding_bt"
     emb = on_disk["embedding"]
     assert emb["computed"] > 0 and emb["reused"] == 0
     assert emb["computed"] == emb["distinct"] <= 2 * 3 * (24 + 12)
