@@ -16,6 +16,18 @@ from rm_lab.eval.metrics import PairwiseAccuracy, bradley_terry_loss
 from rm_lab.eval.timing import InferenceClock
 
 
+def adamw_with_warmup(parameters, lr: float, weight_decay: float = 0.0, warmup_steps: int = 0):
+    """AdamW over the trainable parameters, with an optional linear warm-up per step."""
+    params = [p for p in parameters if p.requires_grad]
+    if not params:
+        raise RuntimeError("nothing to train: every parameter is frozen")
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    if not warmup_steps:
+        return optimizer
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup_steps))
+    return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+
 class RewardModule(pl.LightningModule):
     def __init__(self, domains: list[str], lr: float = 2e-5, weight_decay: float = 0.0,
                  warmup_steps: int = 0):
@@ -64,13 +76,7 @@ class RewardModule(pl.LightningModule):
         return loss
 
     def configure_optimizers(self):
-        params = [p for p in self.parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(params, lr=self.lr, weight_decay=self.weight_decay)
-        if not self.warmup_steps:
-            return optimizer
-        warmup = self.warmup_steps
-        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup))
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+        return adamw_with_warmup(self.parameters(), self.lr, self.weight_decay, self.warmup_steps)
 
     # -- evaluation ---------------------------------------------------------------------------
     def on_test_epoch_start(self) -> None:

@@ -15,6 +15,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from rm_lab.eval.metrics import bradley_terry_loss
+from rm_lab.methods.base import adamw_with_warmup
 
 
 class DomainSubset(pl.LightningDataModule):
@@ -45,15 +46,7 @@ class _ComponentFit(pl.LightningModule):
         self.lr, self.weight_decay, self.warmup_steps = lr, weight_decay, warmup_steps
 
     def configure_optimizers(self):
-        params = [p for p in self.net.parameters() if p.requires_grad]
-        if not params:
-            raise RuntimeError(f"{type(self).__name__}: nothing to train (every parameter is frozen)")
-        optimizer = torch.optim.AdamW(params, lr=self.lr, weight_decay=self.weight_decay)
-        if not self.warmup_steps:
-            return optimizer
-        warmup = self.warmup_steps
-        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup))
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+        return adamw_with_warmup(self.net.parameters(), self.lr, self.weight_decay, self.warmup_steps)
 
 
 class RewardFit(_ComponentFit):
