@@ -86,6 +86,7 @@ def run(cfg: DictConfig) -> dict:
     }
     loggers: list = []
     started = time.perf_counter()
+    write_json_atomic(output_dir / "results.json", results)  # a killed run still shows as "running"
     try:
         pl.seed_everything(cfg.seed, workers=True)
         datamodule = instantiate(cfg.dataset, _convert_="all")
