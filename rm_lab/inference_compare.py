@@ -16,7 +16,6 @@ adapter switches.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import time
 import warnings
@@ -24,10 +23,9 @@ import warnings
 import pytorch_lightning as pl
 import torch
 from hydra import compose, initialize_config_dir
-from hydra.utils import instantiate
 
 from rm_lab.config import CONF_DIR
-from rm_lab.train import build_method
+from rm_lab.train import build_data, build_method
 
 METHODS = ("rodos", "arliss")
 
@@ -36,11 +34,7 @@ def build(overrides: list[str], stored: dict[str, str | None], device: str, merg
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose("config", overrides=list(overrides))
     pl.seed_everything(cfg.seed)
-    dm = instantiate(cfg.dataset, _convert_="all")
-    dm.load_pairs()
-    backbone = instantiate(cfg.model, _convert_="all")
-    dm.attach_tokenizer(backbone.tokenizer(), backbone.max_length)
-    dm.setup("fit")
+    dm, backbone = build_data(cfg)
     modules = {}
     for name in METHODS:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):

@@ -33,6 +33,17 @@ def build_method(node: DictConfig, **kwargs):
     return instantiate(spec, **kwargs)
 
 
+def build_data(cfg: DictConfig):
+    """The run's datamodule (pairs loaded, tokenized) and backbone factory, data first so an
+    unreachable dataset fails before any model is touched."""
+    datamodule = instantiate(cfg.dataset, _convert_="all")
+    datamodule.load_pairs()
+    backbone = instantiate(cfg.model, _convert_="all")
+    datamodule.attach_tokenizer(backbone.tokenizer(), backbone.max_length)
+    datamodule.setup("fit")
+    return datamodule, backbone
+
+
 def build_loggers(cfg: DictConfig) -> list:
     return [instantiate(spec) for spec in (cfg.get("logger") or {}).values() if spec and "_target_" in spec]
 
@@ -89,12 +100,8 @@ def run(cfg: DictConfig) -> dict:
     write_json_atomic(output_dir / "results.json", results)  # a killed run still shows as "running"
     try:
         pl.seed_everything(cfg.seed, workers=True)
-        datamodule = instantiate(cfg.dataset, _convert_="all")
-        datamodule.load_pairs()
+        datamodule, backbone = build_data(cfg)
         results["data"] = datamodule.counts()
-        backbone = instantiate(cfg.model, _convert_="all")
-        datamodule.attach_tokenizer(backbone.tokenizer(), backbone.max_length)
-        datamodule.setup("fit")
         pl.seed_everything(cfg.seed, workers=True)
         module = build_method(cfg.method, backbone=backbone, domains=datamodule.domain_names)
         datamodule = module.adapt_datamodule(datamodule)  # may drop components (uncovered domains)

@@ -7,7 +7,6 @@ import json
 import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
 
 from rm_lab.config import CONF_DIR
 from rm_lab.embedding_study.annotate import annotate

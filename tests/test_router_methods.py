@@ -5,13 +5,12 @@ import json
 
 import pytest
 import torch
-from hydra.utils import instantiate
 
 from rm_lab.add_domain import main as add_domain
 from rm_lab.config import sample_path
 from rm_lab.eval.summary import accuracy_table
 from rm_lab.param_table import count_method, markdown, rows
-from rm_lab.train import build_method, run
+from rm_lab.train import build_data, build_method, run
 
 SMALL = ["dataset.max_pairs.train=8", "dataset.max_pairs.test=6", "dataset.batch_size=4"]
 COVERED = ["hh_rlhf", "hellaswag", "oasst"]
@@ -58,11 +57,7 @@ def test_rodos_trains_each_component_and_reports_router_figures(make_cfg, tmp_pa
 def _built(make_cfg, method):
     """A method built like the runner builds it, with its data, untrained."""
     cfg = make_cfg(f"method={method}", *SMALL)
-    dm = instantiate(cfg.dataset, _convert_="all")
-    dm.load_pairs()
-    backbone = instantiate(cfg.model, _convert_="all")
-    dm.attach_tokenizer(backbone.tokenizer(), backbone.max_length)
-    dm.setup("fit")
+    dm, backbone = build_data(cfg)
     module = build_method(cfg.method, backbone=backbone, domains=dm.domain_names)
     module.adapt_datamodule(dm)
     return module.eval(), next(iter(dm.test_dataloader()))

@@ -11,7 +11,6 @@ Files (every one carries the benchmark table's label; with a synthetic table eac
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np

@@ -16,19 +16,15 @@ import time
 
 import torch
 from hydra import compose, initialize_config_dir
-from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from rm_lab.config import CONF_DIR
 from rm_lab.models.embedder import Embedder, split_sequences
+from rm_lab.train import build_data
 
 
 def measure(cfg, sequences: int, batch_size: int, repeats: int) -> dict:
-    datamodule = instantiate(cfg.dataset, _convert_="all")
-    datamodule.load_pairs()
-    backbone = instantiate(cfg.model, _convert_="all")
-    datamodule.attach_tokenizer(backbone.tokenizer(), backbone.max_length)
-    datamodule.setup("fit")
+    datamodule, backbone = build_data(cfg)
     seqs, types = split_sequences(datamodule.tokenized["train"])
     seqs, types = seqs[:sequences], (types[:sequences] if types else None)
     embedder = Embedder(backbone, batch_size=batch_size, progress=False)

@@ -25,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from rm_lab.config import CONF_DIR
 from rm_lab.eval.results import versions, write_json_atomic
 from rm_lab.models.reward_heads import RULES
-from rm_lab.train import build_method
+from rm_lab.train import build_data, build_method
 
 log = logging.getLogger("rm_lab.embedding_study.sweep")
 
@@ -59,11 +59,7 @@ def run_sweep(cfg: DictConfig) -> dict:
     out = Path(cfg.paths.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    datamodule = instantiate(cfg.dataset, _convert_="all")
-    datamodule.load_pairs()
-    backbone = instantiate(cfg.model, _convert_="all")
-    datamodule.attach_tokenizer(backbone.tokenizer(), backbone.max_length)
-    datamodule.setup("fit")
+    datamodule, backbone = build_data(cfg)
     first = build_method(cfg.method, backbone=backbone, domains=datamodule.domain_names)
     vectors = first.adapt_datamodule(datamodule)
     ready = time.perf_counter()

@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from rm_lab.eval.metrics import PairwiseAccuracy
 from rm_lab.methods.base import RewardModule
