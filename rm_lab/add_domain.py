@@ -18,7 +18,6 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-
 ROUTED = ("rodos", "arliss")
 
 
@@ -77,7 +76,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("overrides", nargs="*", help="key=value config overrides (the new domain's data)")
     parser.add_argument("--out", help="output directory (default: RUN_DIR/add_<domain>)")
     args = parser.parse_args(argv)
-    from rm_lab.train import run
+    from rm_lab.train import (
+        run,  # the runner, imported late: building the config needs none of it
+    )
 
     return run(build_config(args.run_dir, args.domain, args.overrides, args.out))
 

@@ -1,13 +1,40 @@
-"""Config helpers: OmegaConf resolvers and the path of the `conf/` tree."""
+"""Config helpers: where `conf/` is, OmegaConf resolvers, and composing outside `@hydra.main`.
+
+    from rm_lab.config import compose
+    cfg = compose(["model=tiny-deberta", "method=rodos"])          # conf/config.yaml + overrides
+    study = compose(["experiment=embedding_case_study"], config_name="embedding_study")
+"""
 from __future__ import annotations
 
 from pathlib import Path
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-CONF_DIR = PACKAGE_DIR.parent / "conf"
 SAMPLES_DIR = PACKAGE_DIR / "data" / "samples"
+
+
+def conf_dir() -> Path:
+    """The config tree: `rm_lab/conf` inside an installed wheel, the top-level `conf/` of a
+    source checkout (an editable install)."""
+    for candidate in (PACKAGE_DIR / "conf", PACKAGE_DIR.parent / "conf"):
+        if (candidate / "config.yaml").exists():
+            return candidate
+    raise FileNotFoundError(f"rm_lab's config tree is missing: neither {PACKAGE_DIR / 'conf'} nor "
+                            f"{PACKAGE_DIR.parent / 'conf'} holds config.yaml; reinstall the package")
+
+
+CONF_DIR = conf_dir()
+
+
+def compose(overrides: list[str] | tuple[str, ...] = (), config_name: str = "config",
+            return_hydra_config: bool = False) -> DictConfig:
+    """The composed config (unresolved), as `python -m rm_lab <overrides>` would see it."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return hydra_compose(config_name, overrides=list(overrides), return_hydra_config=return_hydra_config)
 
 
 def sample_path(relative: str) -> str:

@@ -22,29 +22,26 @@ import warnings
 
 import pytorch_lightning as pl
 import torch
-from hydra import compose, initialize_config_dir
 
-from rm_lab.config import CONF_DIR
-from rm_lab.train import build_data, build_method
+from rm_lab.build import build_data, build_method
+from rm_lab.config import compose
+from rm_lab.data.loaders import seeded_loader
 
 METHODS = ("rodos", "arliss")
 
 
 def build(overrides: list[str], stored: dict[str, str | None], device: str, merge: bool = True):
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose("config", overrides=list(overrides))
+    cfg = compose(overrides)
     pl.seed_everything(cfg.seed)
     dm, backbone = build_data(cfg)
     modules = {}
     for name in METHODS:
-        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            node = compose("config", overrides=[*overrides, f"method={name}"]).method
+        node = compose([*overrides, f"method={name}"]).method
         if stored.get(name):
             node.reuse_components, node.retrain = stored[name], []
         if name == "arliss":
             node.merge_at_inference = merge
-        module = build_method(node, backbone=backbone, domains=dm.domain_names)
-        module.adapt_datamodule(dm)
+        module = build_method(node, data=dm, backbone=backbone, domains=dm.domain_names)
         modules[name] = module.to(device).eval()
     return cfg, dm, modules
 
@@ -61,9 +58,8 @@ def compare(overrides: list[str], device: str = "cpu", routing: str | None = Non
     if routing == "gold":
         for module in modules.values():
             module.forced_routes = lambda b: b["domain"]
-    generator = torch.Generator().manual_seed(cfg.seed)
-    loader = torch.utils.data.DataLoader(dm.tokenized["test"], batch_size=dm.eval_batch_size, shuffle=True,
-                                         collate_fn=dm.collate, generator=generator)
+    test = dm.test_dataloader()  # shuffled below with the run's seed: every domain in every batch
+    loader = seeded_loader(test.dataset, dm.eval_batch_size, True, test.collate_fn, seed=cfg.seed)
     batches = [to_device(b, device) for i, b in enumerate(loader) if max_batches is None or i < max_batches]
     if not batches:
         raise ValueError("no test pairs to time: check dataset.max_pairs.test")

@@ -15,12 +15,10 @@ import logging
 import warnings
 
 import torch
-from hydra import compose, initialize_config_dir
-from hydra.utils import instantiate
 
-from rm_lab.config import CONF_DIR
+from rm_lab.build import build_backbone, build_method
+from rm_lab.config import compose
 from rm_lab.eval.params import count_components
-from rm_lab.train import build_method
 
 # Total parameters in millions, as the paper reports them (DeBERTa-v3).
 PAPER = {
@@ -32,15 +30,14 @@ PAPER = {
 
 
 def compose_cfg(method: str, model: str, *overrides: str):
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose("config", overrides=[f"method={method}", f"model={model}", "model.pretrained=false",
-                                             "dataset=five_domains", *overrides])
+    return compose([f"method={method}", f"model={model}", "model.pretrained=false", "dataset=five_domains",
+                    *overrides])
 
 
 def count_method(method: str, model: str, *overrides: str, device: str = "meta") -> dict:
     """count_components() of a method built from config (the five domains, no weights)."""
     cfg = compose_cfg(method, model, *overrides)
-    backbone = instantiate(cfg.model, _convert_="all")
+    backbone = build_backbone(cfg)
     domains = list(cfg.dataset.domains)
     with torch.device(device):
         module = build_method(cfg.method, backbone=backbone, domains=domains)

@@ -5,10 +5,9 @@ import os
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from rm_lab.config import CONF_DIR
+from rm_lab.config import compose
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -29,8 +28,7 @@ def make_cfg(tmp_path):
     """compose(overrides) -> a config for a tiny run writing under tmp_path."""
 
     def _make(*overrides: str, out: str = "run"):
-        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            cfg = compose("config", overrides=[*TINY, *overrides])
+        cfg = compose([*TINY, *overrides])
         cfg.paths.output_dir = str(tmp_path / out)
         cfg.paths.cache_dir = str(tmp_path / "cache")
         OmegaConf.resolve(cfg)

@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import pytest
-from hydra import compose, initialize_config_dir
 
 from rm_lab.analysis.zoo import ZOO, count_from_config
-from rm_lab.config import CONF_DIR
+from rm_lab.config import CONF_DIR, compose
 
 # Parameter counts the model cards publish (with the LM head), in billions.
 PUBLISHED = {"qwen2.5-0.5b-instruct": 0.49, "llama-3.2-1b-instruct": 1.23, "gemma-2-2b-it": 2.61,
@@ -20,8 +19,7 @@ def test_sizes_from_config_match_the_model_cards(name):
 
 
 def _compose(*overrides):
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose("config", overrides=list(overrides), return_hydra_config=True)
+    return compose(overrides, return_hydra_config=True)
 
 
 def test_paper_sweep_lists_the_zoo_and_trains_on_helpsteer2_tests_on_rewardbench():

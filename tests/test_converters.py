@@ -8,7 +8,7 @@ import pytest
 from rm_lab.config import SAMPLES_DIR
 from rm_lab.data.domains.dahoas import Dahoas
 from rm_lab.data.domains.hellaswag import HellaSwag
-from rm_lab.data.domains.hh_rlhf import MARKER, HHRLHF
+from rm_lab.data.domains.hh_rlhf import HHRLHF, MARKER
 from rm_lab.data.domains.oasst import OpenAssistant
 from rm_lab.data.domains.shp import SHP
 from rm_lab.data.pairs import DropLog

@@ -1,8 +1,8 @@
 """Reward heads over vectors: ensemble rules, per-head seeds and bootstraps, a real fit."""
 from __future__ import annotations
 
-import pytorch_lightning as pl
 import pytest
+import pytorch_lightning as pl
 import torch
 
 from rm_lab.data.vector_pairs import VectorPairs, VectorPairsDataModule
@@ -65,7 +65,7 @@ def test_heads_learn_a_linear_preference(head):
     data = VectorPairs(chosen, rejected, torch.zeros(400, dtype=torch.long))
     dm = VectorPairsDataModule({"train": data, "test": data}, ["toy"], batch_size=64)
     rm = EmbeddingRM(["toy"], input_dim=6, head=head, hidden=[16], ensemble_size=2, epochs=15, lr=1e-2)
-    dm = rm.adapt_datamodule(dm)
+    rm.prepare(dm)
     trainer = pl.Trainer(accelerator="cpu", max_epochs=15, logger=False, enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False)
     trainer.fit(rm, datamodule=dm)

@@ -7,7 +7,7 @@ from rm_lab.models.reward_heads import RULES
 from rm_lab.train import run
 
 SMALL = ["method=embedding", "method.hidden=[16]", "method.epochs=3", "method.batch_size=16",
-         "method.ensemble_size=3", "method.progress=false"]
+         "method.ensemble_size=3", "method.embed.progress=false"]
 
 
 def test_embedding_run_and_a_second_seed_embeds_nothing(make_cfg, tmp_path):
@@ -39,13 +39,11 @@ def test_unresolved_method_config_builds_with_the_run_seed():
     # the command line hands the runner an unresolved config: the method must not depend on
     # interpolations outside its own node
     import pytorch_lightning as pl
-    from hydra import compose, initialize_config_dir
 
-    from rm_lab.config import CONF_DIR
-    from rm_lab.train import build_method
+    from rm_lab.build import build_method
+    from rm_lab.config import compose
 
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose("config", overrides=["method=embedding", "seed=7"])
+    cfg = compose(["method=embedding", "seed=7"])
     pl.seed_everything(cfg.seed)
     module = build_method(cfg.method, input_dim=8, domains=["a"])
     assert module.seed == 7 and module.heads.k == cfg.method.ensemble_size

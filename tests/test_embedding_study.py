@@ -6,12 +6,15 @@ import json
 
 import numpy as np
 import pytest
-from hydra import compose, initialize_config_dir
 
-from rm_lab.config import CONF_DIR
+from rm_lab.config import compose
 from rm_lab.embedding_study.annotate import annotate
 from rm_lab.embedding_study.golden import load_golden_files
-from rm_lab.embedding_study.metrics import best_of_n, pairwise_accuracy, spearman_per_prompt
+from rm_lab.embedding_study.metrics import (
+    best_of_n,
+    pairwise_accuracy,
+    spearman_per_prompt,
+)
 from rm_lab.embedding_study.run import run_study
 from rm_lab.embedding_study.synthetic import golden_reward, synthetic_testbed
 
@@ -102,15 +105,13 @@ TINY_STUDY = ["data.synthetic.train_prompts=60", "data.synthetic.test_prompts=8"
 
 
 def _study_cfg(tmp_path, *overrides):
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose("embedding_study", overrides=[*TINY_STUDY, *overrides])
+    cfg = compose([*TINY_STUDY, *overrides], config_name="embedding_study")
     cfg.paths.output_dir = str(tmp_path / "study")
     return cfg
 
 
 def test_case_study_experiment_overrides_the_defaults():
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose("embedding_study", overrides=["experiment=embedding_case_study", "data.synthetic.dim=8"])
+    cfg = compose(["experiment=embedding_case_study", "data.synthetic.dim=8"], config_name="embedding_study")
     assert cfg.experiment_name == "embedding_case_study"
     assert list(cfg.annotation.betas) == [0.5, 1.0, 3.0, 10.0] and len(cfg.seeds) == 5
     assert cfg.data.synthetic.test_responses == 500 and cfg.data.synthetic.dim == 8  # command line wins

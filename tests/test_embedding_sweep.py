@@ -10,7 +10,7 @@ from rm_lab.models.reward_heads import RULES
 def test_sweep_trains_every_head_and_seed_from_one_cache(tmp_path):
     cfg = compose_cfg(["experiment=embedding_heads", "model=tiny-deberta", "dataset.max_pairs.train=16",
                        "dataset.max_pairs.test=8", "sweep.seeds=[0,1]", "sweep.heads=[bt,linear]",
-                       "method.hidden=[8]", "method.epochs=2", "method.ensemble_size=2", "method.progress=false",
+                       "method.hidden=[8]", "method.epochs=2", "method.ensemble_size=2", "method.embed.progress=false",
                        f"paths.cache_dir={tmp_path / 'cache'}"], output_dir=str(tmp_path / "sweep"))
     results = run_sweep(cfg)
     on_disk = json.loads((tmp_path / "sweep" / "sweep.json").read_text())

@@ -6,16 +6,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 
-from rm_lab.config import CONF_DIR
+from rm_lab.config import compose
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _compose(*overrides, hydra=False):
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose("config", overrides=list(overrides), return_hydra_config=hydra)
+    return compose(overrides, return_hydra_config=hydra)
 
 
 def test_launcher_configs_extend_the_plugins():

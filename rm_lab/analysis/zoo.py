@@ -13,10 +13,9 @@ import argparse
 import logging
 
 import torch
-from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
-from rm_lab.config import CONF_DIR
+from rm_lab.config import compose
 
 ZOO = ("qwen2.5-0.5b-instruct", "qwen2.5-1.5b-instruct", "qwen2.5-3b-instruct", "qwen2.5-7b-instruct",
        "gemma-2-2b-it", "gemma-2-9b-it", "llama-3.2-1b-instruct", "llama-3.2-3b-instruct",
@@ -24,8 +23,7 @@ ZOO = ("qwen2.5-0.5b-instruct", "qwen2.5-1.5b-instruct", "qwen2.5-3b-instruct", 
 
 
 def model_config(name: str):
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose("config", overrides=[f"model={name}", "model.pretrained=false"]).model
+    return compose([f"model={name}", "model.pretrained=false"]).model
 
 
 def count_from_config(name: str) -> dict:

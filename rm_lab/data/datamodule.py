@@ -1,7 +1,8 @@
 """PreferenceDataModule: domains -> capped pair splits -> tokenized (cached on disk) -> batches.
 
-Each batch holds the chosen and rejected texts of its pairs in one padded tensor of
-2 x batch rows (chosen first), so a method scores both in one backbone forward pass.
+Each batch (`rm_lab.data.batch.PairBatch`) holds the chosen and rejected texts of its pairs in
+one padded tensor of 2 x batch rows (chosen first), so a method scores both in one backbone
+forward pass. Methods use it through the `PairData` protocol (rm_lab/data/protocol.py).
 """
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader
 
+from rm_lab.data.batch import PairBatch
 from rm_lab.data.domains.base import SPLITS, Domain, DomainSplits
+from rm_lab.data.loaders import TrainSubset, seeded_loader
 from rm_lab.data.pairs import Pair
 
 log = logging.getLogger(__name__)
@@ -56,9 +59,15 @@ class PreferenceDataModule(pl.LightningDataModule):
     def domain_names(self) -> list[str]:
         return list(self.domains)
 
-    @property
-    def present_domains(self) -> list[str]:
-        return [d for d in self.domain_names if not self.splits[d].absent]
+    def num_pairs(self, split: str) -> int:
+        return len(self.pairs.get(split, []))
+
+    def domains_with_pairs(self, split: str) -> list[str]:
+        present = {p.domain for p in self.pairs.get(split, [])}
+        return [d for d in self.domain_names if d in present]
+
+    def figures(self) -> dict:
+        return {}
 
     def load_pairs(self) -> None:
         """Read and convert every domain; fails fast on an unreachable hub or missing file."""
@@ -148,7 +157,28 @@ class PreferenceDataModule(pl.LightningDataModule):
             mask[i, : len(s)] = 1
         return ids, mask
 
-    def collate(self, rows: list[dict]) -> dict:
+    def sequences(self, split: str) -> tuple[list[list[int]], list[list[int]] | None]:
+        """A split's token ids: its chosen sequences, then its rejected ones (and token types)."""
+        table = self.tokenized[split]
+        seqs = list(table["chosen_input_ids"]) + list(table["rejected_input_ids"])
+        if "chosen_token_type_ids" in table.column_names:
+            return seqs, list(table["chosen_token_type_ids"]) + list(table["rejected_token_type_ids"])
+        return seqs, None
+
+    def pair_domains(self, split: str) -> torch.Tensor:
+        """The gold domain index of each pair of a split, in split order."""
+        return torch.tensor(self.tokenized[split]["domain_idx"], dtype=torch.long)
+
+    def pair_ids(self, split: str) -> list[str]:
+        return list(self.tokenized[split]["id"])
+
+    def subset(self, domains: list[str], split: str = "train") -> TrainSubset:
+        wanted = {self.domain_names.index(d) for d in domains}
+        table = self.tokenized[split]
+        rows = [i for i, d in enumerate(table["domain_idx"]) if d in wanted]
+        return TrainSubset(table.select(rows), self.batch_size, self.collate, self.num_workers)
+
+    def collate(self, rows: list[dict]) -> PairBatch:
         """input_ids/attention_mask: chosen rows then rejected rows (2 x batch); prompt_*: the
         prompts alone (for routers); domain: the gold domain index of each pair."""
         ids, mask = self._pad([r["chosen_input_ids"] for r in rows] + [r["rejected_input_ids"] for r in rows])
@@ -165,13 +195,8 @@ class PreferenceDataModule(pl.LightningDataModule):
             batch["token_type_ids"] = types
         return batch
 
-    def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
-        generator = torch.Generator().manual_seed(torch.initial_seed() % 2**63)
-        return DataLoader(self.tokenized[split], batch_size=batch_size, shuffle=shuffle,
-                          collate_fn=self.collate, num_workers=self.num_workers, generator=generator)
-
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", self.batch_size, shuffle=True)
+        return seeded_loader(self.tokenized["train"], self.batch_size, True, self.collate, self.num_workers)
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader("test", self.eval_batch_size, shuffle=False)
+        return seeded_loader(self.tokenized["test"], self.eval_batch_size, False, self.collate, self.num_workers)

@@ -1,14 +1,18 @@
 """Preference pairs as fixed vectors: the datamodule that embedding-based heads train on.
 
-Batches mirror PreferenceDataModule's: `embeddings` holds the chosen vectors then the
-rejected vectors (2 x batch rows), `domain` the gold domain index of each pair, `index` the
-pair's row in its split (for per-head bootstrap weights) and `ids` the pair ids.
+Batches (`rm_lab.data.batch.VectorBatch`) mirror PreferenceDataModule's: `embeddings` holds the
+chosen vectors then the rejected vectors (2 x batch rows), `domain` the gold domain index of
+each pair, `index` the pair's row in its split (for per-head bootstrap weights) and `ids` the
+pair ids. Built from a tokenized datamodule by `rm_lab.data.vectorize.vectorize`.
 """
 from __future__ import annotations
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Subset
+
+from rm_lab.data.batch import VectorBatch
+from rm_lab.data.loaders import TrainSubset, seeded_loader
 
 
 class VectorPairs(Dataset):
@@ -26,30 +30,61 @@ class VectorPairs(Dataset):
     def __getitem__(self, i: int) -> int:
         return i
 
-    def collate(self, rows: list[int]) -> dict:
+    @property
+    def dim(self) -> int:
+        return int(self.chosen.shape[1]) if self.chosen.dim() == 2 else 0
+
+    def collate(self, rows: list[int]) -> VectorBatch:
         idx = torch.tensor(rows, dtype=torch.long)
         return {"embeddings": torch.cat([self.chosen[idx], self.rejected[idx]]),
                 "domain": self.domain[idx], "index": idx, "ids": [self.ids[i] for i in rows]}
 
 
 class VectorPairsDataModule(pl.LightningDataModule):
-    """Splits of VectorPairs; `tokenized` keeps PreferenceDataModule's name for the runner."""
+    """Splits of VectorPairs, with the `PairData` protocol; `stats` describes how the vectors
+    were made (results.json `embedding`)."""
 
     def __init__(self, splits: dict[str, VectorPairs], domain_names: list[str], batch_size: int = 256,
-                 eval_batch_size: int = 1024, name: str = "vectors"):
+                 eval_batch_size: int = 1024, name: str = "vectors", stats: dict | None = None,
+                 counts: dict | None = None):
         super().__init__()
-        self.tokenized = dict(splits)
-        self.domain_names = list(domain_names)
+        self.splits = dict(splits)
+        self._domain_names = list(domain_names)
         self.batch_size, self.eval_batch_size, self.name = batch_size, eval_batch_size, name
+        self.stats = dict(stats or {})
+        self._counts = dict(counts or {})
 
-    def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
-        data = self.tokenized[split]
-        generator = torch.Generator().manual_seed(torch.initial_seed() % 2**63)
-        return DataLoader(data, batch_size=batch_size, shuffle=shuffle, collate_fn=data.collate,
-                          generator=generator)
+    @property
+    def domain_names(self) -> list[str]:
+        return list(self._domain_names)
+
+    @property
+    def dim(self) -> int:
+        return max((s.dim for s in self.splits.values()), default=0)
+
+    def num_pairs(self, split: str) -> int:
+        return len(self.splits[split]) if split in self.splits else 0
+
+    def domains_with_pairs(self, split: str) -> list[str]:
+        present = set(self.splits[split].domain.tolist()) if split in self.splits else set()
+        return [d for i, d in enumerate(self._domain_names) if i in present]
+
+    def subset(self, domains: list[str], split: str = "train") -> TrainSubset:
+        data = self.splits[split]
+        wanted = {self._domain_names.index(d) for d in domains}
+        rows = [i for i, d in enumerate(data.domain.tolist()) if d in wanted]
+        return TrainSubset(Subset(data, rows), self.batch_size, data.collate)
+
+    def counts(self) -> dict:
+        return dict(self._counts)
+
+    def figures(self) -> dict:
+        return {"embedding": dict(self.stats)} if self.stats else {}
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", self.batch_size, shuffle=True)
+        data = self.splits["train"]
+        return seeded_loader(data, self.batch_size, True, data.collate)
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader("test", self.eval_batch_size, shuffle=False)
+        data = self.splits["test"]
+        return seeded_loader(data, self.eval_batch_size, False, data.collate)

@@ -8,7 +8,6 @@ from rm_lab.config import CONF_DIR
 from rm_lab.embedding_study.run import run_study
 
 
-
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="embedding_study")
 def main(cfg: DictConfig) -> None:
     run_study(cfg)

@@ -20,8 +20,9 @@ def fit_heads(embeddings: np.ndarray, labels: Annotations, heads: dict, seed: in
     data = VectorPairs(torch.from_numpy(np.ascontiguousarray(chosen)),
                        torch.from_numpy(np.ascontiguousarray(rejected)), torch.zeros(len(labels), dtype=torch.long))
     pl.seed_everything(seed, workers=True, verbose=False)
-    rm = EmbeddingRM(["golden"], input_dim=embeddings.shape[-1], seed=seed, progress=False, **heads)
-    dm = rm.adapt_datamodule(VectorPairsDataModule({"train": data}, ["golden"], rm.batch_size))
+    rm = EmbeddingRM(["golden"], input_dim=embeddings.shape[-1], seed=seed, **heads)
+    dm = VectorPairsDataModule({"train": data}, ["golden"], rm.batch_size)
+    rm.prepare(dm)
     rm.run_training(lambda **kw: pl.Trainer(**{**TRAINER, **(trainer or {}), **kw}), dm)
     return rm
 

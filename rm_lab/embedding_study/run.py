@@ -18,7 +18,11 @@ from omegaconf import DictConfig, OmegaConf
 from rm_lab.embedding_study.annotate import annotate
 from rm_lab.embedding_study.fit import fit_heads, predict
 from rm_lab.embedding_study.golden import GoldenSet, load_golden_files
-from rm_lab.embedding_study.metrics import best_of_n, pairwise_accuracy, spearman_per_prompt
+from rm_lab.embedding_study.metrics import (
+    best_of_n,
+    pairwise_accuracy,
+    spearman_per_prompt,
+)
 from rm_lab.embedding_study.report import plot, table
 from rm_lab.embedding_study.synthetic import synthetic_testbed
 from rm_lab.eval.results import versions, write_json_atomic

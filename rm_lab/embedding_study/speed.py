@@ -15,17 +15,16 @@ import json
 import time
 
 import torch
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from rm_lab.config import CONF_DIR
-from rm_lab.models.embedder import Embedder, split_sequences
-from rm_lab.train import build_data
+from rm_lab.build import build_data
+from rm_lab.config import compose
+from rm_lab.models.embedder import Embedder
 
 
 def measure(cfg, sequences: int, batch_size: int, repeats: int) -> dict:
     datamodule, backbone = build_data(cfg)
-    seqs, types = split_sequences(datamodule.tokenized["train"])
+    seqs, types = datamodule.sequences("train")
     seqs, types = seqs[:sequences], (types[:sequences] if types else None)
     embedder = Embedder(backbone, batch_size=batch_size, progress=False)
     embedder.embed(seqs[:batch_size], types[:batch_size] if types else None)  # build and warm up
@@ -56,8 +55,7 @@ def main(argv: list[str] | None = None) -> dict:
     args, overrides = parser.parse_known_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose("config", overrides=overrides)
+    cfg = compose(overrides)
     cfg.paths.output_dir = "unused"
     OmegaConf.resolve(cfg)
     result = measure(cfg, args.sequences, args.batch_size, args.repeats)

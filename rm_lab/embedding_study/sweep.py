@@ -18,21 +18,18 @@ from pathlib import Path
 
 import numpy as np
 import pytorch_lightning as pl
-from hydra import compose, initialize_config_dir
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from rm_lab.config import CONF_DIR
+from rm_lab.build import build_data, build_inputs, build_method, build_trainer
+from rm_lab.config import compose
 from rm_lab.eval.results import versions, write_json_atomic
 from rm_lab.models.reward_heads import RULES
-from rm_lab.train import build_data, build_method
 
 log = logging.getLogger("rm_lab.embedding_study.sweep")
 
 
 def compose_cfg(overrides: list[str], output_dir: str | None = None) -> DictConfig:
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose("config", overrides=overrides)
+    cfg = compose(overrides)
     if "sweep" not in cfg:
         raise ValueError("the sweep needs sweep.seeds and sweep.heads: add experiment=embedding_heads")
     stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
@@ -60,34 +57,30 @@ def run_sweep(cfg: DictConfig) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     datamodule, backbone = build_data(cfg)
-    first = build_method(cfg.method, backbone=backbone, domains=datamodule.domain_names)
-    vectors = first.adapt_datamodule(datamodule)
+    vectors = build_inputs(cfg, datamodule, backbone)
     ready = time.perf_counter()
     rows = []
     for head in cfg.sweep.heads:
         for seed in cfg.sweep.seeds:
             pl.seed_everything(seed, workers=True, verbose=False)
-            module = build_method(cfg.method, backbone=backbone, domains=datamodule.domain_names,
-                                  head=head, seed=seed)
-            dm = module.adapt_datamodule(vectors)
+            module = build_method(cfg.method, data=vectors, domains=vectors.domain_names, head=head, seed=seed)
 
             def make_trainer(**overrides):
-                return instantiate(cfg.trainer, logger=False, enable_progress_bar=False,
-                                   default_root_dir=str(out), **overrides)
+                return build_trainer(cfg, enable_progress_bar=False, **overrides)
 
-            fit_s = module.run_training(make_trainer, dm)["heads"]
-            make_trainer().test(module, datamodule=dm, verbose=False)
+            fit_s = module.run_training(make_trainer, vectors)["heads"]
+            make_trainer().test(module, datamodule=vectors, verbose=False)
             ens = module.extra_results()["ensemble"]
             rows.append({"head": head, "seed": seed, "fit_s": fit_s, "by_rule": ens["by_rule"],
                          "members": ens["members"]})
             log.info("head=%s seed=%s: %s (%.1f s)", head, seed,
                      {r: round(v["average"], 3) for r, v in ens["by_rule"].items()}, fit_s)
     finished = time.perf_counter()
-    present = [d for d in datamodule.domain_names if not datamodule.splits[d].absent]
+    present = vectors.domains_with_pairs("test")
     text = table(rows, present)
     (out / "table.md").write_text(text)
     results = {"status": "completed", "model": cfg.model.name, "dataset": cfg.dataset.name,
-               "ensemble_size": cfg.method.ensemble_size, "embedding": first.embedding_stats,
+               "ensemble_size": cfg.method.ensemble_size, "embedding": vectors.stats,
                "timing": {"load_and_embed_s": ready - started, "heads_sweep_s": finished - ready,
                           "total_s": finished - started, "fits": len(rows)},
                "rows": rows, "config": OmegaConf.to_container(cfg, resolve=True), "versions": versions()}
@@ -95,8 +88,8 @@ def run_sweep(cfg: DictConfig) -> dict:
     print(text, flush=True)
     print(f"{len(rows)} ensembles ({len(cfg.sweep.heads)} heads x {len(cfg.sweep.seeds)} seeds, "
           f"K={cfg.method.ensemble_size}, {len(RULES)} rules each): sweep {finished - ready:.1f} s, "
-          f"data + embeddings {ready - started:.1f} s ({first.embedding_stats.get('computed')} embedded, "
-          f"{first.embedding_stats.get('reused')} from the cache); written to {out}", flush=True)
+          f"data + embeddings {ready - started:.1f} s ({vectors.stats.get('computed')} embedded, "
+          f"{vectors.stats.get('reused')} from the cache); written to {out}", flush=True)
     return results
 
 

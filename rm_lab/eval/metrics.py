@@ -2,12 +2,8 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
-
-def bradley_terry_loss(chosen: torch.Tensor, rejected: torch.Tensor) -> torch.Tensor:
-    """-log sigmoid(r_chosen - r_rejected), averaged."""
-    return -F.logsigmoid(chosen - rejected).mean()
+from rm_lab.models.losses import bradley_terry_losses
 
 
 class PairwiseAccuracy:
@@ -26,7 +22,7 @@ class PairwiseAccuracy:
     def update(self, chosen: torch.Tensor, rejected: torch.Tensor, domain: torch.Tensor) -> None:
         chosen, rejected = chosen.detach().float().cpu(), rejected.detach().float().cpu()
         margin = chosen - rejected
-        losses = -F.logsigmoid(margin)
+        losses = bradley_terry_losses(chosen, rejected)
         for i, d in enumerate(domain.tolist()):
             m = margin[i].item()
             if m > 0:

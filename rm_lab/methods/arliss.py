@@ -19,7 +19,13 @@ from torch import nn
 from rm_lab.methods.fitting import RewardFit, RouterFit
 from rm_lab.methods.routed import PREFIX, ROUTER, RoutedRewardModule
 from rm_lab.models.backbone import Backbone, RewardEncoder
-from rm_lab.models.lora import ParameterView, adapter_parameters, base_parameters, lora_config
+from rm_lab.models.heads import LinearHead
+from rm_lab.models.lora import (
+    ParameterView,
+    adapter_parameters,
+    base_parameters,
+    lora_config,
+)
 
 BACKBONE = "backbone"
 
@@ -31,6 +37,7 @@ def adapter_name(component: str) -> str:
 
 class ARLISS(RoutedRewardModule):
     method_name = "arliss"
+    label = "ARLISS"
 
     def __init__(self, backbone: Backbone, domains: list[str], lora: dict | None = None,
                  head_dropout: float = 0.0, router_dropout: float = 0.1, merge_at_inference: bool = True,
@@ -44,10 +51,9 @@ class ARLISS(RoutedRewardModule):
         for d in self.domains:
             peft_model.add_adapter(adapter_name(PREFIX + d), config)
         self.encoder = RewardEncoder(backbone, model=peft_model)
-        self.router_dropout = nn.Dropout(router_dropout)
-        self.router_head = nn.Linear(backbone.hidden_size, len(self.domains))
-        self.head_dropout = nn.Dropout(head_dropout)
-        self.reward_heads = nn.ModuleDict({d: nn.Linear(backbone.hidden_size, 1) for d in self.domains})
+        self.router_head = LinearHead(backbone.hidden_size, len(self.domains), router_dropout)
+        self.reward_heads = nn.ModuleDict({d: LinearHead(backbone.hidden_size, dropout=head_dropout)
+                                           for d in self.domains})
         self.store_backbone = not backbone.pretrained  # random weights cannot be rebuilt from source
         self.active: str | None = None
         self.switches = 0
@@ -127,12 +133,12 @@ class ARLISS(RoutedRewardModule):
     # -- scoring -------------------------------------------------------------------------------
     def router_logits(self, input_ids, attention_mask) -> torch.Tensor:
         self.activate(ROUTER)
-        return self.router_head(self.router_dropout(self.encoder(input_ids, attention_mask)))
+        return self.router_head(self.encoder(input_ids, attention_mask))
 
     def score_with(self, domain, input_ids, attention_mask, token_type_ids=None) -> torch.Tensor:
         self.activate(PREFIX + domain)
         pooled = self.encoder(input_ids, attention_mask, token_type_ids)
-        return self.reward_heads[domain](self.head_dropout(pooled)).squeeze(-1)
+        return self.reward_heads[domain](pooled)
 
     def score(self, batch: dict) -> torch.Tensor:
         if not torch.is_grad_enabled():
@@ -160,6 +166,13 @@ class ARLISS(RoutedRewardModule):
         out["adapter_switches"] = {"total": self.switches, "per_batch": self.switches / batches,
                                    "inputs_per_switch": self.inference.inputs / self.switches if self.switches else None}
         return out
+
+    def summary_lines(self, results: dict) -> list[str]:
+        lines = super().summary_lines(results)
+        switches = results.get("adapter_switches")
+        if switches:
+            lines.append(f"adapter switches: {switches['total']} ({switches['per_batch']:.2f} per test batch)")
+        return lines
 
     # -- components ----------------------------------------------------------------------------
     def components(self) -> dict[str, nn.Module]:

@@ -1,19 +1,30 @@
 """What every reward-model method shares: Bradley-Terry training and pairwise evaluation.
 
 A method subclasses `RewardModule` and implements `score(batch)`, returning one reward per
-row of `batch["input_ids"]` (the batch's chosen texts, then its rejected texts). Methods with
-several parts override `components()` so parameters are counted by component.
+row of `batch["input_ids"]` (the batch's chosen texts, then its rejected texts). A method owns
+its figures: `extra_results()` (its own results.json blocks), `summary_lines(results)` (lines
+under the run's accuracy table), `label` and `component_labels()` (how reports name it and its
+parts). Methods with several parts override `components()` so parameters are counted by
+component, and `run_training()` to fit them one by one. `inputs = "vectors"` asks the builder
+for cached embeddings instead of token batches. Nothing else needs editing to add a method:
+one .py here and one .yaml under conf/method/.
 """
 from __future__ import annotations
 
 import time
+from typing import Callable
 
 import pytorch_lightning as pl
 import torch
 from torch import nn
 
-from rm_lab.eval.metrics import PairwiseAccuracy, bradley_terry_loss
+from rm_lab.data.batch import split_rewards
+from rm_lab.data.protocol import PairData
+from rm_lab.eval.metrics import PairwiseAccuracy
 from rm_lab.eval.timing import InferenceClock
+from rm_lab.models.losses import bradley_terry_losses
+
+PairLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def adamw_with_warmup(parameters, lr: float, weight_decay: float = 0.0, warmup_steps: int = 0):
@@ -28,7 +39,41 @@ def adamw_with_warmup(parameters, lr: float, weight_decay: float = 0.0, warmup_s
     return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
 
+def pairwise_step(module: pl.LightningModule, rewards: torch.Tensor, prefix: str = "train",
+                  pair_loss: PairLoss = bradley_terry_losses, weights: torch.Tensor | None = None,
+                  extra: dict[str, tuple[torch.Tensor, float]] | None = None) -> torch.Tensor:
+    """The training step of every pairwise reward model, with its logging.
+
+    rewards: (2B,) chosen rows then rejected rows, or (K, 2B) for K heads trained at once.
+    weights: optional per-pair weights of the same shape as a half (bootstrap resamples).
+    extra: {name: (loss, weight)} added to the objective and logged (MoRE's balancing loss).
+    Logs `<prefix>/loss` (the mean pair loss, plus extras), `<prefix>/accuracy` and one
+    `<prefix>/<name>` per extra; returns the objective (each head's mean loss, summed).
+    """
+    chosen, rejected = split_rewards(rewards)
+    losses = pair_loss(chosen, rejected)
+    if weights is None:
+        per_head = losses.mean(-1)
+    else:
+        weights = weights.to(losses)
+        per_head = (losses * weights).sum(-1) / weights.sum(-1).clamp(min=1.0)
+    objective, logged = per_head.sum(), per_head.mean()
+    n = chosen.shape[-1]
+    if extra:
+        module.log(f"{prefix}/pair_loss", logged, batch_size=n)
+        for name, (value, weight) in extra.items():
+            objective = objective + weight * value
+            logged = logged + weight * value
+            module.log(f"{prefix}/{name}", value, batch_size=n)
+    module.log(f"{prefix}/loss", logged, prog_bar=True, batch_size=n)
+    module.log(f"{prefix}/accuracy", (chosen > rejected).float().mean(), batch_size=n)
+    return objective
+
+
 class RewardModule(pl.LightningModule):
+    label = "Reward model"  # a report's row label; methods set their own
+    inputs = "tokens"       # "tokens" (PairBatch) or "vectors" (VectorBatch of cached embeddings)
+
     def __init__(self, domains: list[str], lr: float = 2e-5, weight_decay: float = 0.0,
                  warmup_steps: int = 0):
         super().__init__()
@@ -45,35 +90,38 @@ class RewardModule(pl.LightningModule):
     def components(self) -> dict[str, nn.Module]:
         return {"reward_model": self}
 
-    def adapt_datamodule(self, datamodule):
-        """The datamodule this method trains on; methods that need other inputs (cached
-        embeddings, say) return a wrapper around the given one."""
-        return datamodule
+    def prepare(self, data: PairData) -> None:
+        """Called once the data is built, before training: a method that depends on the data
+        (routers cover the domains with training pairs, bootstrap weights need the train
+        size) reads it here, through the `PairData` protocol only."""
 
-    def run_training(self, make_trainer, datamodule) -> dict[str, float]:
+    def run_training(self, make_trainer, data: PairData) -> dict[str, float]:
         """Train, returning wall seconds by component. `make_trainer()` gives a fresh Lightning
         Trainer from the run's config (loggers and timers attached); composite methods may call
         it once per component. The default is one fit of the whole module."""
         start = time.perf_counter()
-        make_trainer().fit(self, datamodule=datamodule)
+        make_trainer().fit(self, datamodule=data)
         return {"reward_model": time.perf_counter() - start}
 
+    # -- the method's figures -----------------------------------------------------------------
     def extra_results(self) -> dict:
-        """Method-specific figures for results.json (router accuracy, expert load, ...)."""
+        """Method-specific top-level blocks of results.json (router accuracy, expert load, ...)."""
         return {}
 
+    def summary_lines(self, results: dict) -> list[str]:
+        """Lines printed under the run's accuracy table, from this method's own results blocks."""
+        return []
+
+    def component_labels(self) -> dict[str, str]:
+        """How reports name the parts this method trains (the keys of `run_training()`'s
+        result); a part trained per domain is `<part>/<domain>` and labelled by its part."""
+        return {"reward_model": "RM"}
+
     # -- training -----------------------------------------------------------------------------
-    @staticmethod
-    def split_rewards(rewards: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        half = rewards.shape[0] // 2
-        return rewards[:half], rewards[half:]
+    split_rewards = staticmethod(split_rewards)
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        chosen, rejected = self.split_rewards(self.score(batch))
-        loss = bradley_terry_loss(chosen, rejected)
-        self.log("train/loss", loss, prog_bar=True, batch_size=chosen.shape[0])
-        self.log("train/accuracy", (chosen > rejected).float().mean(), batch_size=chosen.shape[0])
-        return loss
+        return pairwise_step(self, self.score(batch))
 
     def configure_optimizers(self):
         return adamw_with_warmup(self.parameters(), self.lr, self.weight_decay, self.warmup_steps)
@@ -86,7 +134,7 @@ class RewardModule(pl.LightningModule):
     def test_step(self, batch: dict, batch_idx: int) -> None:
         start = time.perf_counter()
         rewards = self.score(batch)
-        self.inference.add(time.perf_counter() - start, int(batch["input_ids"].shape[0]))
+        self.inference.add(time.perf_counter() - start, int(rewards.shape[-1]))
         chosen, rejected = self.split_rewards(rewards)
         self.test_accuracy.update(chosen, rejected, batch["domain"])
 

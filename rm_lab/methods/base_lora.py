@@ -14,29 +14,34 @@ import torch
 from torch import nn
 
 from rm_lab.methods.base import RewardModule
-from rm_lab.models.backbone import Backbone, RewardEncoder
-from rm_lab.models.lora import ParameterView, adapter_parameters, base_parameters, lora_config
+from rm_lab.models.backbone import Backbone
+from rm_lab.models.heads import RewardModel
+from rm_lab.models.lora import (
+    ParameterView,
+    adapter_parameters,
+    base_parameters,
+    lora_config,
+)
 
 ADAPTER = "default"
 
 
 class BaseLoRA(RewardModule):
+    label = "BaseLoRA"
+
     def __init__(self, backbone: Backbone, domains: list[str], lora: dict | None = None, lr: float = 2e-5,
                  weight_decay: float = 0.0, warmup_steps: int = 0, head_dropout: float = 0.0):
         super().__init__(domains, lr=lr, weight_decay=weight_decay, warmup_steps=warmup_steps)
         from peft import get_peft_model
 
         model = backbone.build()
-        self.encoder = RewardEncoder(backbone, model=get_peft_model(model, lora_config(model, **(lora or {})),
-                                                                    adapter_name=ADAPTER))
-        self.dropout = nn.Dropout(head_dropout)
-        self.head = nn.Linear(backbone.hidden_size, 1)
+        peft_model = get_peft_model(model, lora_config(model, **(lora or {})), adapter_name=ADAPTER)
+        self.model = RewardModel(backbone, head_dropout, model=peft_model)
 
     def score(self, batch: dict) -> torch.Tensor:
-        pooled = self.encoder(batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids"))
-        return self.head(self.dropout(pooled)).squeeze(-1)
+        return self.model(batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids"))
 
     def components(self) -> dict[str, nn.Module]:
-        model = self.encoder.model
-        return {"backbone": ParameterView(base_parameters(model)),
-                "adapter": ParameterView(adapter_parameters(model, ADAPTER)), "head": self.head}
+        peft_model = self.model.encoder.model
+        return {"backbone": ParameterView(base_parameters(peft_model)),
+                "adapter": ParameterView(adapter_parameters(peft_model, ADAPTER)), "head": self.model.head}

@@ -13,6 +13,8 @@ from rm_lab.models.heads import RewardModel
 
 
 class BaselineRM(RewardModule):
+    label = "Baseline"
+
     def __init__(self, backbone: Backbone, domains: list[str], lr: float = 2e-5,
                  weight_decay: float = 0.0, warmup_steps: int = 0, head_dropout: float = 0.0):
         super().__init__(domains, lr=lr, weight_decay=weight_decay, warmup_steps=warmup_steps)

@@ -1,7 +1,8 @@
 """Embedding-based reward models: small heads trained on cached, frozen embeddings.
 
-Every distinct (prompt, response) is embedded once by the configured model (`conf/model`),
-cached under `paths.cache_dir`, and K heads train on the vectors on a CPU in seconds:
+Every distinct (prompt, response) is embedded once by the configured model (`conf/model`) and
+cached under `paths.cache_dir` (a data build step: rm_lab/build.py, rm_lab/data/vectorize.py,
+options under `method.embed`); K heads then train on the vectors on a CPU in seconds:
 
     python -m rm_lab method=embedding                          # BT MLP on the packaged MiniLM
     python -m rm_lab method=embedding method.head=clf          # classification MLP (winner/loser labels)
@@ -21,19 +22,16 @@ import contextlib
 import time
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from rm_lab.data.embedding_cache import EmbeddingCache
-from rm_lab.data.vector_pairs import VectorPairs, VectorPairsDataModule
+from rm_lab.data.protocol import PairData
 from rm_lab.eval.metrics import PairwiseAccuracy
-from rm_lab.eval.params import count
-from rm_lab.methods.base import RewardModule
-from rm_lab.models.backbone import Backbone
-from rm_lab.models.embedder import Embedder, embed_splits
+from rm_lab.methods.base import RewardModule, pairwise_step
+from rm_lab.models.losses import bradley_terry_losses, classification_losses
 from rm_lab.models.reward_heads import RULES, HeadEnsemble, combine
 
 HEADS = ("bt", "clf", "linear")
+HEAD_LABELS = {"bt": "Embedding BT", "clf": "Embedding CLF", "linear": "Embedding linear"}
 
 
 @contextlib.contextmanager
@@ -49,12 +47,12 @@ def intra_op_threads(n: int | None):
 
 
 class EmbeddingRM(RewardModule):
-    def __init__(self, domains: list[str], backbone: Backbone | None = None, input_dim: int | None = None,
-                 head: str = "bt", hidden: list[int] = (256, 128), ensemble_size: int = 1,
-                 rule: str = "mean", lam: float = 1.0, member: int = 0, bootstrap: bool = True,
-                 seed: int | None = None, lr: float = 1e-3, weight_decay: float = 0.0, warmup_steps: int = 0,
-                 epochs: int = 30, batch_size: int = 256, eval_batch_size: int = 1024,
-                 embed_batch_size: int = 32, init_seed: int = 0, progress: bool = True,
+    inputs = "vectors"
+
+    def __init__(self, domains: list[str], input_dim: int, head: str = "bt", hidden: list[int] = (256, 128),
+                 ensemble_size: int = 1, rule: str = "mean", lam: float = 1.0, member: int = 0,
+                 bootstrap: bool = True, seed: int | None = None, lr: float = 1e-3, weight_decay: float = 0.0,
+                 warmup_steps: int = 0, epochs: int = 30, batch_size: int = 256, eval_batch_size: int = 1024,
                  num_threads: int | None = 1):
         super().__init__(domains, lr=lr, weight_decay=weight_decay, warmup_steps=warmup_steps)
         if head not in HEADS:
@@ -63,49 +61,26 @@ class EmbeddingRM(RewardModule):
             raise ValueError(f"method.rule must be one of {list(RULES)}, got {rule!r}")
         if not 0 <= member < ensemble_size:
             raise ValueError(f"method.member={member} is not a head of an ensemble of {ensemble_size}")
-        if input_dim is None:
-            if backbone is None:
-                raise ValueError("EmbeddingRM needs a backbone (to embed texts) or input_dim (for given vectors)")
-            input_dim = backbone.hidden_size
-        self.backbone = backbone
+        self.label = HEAD_LABELS[head]
         self.head, self.rule, self.lam, self.member = head, rule, float(lam), int(member)
         seed = torch.initial_seed() % 2**31 if seed is None else seed  # None: the run's seed
         self.bootstrap, self.seed, self.epochs = bool(bootstrap), int(seed), int(epochs)
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
-        self.embed_batch_size, self.init_seed, self.progress = embed_batch_size, init_seed, progress
         self.num_threads = num_threads
         self.heads = HeadEnsemble(input_dim, () if head == "linear" else tuple(hidden), k=ensemble_size,
                                   seeds=[self.seed * 1000 + k for k in range(ensemble_size)])
         self.register_buffer("boot_weights", torch.ones(ensemble_size, 0), persistent=False)
-        self.embedding_stats: dict = {}
         self.rule_accuracy = {r: PairwiseAccuracy(self.domains) for r in RULES}
         self.member_accuracy = [PairwiseAccuracy(self.domains) for _ in range(ensemble_size)]
 
     def components(self) -> dict[str, nn.Module]:
         return {"heads": self.heads}
 
-    # -- data: texts -> cached vectors ----------------------------------------------------
-    def adapt_datamodule(self, datamodule):
-        if isinstance(datamodule, VectorPairsDataModule):
-            self.set_bootstrap(len(datamodule.tokenized["train"]))
-            return datamodule
-        embedder = Embedder(self.backbone, batch_size=self.embed_batch_size, init_seed=self.init_seed,
-                            progress=self.progress)
-        cache = EmbeddingCache(datamodule.cache_dir, embedder.key, datamodule.name,
-                               datamodule.max_length, self.backbone.pooling)
-        vectors, stats = embed_splits(embedder, datamodule.tokenized, cache)
-        splits = {}
-        for split, (chosen, rejected) in vectors.items():
-            table = datamodule.tokenized[split]
-            splits[split] = VectorPairs(chosen, rejected, torch.tensor(table["domain_idx"], dtype=torch.long),
-                                        list(table["id"]))
-        self.embedding_stats = {"model_key": embedder.key, "dim": self.heads.input_dim,
-                                "pooling": self.backbone.pooling, "max_length": datamodule.max_length, **stats}
-        if embedder._encoder is not None:
-            self.embedding_stats["embedder_params"] = count(embedder._encoder)["total"]
-        self.set_bootstrap(len(splits["train"]))
-        return VectorPairsDataModule(splits, datamodule.domain_names, self.batch_size, self.eval_batch_size,
-                                     name=datamodule.name)
+    def component_labels(self) -> dict[str, str]:
+        return {"heads": "Heads"}
+
+    def prepare(self, data: PairData) -> None:
+        self.set_bootstrap(data.num_pairs("train"))
 
     def set_bootstrap(self, n_train: int) -> None:
         """Per-head weights over the training pairs: how often each pair is drawn in that head's
@@ -121,33 +96,17 @@ class EmbeddingRM(RewardModule):
         self.boot_weights = torch.stack(rows).float()
 
     # -- training ---------------------------------------------------------------------------
-    def run_training(self, make_trainer, datamodule) -> dict[str, float]:
+    def run_training(self, make_trainer, data: PairData) -> dict[str, float]:
         start = time.perf_counter()
         with intra_op_threads(self.num_threads):
-            make_trainer(max_epochs=self.epochs).fit(self, datamodule=datamodule)
+            make_trainer(max_epochs=self.epochs).fit(self, datamodule=data)
         return {"heads": time.perf_counter() - start}
 
-    def pair_losses(self, chosen: torch.Tensor, rejected: torch.Tensor) -> torch.Tensor:
-        """(K, B) rewards of chosen and rejected -> (K, B) per-pair losses."""
-        if self.head == "clf":
-            return 0.5 * (F.binary_cross_entropy_with_logits(chosen, torch.ones_like(chosen), reduction="none")
-                          + F.binary_cross_entropy_with_logits(rejected, torch.zeros_like(rejected), reduction="none"))
-        return -F.logsigmoid(chosen - rejected)
-
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        chosen, rejected = self.split_rewards(self.heads(batch["embeddings"]).T)
-        chosen, rejected = chosen.T, rejected.T
-        losses = self.pair_losses(chosen, rejected)
-        if self.boot_weights.shape[1]:
-            weights = self.boot_weights[:, batch["index"]].to(losses)
-        else:
-            weights = torch.ones_like(losses)
-        per_head = (losses * weights).sum(1) / weights.sum(1).clamp(min=1.0)
-        loss = per_head.sum()  # each head descends its own resample's mean loss
-        size = chosen.shape[1]
-        self.log("train/loss", per_head.mean(), prog_bar=True, batch_size=size)
-        self.log("train/accuracy", (chosen > rejected).float().mean(), batch_size=size)
-        return loss
+        rewards = self.heads(batch["embeddings"])  # (K, 2B)
+        weights = self.boot_weights[:, batch["index"]] if self.boot_weights.shape[1] else None
+        loss = classification_losses if self.head == "clf" else bradley_terry_losses
+        return pairwise_step(self, rewards, pair_loss=loss, weights=weights)
 
     # -- scoring and evaluation -----------------------------------------------------------
     def score(self, batch: dict) -> torch.Tensor:
@@ -175,8 +134,20 @@ class EmbeddingRM(RewardModule):
             return {"average": res["average"], "ties": res["ties"],
                     "per_domain": {d: r["accuracy"] for d, r in res["per_domain"].items()}}
 
-        return {"embedding": self.embedding_stats,
-                "ensemble": {"head": self.head, "size": self.heads.k, "rule": self.rule, "lambda": self.lam,
+        return {"ensemble": {"head": self.head, "size": self.heads.k, "rule": self.rule, "lambda": self.lam,
                              "member": self.member, "bootstrap": self.bootstrap and self.heads.k > 1,
                              "by_rule": {r: brief(a) for r, a in self.rule_accuracy.items()},
                              "members": [brief(a)["average"] for a in self.member_accuracy]}}
+
+    def summary_lines(self, results: dict) -> list[str]:
+        lines = []
+        emb = results.get("embedding") or {}
+        if emb:
+            lines.append(f"embeddings: {emb.get('computed')} computed, {emb.get('reused')} reused "
+                         f"({emb.get('dim')}-dim, {emb.get('pooling')} pooling)")
+        ens = results.get("ensemble") or {}
+        if ens.get("size", 1) > 1:
+            lines.append(f"ensemble of {ens['size']} {ens['head']} heads, average accuracy by rule: "
+                         + ", ".join(f"{r} {v['average']:.3f}" for r, v in ens["by_rule"].items()
+                                     if v.get("average") is not None))
+        return lines

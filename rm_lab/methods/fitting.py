@@ -1,8 +1,9 @@
 """Training one component of a composite method in its own Lightning fit.
 
-`RewardFit` trains a reward function with the Bradley-Terry loss, `RouterFit` a domain
-classifier over prompts with cross entropy; `DomainSubset` feeds either the training pairs of
-some domains only. The fitted modules are shared with the composite, so its weights change.
+`RewardFit` trains a reward function with the Bradley-Terry step every method uses,
+`RouterFit` a domain classifier over prompts with cross entropy. Each fits on the data's
+`subset(domains)` (the training pairs of some domains). The fitted modules are shared with
+the composite, so its weights change.
 """
 from __future__ import annotations
 
@@ -12,31 +13,8 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader
 
-from rm_lab.eval.metrics import bradley_terry_loss
-from rm_lab.methods.base import adamw_with_warmup
-
-
-class DomainSubset(pl.LightningDataModule):
-    """The training pairs of the given domain indices, batched like the parent datamodule."""
-
-    def __init__(self, parent, domain_indices: list[int]):
-        super().__init__()
-        self.parent = parent
-        wanted = set(domain_indices)
-        table = parent.tokenized["train"]
-        rows = [i for i, d in enumerate(table["domain_idx"]) if d in wanted]
-        self.table = table.select(rows)
-
-    def __len__(self) -> int:
-        return len(self.table)
-
-    def train_dataloader(self) -> DataLoader:
-        generator = torch.Generator().manual_seed(torch.initial_seed() % 2**63)
-        return DataLoader(self.table, batch_size=self.parent.batch_size, shuffle=True,
-                          collate_fn=self.parent.collate, num_workers=self.parent.num_workers,
-                          generator=generator)
+from rm_lab.methods.base import adamw_with_warmup, pairwise_step
 
 
 class _ComponentFit(pl.LightningModule):
@@ -57,13 +35,7 @@ class RewardFit(_ComponentFit):
         self.component, self.score = name, score
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        rewards = self.score(batch)
-        half = rewards.shape[0] // 2
-        chosen, rejected = rewards[:half], rewards[half:]
-        loss = bradley_terry_loss(chosen, rejected)
-        self.log(f"train/{self.component}/loss", loss, prog_bar=True, batch_size=half)
-        self.log(f"train/{self.component}/accuracy", (chosen > rejected).float().mean(), batch_size=half)
-        return loss
+        return pairwise_step(self, self.score(batch), prefix=f"train/{self.component}")
 
 
 class RouterFit(_ComponentFit):
@@ -75,7 +47,7 @@ class RouterFit(_ComponentFit):
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         logits = self.logits(batch)
-        loss = F.cross_entropy(logits, batch["domain"])
+        loss = F.cross_entropy(logits.float(), batch["domain"])
         n = batch["domain"].shape[0]
         self.log("train/router/loss", loss, prog_bar=True, batch_size=n)
         self.log("train/router/accuracy", (logits.argmax(-1) == batch["domain"]).float().mean(), batch_size=n)

@@ -15,13 +15,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from rm_lab.eval.metrics import bradley_terry_loss
-from rm_lab.methods.base import RewardModule
+from rm_lab.methods.base import RewardModule, pairwise_step
 from rm_lab.models.backbone import Backbone, RewardEncoder
+from rm_lab.models.heads import LinearHead
 from rm_lab.models.moe import NoisyTopKMoE
 
 
 class MoRE(RewardModule):
+    label = "MoRE"
+
     def __init__(self, backbone: Backbone, domains: list[str], num_experts: int | None = None, k: int = 2,
                  expert_hidden: int | None = None, expert_dropout: float = 0.1, aux_loss_weight: float = 0.01,
                  lr: float = 2e-5, weight_decay: float = 0.0, warmup_steps: int = 0):
@@ -33,29 +35,23 @@ class MoRE(RewardModule):
         self.norm_in = nn.LayerNorm(hidden)
         self.moe = NoisyTopKMoE(hidden, num_experts, expert_hidden, k=k, dropout=expert_dropout)
         self.norm_out = nn.LayerNorm(hidden)
-        self.head = nn.Linear(hidden, 1)
+        self.head = LinearHead(hidden)
         self.aux_loss_weight = aux_loss_weight
         self.register_buffer("test_load", torch.zeros(len(self.domains), num_experts), persistent=False)
 
     def score(self, batch: dict) -> torch.Tensor:
         pooled = self.encoder(batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids"))
-        return self.head(self.norm_out(self.moe(self.norm_in(pooled)))).squeeze(-1)
+        return self.head(self.norm_out(self.moe(self.norm_in(pooled))))
 
     def components(self) -> dict[str, nn.Module]:
         return {"backbone": self.encoder, "moe": nn.ModuleList([self.norm_in, self.moe, self.norm_out]),
                 "head": self.head}
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        chosen, rejected = self.split_rewards(self.score(batch))
-        bt = bradley_terry_loss(chosen, rejected)
-        loss = bt + self.aux_loss_weight * self.moe.aux_loss
-        n = chosen.shape[0]
-        self.log("train/loss", loss, prog_bar=True, batch_size=n)
-        self.log("train/bt_loss", bt, batch_size=n)
-        self.log("train/moe_aux_loss", self.moe.aux_loss, batch_size=n)
-        self.log("train/accuracy", (chosen > rejected).float().mean(), batch_size=n)
-        chosen_share = (self.moe.last_gates > 0).float().mean(0)
-        for e, share in enumerate(chosen_share):
+        rewards = self.score(batch)
+        loss = pairwise_step(self, rewards, extra={"moe_aux_loss": (self.moe.aux_loss, self.aux_loss_weight)})
+        n = rewards.shape[-1] // 2
+        for e, share in enumerate((self.moe.last_gates > 0).float().mean(0)):
             self.log(f"train/expert_load/{e}", share, batch_size=n)
         return loss
 
@@ -79,3 +75,10 @@ class MoRE(RewardModule):
             "by_domain": by_domain,
             "note": "share of top-k expert selections over test inputs (chosen and rejected texts)",
         }}
+
+    def summary_lines(self, results: dict) -> list[str]:
+        load = results.get("expert_load") or {}
+        if not load.get("overall"):
+            return []
+        return [f"experts' load (top-{load['k']} share of test inputs): "
+                + ", ".join(f"e{i} {x:.2f}" for i, x in enumerate(load["overall"]))]

@@ -22,6 +22,7 @@ from rm_lab.models.heads import RewardModel, SequenceClassifier
 
 class RODOS(RoutedRewardModule):
     method_name = "rodos"
+    label = "RODOS"
 
     def __init__(self, backbone: Backbone, domains: list[str], head_dropout: float = 0.0,
                  router_dropout: float = 0.1, **options):

@@ -16,9 +16,11 @@ from pathlib import Path
 
 import torch
 
+from rm_lab.data.protocol import PairData
 from rm_lab.eval.metrics import PairwiseAccuracy
+from rm_lab.io import write_json_atomic
 from rm_lab.methods.base import RewardModule
-from rm_lab.methods.fitting import DomainSubset, RewardFit, RouterFit
+from rm_lab.methods.fitting import RewardFit, RouterFit
 from rm_lab.methods.routing import RouterConfusion, covered_domains
 
 ROUTER = "router"
@@ -124,8 +126,8 @@ class RoutedRewardModule(RewardModule):
         return self.score_routes(batch, routes)
 
     # -- data, reuse, training ----------------------------------------------------------------
-    def adapt_datamodule(self, datamodule):
-        covered = covered_domains(datamodule, self.domains)
+    def prepare(self, data: PairData) -> None:
+        covered = covered_domains(data, self.domains)
         self.drop_domains([d for d in self.domains if d not in covered])
         self.covered = covered
         names = self.stored_names()
@@ -134,7 +136,6 @@ class RoutedRewardModule(RewardModule):
             self._reuse(names)
         elif self.retrain_request:
             raise ValueError("method.retrain needs method.reuse_components (a stored run to take the rest from)")
-        return datamodule
 
     def _normalize(self, name: str) -> str:
         if name == ROUTER or name.startswith(PREFIX):
@@ -186,25 +187,25 @@ class RoutedRewardModule(RewardModule):
         """Components shared by all others (ARLISS's backbone); stored when they cannot be rebuilt."""
         return []
 
-    def run_training(self, make_trainer, datamodule) -> dict[str, float]:
+    def run_training(self, make_trainer, data: PairData) -> dict[str, float]:
         by_component: dict[str, float] = {}
         root = None
         for name in self.stored_names():
             if name not in self.to_train:
                 continue
             if name == ROUTER:
-                fit, data = self.router_fit(), DomainSubset(datamodule, [self.domains.index(d) for d in self.covered])
+                fit, part = self.router_fit(), data.subset(self.covered)
             else:
                 domain = name[len(PREFIX):]
-                fit, data = self.reward_fit(domain), DomainSubset(datamodule, [self.domains.index(domain)])
-            if not len(data):
+                fit, part = self.reward_fit(domain), data.subset([domain])
+            if not len(part):
                 continue
             trainer = make_trainer()
             root = trainer.default_root_dir
             timers = [cb for cb in trainer.callbacks if isinstance(getattr(cb, "per_epoch", None), list)]
             seen = len(timers[0].per_epoch) if timers else 0
             start = time.perf_counter()
-            trainer.fit(fit, datamodule=data)
+            trainer.fit(fit, datamodule=part)
             by_component[name] = time.perf_counter() - start
             epochs = timers[0].per_epoch[seen:] if timers else []
             # pure epoch time (the fit's wall time also holds Lightning's per-fit setup)
@@ -229,7 +230,7 @@ class RoutedRewardModule(RewardModule):
             torch.save({k: v.detach().cpu() for k, v in state.items()}, folder / files[name])
         manifest = {"method": self.method_name, "model": self.backbone_name, "domains": self.domains,
                     "covered": self.covered, "components": files}
-        (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        write_json_atomic(folder / MANIFEST, manifest)
         self.components_dir = str(folder)
         return folder
 
@@ -253,6 +254,9 @@ class RoutedRewardModule(RewardModule):
     def score_oracle(self, batch: dict, routes: torch.Tensor) -> torch.Tensor:
         return self.score_routes(batch, routes)
 
+    def component_labels(self) -> dict[str, str]:
+        return {ROUTER: "Router", PREFIX.rstrip("/"): "RM"}
+
     def extra_results(self) -> dict:
         router = self.confusion.summary(self.covered)
         router["covered_domains"] = list(self.covered)
@@ -264,3 +268,30 @@ class RoutedRewardModule(RewardModule):
         if self.oracle:
             out["oracle_accuracy"] = self.oracle_accuracy.compute()
         return out
+
+    def summary_lines(self, results: dict) -> list[str]:
+        lines = []
+        router = results.get("router") or {}
+        if router:
+            lines.append(f"router accuracy {_fmt(router.get('accuracy'))} over {router.get('n')} test pairs; covers "
+                         f"{', '.join(router.get('covered_domains', []))}"
+                         + (f" (no training pairs: {', '.join(router['uncovered_domains'])})"
+                            if router.get("uncovered_domains") else ""))
+            labels = (router.get("confusion") or {}).get("labels", [])
+            if labels:
+                lines.append("| gold \\ routed | " + " | ".join(labels) + " |")
+                lines.append("| --- |" + " ---: |" * len(labels))
+                lines.extend(f"| {g} | " + " | ".join(str(c) for c in row) + " |"
+                             for g, row in zip(labels, router["confusion"]["matrix"]))
+        oracle = results.get("oracle_accuracy")
+        if oracle:
+            lines.append(f"accuracy with oracle (gold) routing: {_fmt(oracle.get('average'))}")
+        components = results.get("components") or {}
+        if components.get("reused"):
+            lines.append(f"reused from {components.get('reused_from')}: {', '.join(components['reused'])}; "
+                         f"trained: {', '.join(components.get('trained', []))}")
+        return lines
+
+
+def _fmt(x) -> str:
+    return "-" if x is None else f"{x:.3f}"

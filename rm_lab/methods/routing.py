@@ -4,10 +4,10 @@ from __future__ import annotations
 import torch
 
 
-def covered_domains(datamodule, domains: list[str]) -> list[str]:
+def covered_domains(data, domains: list[str]) -> list[str]:
     """The domains with training pairs (or, when nothing has training pairs, test pairs)."""
     for split in ("train", "test"):
-        present = {p.domain for p in datamodule.pairs.get(split, [])}
+        present = set(data.domains_with_pairs(split))
         covered = [d for d in domains if d in present]
         if covered:
             return covered

@@ -6,22 +6,19 @@ gets the same embedding function and the cache stays valid.
 
     embedder = Embedder(backbone)                    # backbone: rm_lab.models.backbone.Backbone
     vectors = embedder.embed([[101, 2023, 102], ...])
-    splits, stats = embed_splits(embedder, datamodule.tokenized, cache)
+
+`rm_lab.data.vectorize.vectorize(datamodule, embedder.embed, cache, ...)` turns a tokenized
+datamodule into cached vectors with it (the data build step of embedding-based methods).
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import logging
-import time
 
 import torch
 from tqdm.auto import tqdm
 
-from rm_lab.data.embedding_cache import EmbeddingCache, sequence_key
 from rm_lab.models.backbone import Backbone, RewardEncoder
-
-log = logging.getLogger(__name__)
 
 
 class Embedder:
@@ -103,43 +100,3 @@ class Embedder:
             model(**kwargs)
             done += len(pos)
         return done
-
-
-def split_sequences(table) -> tuple[list[list[int]], list[list[int]] | None]:
-    """A tokenized pair split -> its chosen sequences then its rejected ones (and token types)."""
-    seqs = list(table["chosen_input_ids"]) + list(table["rejected_input_ids"])
-    if "chosen_token_type_ids" in table.column_names:
-        return seqs, list(table["chosen_token_type_ids"]) + list(table["rejected_token_type_ids"])
-    return seqs, None
-
-
-def embed_splits(embedder: Embedder, tokenized: dict, cache: EmbeddingCache) -> tuple[dict, dict]:
-    """Embed every distinct sequence of every split that the cache lacks; return
-    {split: (chosen (N, H), rejected (N, H))} and counts (computed, reused, seconds)."""
-    per_split = {}
-    todo: dict[str, tuple[list[int], list[int] | None]] = {}
-    for split, table in tokenized.items():
-        seqs, types = split_sequences(table)
-        keys = [sequence_key(s, types[i] if types else None) for i, s in enumerate(seqs)]
-        per_split[split] = keys
-        for i, k in enumerate(keys):
-            if k not in cache.index and k not in todo:
-                todo[k] = (seqs[i], types[i] if types else None)
-    distinct = len({k for keys in per_split.values() for k in keys})
-    start = time.perf_counter()
-    if todo:
-        seqs = [v[0] for v in todo.values()]
-        types = [v[1] for v in todo.values()] if all(v[1] is not None for v in todo.values()) else None
-        cache.add(list(todo), embedder.embed(seqs, types))
-        cache.save()
-    seconds = time.perf_counter() - start
-    log.info("embeddings: %d computed, %d reused from %s", len(todo), distinct - len(todo), cache.path)
-    out = {}
-    for split, keys in per_split.items():
-        vectors = cache.get(keys) if keys else torch.empty(0, embedder.backbone.hidden_size)
-        half = len(keys) // 2
-        out[split] = (vectors[:half], vectors[half:])
-    stats = {"computed": len(todo), "reused": distinct - len(todo), "distinct": distinct,
-             "seconds": seconds, "per_s": len(todo) / seconds if todo and seconds > 0 else None,
-             "cache_file": str(cache.path) if cache.path else None}
-    return out, stats

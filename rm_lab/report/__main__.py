@@ -15,8 +15,12 @@ import os
 import sys
 from pathlib import Path
 
-from rm_lab.report.plots import (best_of_n_curves, plot_accuracy_vs_params, plot_best_of_n,
-                                 plot_domain_accuracy)
+from rm_lab.report.plots import (
+    best_of_n_curves,
+    plot_accuracy_vs_params,
+    plot_best_of_n,
+    plot_domain_accuracy,
+)
 from rm_lab.report.render import to_csv, to_latex, to_markdown
 from rm_lab.report.runs import completed, load_runs
 from rm_lab.report.tables import TABLES, build_tables

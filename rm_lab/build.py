@@ -1,0 +1,100 @@
+"""Builders: config -> data, backbone, method, trainer and loggers, in one place.
+
+The runner (`rm_lab.train`), the tools (param_table, inference_compare, add_domain) and the
+studies build everything through these functions and share nothing else:
+
+    cfg = rm_lab.config.compose(["model=tiny-deberta", "method=embedding"])
+    data, backbone = build_data(cfg)                 # pairs loaded and tokenized
+    data = build_inputs(cfg, data, backbone)         # cached vectors when the method wants them
+    method = build_method(cfg.method, backbone=backbone, domains=data.domain_names, data=data)
+    trainer = build_trainer(cfg, loggers=build_loggers(cfg))
+
+Data comes first, so an unreachable dataset fails before any model is touched. Turning texts
+into vectors (the embedding-based methods' input) is a data build step here, not a method's.
+"""
+from __future__ import annotations
+
+from hydra.utils import get_class, instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from rm_lab.data.datamodule import PreferenceDataModule
+from rm_lab.data.embedding_cache import EmbeddingCache
+from rm_lab.data.protocol import PairData
+from rm_lab.data.vector_pairs import VectorPairsDataModule
+from rm_lab.data.vectorize import vectorize
+from rm_lab.eval.params import count
+from rm_lab.models.backbone import Backbone
+from rm_lab.models.embedder import Embedder
+
+# keys of a method node that describe the run, not the method's constructor
+METHOD_META = ("name", "embed")
+
+
+def build_backbone(cfg: DictConfig) -> Backbone:
+    return instantiate(cfg.model, _convert_="all")
+
+
+def build_data(cfg: DictConfig, backbone: Backbone | None = None) -> tuple[PreferenceDataModule, Backbone]:
+    """The run's datamodule (pairs loaded, tokenized) and backbone factory."""
+    datamodule = instantiate(cfg.dataset, _convert_="all")
+    datamodule.load_pairs()
+    backbone = backbone or build_backbone(cfg)
+    datamodule.attach_tokenizer(backbone.tokenizer(), backbone.max_length)
+    datamodule.setup("fit")
+    return datamodule, backbone
+
+
+def method_class(node: DictConfig) -> type:
+    return get_class(node._target_)
+
+
+def build_inputs(cfg: DictConfig, datamodule: PreferenceDataModule, backbone: Backbone) -> PairData:
+    """What the configured method trains on: the token datamodule itself, or (for a method with
+    `inputs = "vectors"`) its pairs embedded once by the frozen backbone and cached."""
+    if getattr(method_class(cfg.method), "inputs", "tokens") != "vectors":
+        return datamodule
+    return embed_data(datamodule, backbone, cfg.method.get("embed") or {},
+                      batch_size=cfg.method.get("batch_size", 256),
+                      eval_batch_size=cfg.method.get("eval_batch_size", 1024))
+
+
+def embed_data(datamodule: PreferenceDataModule, backbone: Backbone, options, batch_size: int = 256,
+               eval_batch_size: int = 1024) -> VectorPairsDataModule:
+    """Every distinct (prompt, response) embedded with `backbone` (cached under the dataset's
+    cache_dir); options: batch_size, init_seed, progress (`method.embed`)."""
+    options = dict(options)
+    embedder = Embedder(backbone, batch_size=options.get("batch_size", 32),
+                        init_seed=options.get("init_seed", 0), progress=options.get("progress", True))
+    cache = EmbeddingCache(datamodule.cache_dir, embedder.key, datamodule.name, datamodule.max_length,
+                           backbone.pooling)
+    describe = {"model_key": embedder.key, "dim": backbone.hidden_size, "pooling": backbone.pooling,
+                "max_length": datamodule.max_length}
+    vectors = vectorize(datamodule, embedder.embed, cache, backbone.hidden_size, batch_size, eval_batch_size,
+                        describe)
+    if embedder._encoder is not None:
+        vectors.stats["embedder_params"] = count(embedder._encoder)["total"]
+    return vectors
+
+
+def build_method(node: DictConfig, data: PairData | None = None, **kwargs):
+    """instantiate() the method node (its descriptive keys left out); with `data`, the method
+    is prepared for it (`prepare(data)`) and, for vector inputs, sized by it."""
+    spec = OmegaConf.masked_copy(node, [k for k in node.keys() if k not in METHOD_META])
+    if getattr(method_class(node), "inputs", "tokens") == "vectors":
+        kwargs.pop("backbone", None)
+        if isinstance(data, VectorPairsDataModule):
+            kwargs.setdefault("input_dim", data.dim)
+    module = instantiate(spec, **kwargs)
+    if data is not None:
+        module.prepare(data)
+    return module
+
+
+def build_loggers(cfg: DictConfig) -> list:
+    return [instantiate(spec) for spec in (cfg.get("logger") or {}).values() if spec and "_target_" in spec]
+
+
+def build_trainer(cfg: DictConfig, loggers: list | None = None, callbacks: list | None = None, **overrides):
+    """A Lightning Trainer from `cfg.trainer`, writing under the run's output directory."""
+    return instantiate(cfg.trainer, logger=loggers or False, callbacks=list(callbacks or []),
+                       default_root_dir=str(cfg.paths.output_dir), **overrides)

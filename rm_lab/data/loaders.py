@@ -1,0 +1,36 @@
+"""Seeded data loaders, and a datamodule over part of a split (one domain's pairs, say).
+
+The shuffling generator is seeded from torch's initial seed, which `seed_everything(seed)`
+sets, so a run's batch order follows its seed and nothing else.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+
+def seeded_loader(data: Dataset, batch_size: int, shuffle: bool, collate_fn: Callable,
+                  num_workers: int = 0, seed: int | None = None) -> DataLoader:
+    """A DataLoader whose order depends only on the run's seed (or `seed` when given)."""
+    seed = torch.initial_seed() % 2**63 if seed is None else seed
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(data, batch_size=batch_size, shuffle=shuffle, collate_fn=collate_fn,
+                      num_workers=num_workers, generator=generator)
+
+
+class TrainSubset(pl.LightningDataModule):
+    """Training batches over some rows of a split, batched like the parent datamodule
+    (a component of a composite method trains on its domains' pairs only)."""
+
+    def __init__(self, data: Dataset, batch_size: int, collate_fn: Callable, num_workers: int = 0):
+        super().__init__()
+        self.data, self.batch_size, self.collate_fn, self.num_workers = data, batch_size, collate_fn, num_workers
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def train_dataloader(self) -> DataLoader:
+        return seeded_loader(self.data, self.batch_size, True, self.collate_fn, self.num_workers)
