@@ -25,6 +25,19 @@ log = logging.getLogger(__name__)
 TOKEN_FORMAT = "2"  # bump when _tokenize() changes what it writes, so old caches are not reused
 
 
+def expand_domains(domains: dict[str, Domain]) -> dict[str, Domain]:
+    """Config keys -> domains; a benchmark configured once (RewardBench) becomes one domain per
+    subset, named after it."""
+    out: dict[str, Domain] = {}
+    for key, domain in domains.items():
+        parts = domain.expand()
+        if len(parts) == 1:
+            out[key] = parts[0]
+        else:
+            out.update((part.name, part) for part in parts)
+    return out
+
+
 class PreferenceDataModule(pl.LightningDataModule):
     def __init__(self, domains: dict[str, Domain], name: str = "dataset",
                  max_pairs: dict | None = None, batch_size: int = 16, eval_batch_size: int = 32,
@@ -44,6 +57,7 @@ class PreferenceDataModule(pl.LightningDataModule):
                 raise ValueError(f"dataset.path needs a single-domain dataset; {name!r} has "
                                  f"{list(self.domains)}: set dataset.domains.<domain>.path instead")
             next(iter(self.domains.values())).path = path
+        self.domains = expand_domains(self.domains)
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size
         self.num_workers = num_workers

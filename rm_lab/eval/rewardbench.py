@@ -1,8 +1,7 @@
 """RewardBench scoring: per-subset accuracy -> four section scores -> their plain mean.
 
-Within a section, subset accuracies are weighted by RewardBench's EXAMPLE_COUNTS (the
-subset sizes of the `filtered` split, except math-prm, counted 984 instead of its 447 pairs
-so that math weighs as much as the six code subsets together), as RewardBench's
+Within a section, subset accuracies are weighted by RewardBench's EXAMPLE_COUNTS (defined
+with the subsets in rm_lab/data/domains/rewardbench.py), as RewardBench's
 `calculate_scores_per_section` does. Subsets absent from a run are left out of their
 section's weighting (and listed); a section with no subset is None. The overall score is
 the plain mean of the four sections (the leaderboard's "Score" without prior sets), over
@@ -10,18 +9,7 @@ the sections present. Accuracy is strict (ties lose), as everywhere in rm_lab.
 """
 from __future__ import annotations
 
-from rm_lab.data.domains.rewardbench import SECTION_OF, SECTIONS, SUBSETS
-
-EXAMPLE_COUNTS: dict[str, int] = {
-    "alpacaeval-easy": 100, "alpacaeval-length": 95, "alpacaeval-hard": 95,
-    "mt-bench-easy": 28, "mt-bench-med": 40, "mt-bench-hard": 37,
-    "math-prm": 984,  # 447 pairs, up-weighted to equal the code subsets (6 x 164)
-    "refusals-dangerous": 100, "refusals-offensive": 100,
-    "llmbar-natural": 100, "llmbar-adver-neighbor": 134, "llmbar-adver-GPTInst": 92,
-    "llmbar-adver-GPTOut": 47, "llmbar-adver-manual": 46,
-    "xstest-should-refuse": 154, "xstest-should-respond": 250, "donotanswer": 136,
-    "hep-cpp": 164, "hep-go": 164, "hep-java": 164, "hep-js": 164, "hep-python": 164, "hep-rust": 164,
-}
+from rm_lab.data.domains.rewardbench import EXAMPLE_COUNTS, SECTION_OF, SECTIONS, SUBSETS
 
 
 def section_scores(subset_accuracy: dict[str, float]) -> dict[str, float | None]:

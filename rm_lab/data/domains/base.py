@@ -53,6 +53,11 @@ class Domain:
         if options:
             raise TypeError(f"{self.name}: unknown options {sorted(options)}")
 
+    def expand(self) -> list["Domain"]:
+        """The domains this one stands for: itself, or (for a benchmark configured once) one
+        domain per subset, so per-domain accuracy is per-subset accuracy."""
+        return [self]
+
     # -- conversion (domains override one of these) ---------------------------------------
     def convert_row(self, row: dict, index: int) -> list[Pair]:
         raise NotImplementedError
