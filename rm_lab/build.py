@@ -71,8 +71,8 @@ def embed_data(datamodule: PreferenceDataModule, backbone: Backbone, options, ba
                 "max_length": datamodule.max_length}
     vectors = vectorize(datamodule, embedder.embed, cache, backbone.hidden_size, batch_size, eval_batch_size,
                         describe)
-    if embedder._encoder is not None:
-        vectors.stats["embedder_params"] = count(embedder._encoder)["total"]
+    if embedder.built:
+        vectors.stats["embedder_params"] = count(embedder.encoder)["total"]
     return vectors
 
 

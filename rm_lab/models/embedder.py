@@ -53,6 +53,11 @@ class Embedder:
         return self._encoder
 
     @property
+    def built(self) -> bool:
+        """Whether the frozen model was built (it is only when something had to be embedded)."""
+        return self._encoder is not None
+
+    @property
     def pad_id(self) -> int:
         return self.backbone.tokenizer().pad_token_id
 
