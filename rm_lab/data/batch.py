@@ -35,3 +35,6 @@ def split_rewards(rewards: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(..., 2B) rewards of a batch -> (chosen (..., B), rejected (..., B))."""
     half = rewards.shape[-1] // 2
     return rewards[..., :half], rewards[..., half:]
+
+
+Batch = PairBatch | VectorBatch

@@ -16,6 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from rm_lab.data.batch import PairBatch
 from rm_lab.methods.fitting import RewardFit, RouterFit
 from rm_lab.methods.routed import PREFIX, ROUTER, RoutedRewardModule
 from rm_lab.models.backbone import Backbone, RewardEncoder
@@ -140,7 +141,7 @@ class ARLISS(RoutedRewardModule):
         pooled = self.encoder(input_ids, attention_mask, token_type_ids)
         return self.reward_heads[domain](pooled)
 
-    def score(self, batch: dict) -> torch.Tensor:
+    def score(self, batch: PairBatch) -> torch.Tensor:
         if not torch.is_grad_enabled():
             self.inference_batches += 1
         return super().score(batch)

@@ -18,7 +18,7 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
-from rm_lab.data.batch import split_rewards
+from rm_lab.data.batch import Batch, split_rewards
 from rm_lab.data.protocol import PairData
 from rm_lab.eval.metrics import PairwiseAccuracy
 from rm_lab.eval.timing import InferenceClock
@@ -84,7 +84,7 @@ class RewardModule(pl.LightningModule):
         self.test_results: dict | None = None
 
     # -- to implement ------------------------------------------------------------------------
-    def score(self, batch: dict) -> torch.Tensor:
+    def score(self, batch: Batch) -> torch.Tensor:
         raise NotImplementedError
 
     def components(self) -> dict[str, nn.Module]:
@@ -120,7 +120,7 @@ class RewardModule(pl.LightningModule):
     # -- training -----------------------------------------------------------------------------
     split_rewards = staticmethod(split_rewards)
 
-    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         return pairwise_step(self, self.score(batch))
 
     def configure_optimizers(self):
@@ -131,7 +131,7 @@ class RewardModule(pl.LightningModule):
         self.test_accuracy.reset()
         self.inference.reset()
 
-    def test_step(self, batch: dict, batch_idx: int) -> None:
+    def test_step(self, batch: Batch, batch_idx: int) -> None:
         start = time.perf_counter()
         rewards = self.score(batch)
         self.inference.add(time.perf_counter() - start, int(rewards.shape[-1]))

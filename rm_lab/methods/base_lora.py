@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from rm_lab.data.batch import PairBatch
 from rm_lab.methods.base import RewardModule
 from rm_lab.models.backbone import Backbone
 from rm_lab.models.heads import RewardModel
@@ -38,7 +39,7 @@ class BaseLoRA(RewardModule):
         peft_model = get_peft_model(model, lora_config(model, **(lora or {})), adapter_name=ADAPTER)
         self.model = RewardModel(backbone, head_dropout, model=peft_model)
 
-    def score(self, batch: dict) -> torch.Tensor:
+    def score(self, batch: PairBatch) -> torch.Tensor:
         return self.model(batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids"))
 
     def components(self) -> dict[str, nn.Module]:

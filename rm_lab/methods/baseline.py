@@ -7,6 +7,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from rm_lab.data.batch import PairBatch
 from rm_lab.methods.base import RewardModule
 from rm_lab.models.backbone import Backbone
 from rm_lab.models.heads import RewardModel
@@ -20,7 +21,7 @@ class BaselineRM(RewardModule):
         super().__init__(domains, lr=lr, weight_decay=weight_decay, warmup_steps=warmup_steps)
         self.model = RewardModel(backbone, head_dropout)
 
-    def score(self, batch: dict) -> torch.Tensor:
+    def score(self, batch: PairBatch) -> torch.Tensor:
         return self.model(batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids"))
 
     def components(self) -> dict[str, nn.Module]:

@@ -24,6 +24,7 @@ import time
 import torch
 from torch import nn
 
+from rm_lab.data.batch import VectorBatch
 from rm_lab.data.protocol import PairData
 from rm_lab.eval.metrics import PairwiseAccuracy
 from rm_lab.methods.base import RewardModule, pairwise_step
@@ -102,14 +103,14 @@ class EmbeddingRM(RewardModule):
             make_trainer(max_epochs=self.epochs).fit(self, datamodule=data)
         return {"heads": time.perf_counter() - start}
 
-    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: VectorBatch, batch_idx: int) -> torch.Tensor:
         rewards = self.heads(batch["embeddings"])  # (K, 2B)
         weights = self.boot_weights[:, batch["index"]] if self.boot_weights.shape[1] else None
         loss = classification_losses if self.head == "clf" else bradley_terry_losses
         return pairwise_step(self, rewards, pair_loss=loss, weights=weights)
 
     # -- scoring and evaluation -----------------------------------------------------------
-    def score(self, batch: dict) -> torch.Tensor:
+    def score(self, batch: VectorBatch) -> torch.Tensor:
         return combine(self.heads(batch["embeddings"]), self.rule, self.lam, self.member)
 
     def on_test_epoch_start(self) -> None:
@@ -117,7 +118,7 @@ class EmbeddingRM(RewardModule):
         for acc in [*self.rule_accuracy.values(), *self.member_accuracy]:
             acc.reset()
 
-    def test_step(self, batch: dict, batch_idx: int) -> None:
+    def test_step(self, batch: VectorBatch, batch_idx: int) -> None:
         start = time.perf_counter()
         scores = self.heads(batch["embeddings"])
         rewards = combine(scores, self.rule, self.lam, self.member)

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rm_lab.data.batch import Batch
 from rm_lab.methods.base import adamw_with_warmup, pairwise_step
 
 
@@ -30,22 +31,22 @@ class _ComponentFit(pl.LightningModule):
 class RewardFit(_ComponentFit):
     """Bradley-Terry training of `score(batch) -> rewards` (chosen rows, then rejected rows)."""
 
-    def __init__(self, name: str, net: nn.Module, score: Callable[[dict], torch.Tensor], **optim):
+    def __init__(self, name: str, net: nn.Module, score: Callable[[Batch], torch.Tensor], **optim):
         super().__init__(net, **optim)
         self.component, self.score = name, score
 
-    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         return pairwise_step(self, self.score(batch), prefix=f"train/{self.component}")
 
 
 class RouterFit(_ComponentFit):
     """Cross-entropy training of `logits(batch) -> [pairs, domains]` against the gold domain."""
 
-    def __init__(self, net: nn.Module, logits: Callable[[dict], torch.Tensor], **optim):
+    def __init__(self, net: nn.Module, logits: Callable[[Batch], torch.Tensor], **optim):
         super().__init__(net, **optim)
         self.logits = logits
 
-    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         logits = self.logits(batch)
         loss = F.cross_entropy(logits.float(), batch["domain"])
         n = batch["domain"].shape[0]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from rm_lab.data.batch import PairBatch
 from rm_lab.methods.base import RewardModule, pairwise_step
 from rm_lab.models.backbone import Backbone, RewardEncoder
 from rm_lab.models.heads import LinearHead
@@ -39,7 +40,7 @@ class MoRE(RewardModule):
         self.aux_loss_weight = aux_loss_weight
         self.register_buffer("test_load", torch.zeros(len(self.domains), num_experts), persistent=False)
 
-    def score(self, batch: dict) -> torch.Tensor:
+    def score(self, batch: PairBatch) -> torch.Tensor:
         pooled = self.encoder(batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids"))
         return self.head(self.norm_out(self.moe(self.norm_in(pooled))))
 
@@ -47,7 +48,7 @@ class MoRE(RewardModule):
         return {"backbone": self.encoder, "moe": nn.ModuleList([self.norm_in, self.moe, self.norm_out]),
                 "head": self.head}
 
-    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: PairBatch, batch_idx: int) -> torch.Tensor:
         rewards = self.score(batch)
         loss = pairwise_step(self, rewards, extra={"moe_aux_loss": (self.moe.aux_loss, self.aux_loss_weight)})
         n = rewards.shape[-1] // 2
@@ -59,7 +60,7 @@ class MoRE(RewardModule):
         super().on_test_epoch_start()
         self.test_load.zero_()
 
-    def test_step(self, batch: dict, batch_idx: int) -> None:
+    def test_step(self, batch: PairBatch, batch_idx: int) -> None:
         super().test_step(batch, batch_idx)
         picked = (self.moe.last_gates > 0).to(self.test_load.dtype)  # rows: chosen then rejected
         domain = batch["domain"].repeat(2)

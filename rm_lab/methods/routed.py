@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from rm_lab.data.batch import PairBatch
 from rm_lab.data.protocol import PairData
 from rm_lab.eval.metrics import PairwiseAccuracy
 from rm_lab.io import write_json_atomic
@@ -88,13 +89,13 @@ class RoutedRewardModule(RewardModule):
         return [ROUTER] + [PREFIX + d for d in self.covered]
 
     # -- routing and scoring -----------------------------------------------------------------
-    def route_logits(self, batch: dict) -> torch.Tensor:
+    def route_logits(self, batch: PairBatch) -> torch.Tensor:
         """Router logits over all domains, uncovered domains masked out."""
         logits = self.router_logits(batch["prompt_input_ids"], batch["prompt_attention_mask"])
         mask = torch.tensor([d not in self.covered for d in self.domains], device=logits.device)
         return logits.masked_fill(mask, torch.finfo(logits.dtype).min)
 
-    def route(self, batch: dict) -> torch.Tensor:
+    def route(self, batch: PairBatch) -> torch.Tensor:
         """The router's predicted domain per pair; `forced_routes`, when set, replaces the
         prediction (the router still runs, so its cost is still paid and timed)."""
         predicted = self.route_logits(batch).argmax(-1)
@@ -105,7 +106,7 @@ class RoutedRewardModule(RewardModule):
     def group_order(self, routes: list[int]) -> list[int]:
         return sorted(routes)
 
-    def score_routes(self, batch: dict, routes: torch.Tensor) -> torch.Tensor:
+    def score_routes(self, batch: PairBatch, routes: torch.Tensor) -> torch.Tensor:
         """Rewards of all rows (chosen then rejected), each pair scored by its routed domain."""
         pairs = routes.shape[0]
         rewards = torch.zeros(2 * pairs, device=batch["input_ids"].device)
@@ -120,7 +121,7 @@ class RoutedRewardModule(RewardModule):
                 None if types is None else types[rows, :length]).to(rewards.dtype)
         return rewards
 
-    def score(self, batch: dict) -> torch.Tensor:
+    def score(self, batch: PairBatch) -> torch.Tensor:
         routes = self.route(batch)
         self._last_routes = routes
         return self.score_routes(batch, routes)
@@ -240,7 +241,7 @@ class RoutedRewardModule(RewardModule):
         self.confusion.reset()
         self.oracle_accuracy.reset()
 
-    def test_step(self, batch: dict, batch_idx: int) -> None:
+    def test_step(self, batch: PairBatch, batch_idx: int) -> None:
         super().test_step(batch, batch_idx)
         routes = self._last_routes
         gold = batch["domain"]
@@ -251,7 +252,7 @@ class RoutedRewardModule(RewardModule):
             chosen, rejected = self.split_rewards(self.score_oracle(batch, oracle_routes))
             self.oracle_accuracy.update(chosen, rejected, gold)
 
-    def score_oracle(self, batch: dict, routes: torch.Tensor) -> torch.Tensor:
+    def score_oracle(self, batch: PairBatch, routes: torch.Tensor) -> torch.Tensor:
         return self.score_routes(batch, routes)
 
     def component_labels(self) -> dict[str, str]:
