@@ -1,8 +1,10 @@
 """Raw rows from a local file (in the hub schema) or from a Hugging Face hub dataset.
 
 Local files: `.jsonl`, `.json` (a list or one object per line), `.parquet`, `.csv`, each
-optionally gzip-compressed, or a folder of such files. A line that is not valid JSON is
-counted as a malformed row (`invalid_json`) and skipped, never fatal.
+optionally gzip-compressed, or a folder of such files. JSON lines are streamed: a file is
+never held in memory whole (a top-level JSON list is the one exception: it is parsed at once).
+A line that is not UTF-8 (`invalid_encoding`) or not valid JSON (`invalid_json`) is counted
+as a malformed row and skipped, never fatal; the rest of the file is kept.
 """
 from __future__ import annotations
 
@@ -20,10 +22,56 @@ log = logging.getLogger(__name__)
 SUFFIXES = (".jsonl", ".json", ".parquet", ".csv")
 
 
-def _open_text(path: Path):
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8")
-    return open(path, encoding="utf-8")
+def _open_binary(path: Path):
+    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+
+
+def _starts_with_list(path: Path) -> bool:
+    """Whether the file's first non-blank byte opens a JSON list."""
+    with _open_binary(path) as handle:
+        while chunk := handle.read(4096):
+            stripped = chunk.lstrip()
+            if stripped:
+                return stripped.startswith(b"[")
+    return False
+
+
+def _json_list(path: Path, drops: DropLog) -> Iterator[dict]:
+    with _open_binary(path) as handle:
+        raw = handle.read()
+    try:
+        rows = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path} is not UTF-8 ({err}); re-encode it, or write it as JSON lines "
+                         "so that only the bad rows are dropped") from err
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON: {err}") from err
+    for i, row in enumerate(rows):
+        if isinstance(row, dict):
+            yield row
+        else:
+            drops.drop("not_an_object", f"{path.name}[{i}]")
+
+
+def _json_lines(path: Path, drops: DropLog) -> Iterator[dict]:
+    with _open_binary(path) as handle:
+        for lineno, raw in enumerate(handle, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                drops.drop("invalid_encoding", f"{path.name}:{lineno}")
+                continue
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                drops.drop("invalid_json", f"{path.name}:{lineno}")
+                continue
+            if isinstance(row, dict):
+                yield row
+            else:
+                drops.drop("not_an_object", f"{path.name}:{lineno}")
 
 
 def _base_suffix(path: Path) -> str:
@@ -50,32 +98,10 @@ def list_files(path: str | Path) -> list[Path]:
 def read_file(path: Path, drops: DropLog) -> Iterator[dict]:
     suffix = _base_suffix(path)
     if suffix in (".jsonl", ".json"):
-        with _open_text(path) as handle:
-            text = handle.read()
-        stripped = text.lstrip()
-        if suffix == ".json" and stripped.startswith("["):
-            try:
-                rows = json.loads(stripped)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{path} is not valid JSON: {err}") from err
-            for i, row in enumerate(rows):
-                if isinstance(row, dict):
-                    yield row
-                else:
-                    drops.drop("not_an_object", f"{path.name}[{i}]")
-            return
-        for lineno, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                drops.drop("invalid_json", f"{path.name}:{lineno}")
-                continue
-            if isinstance(row, dict):
-                yield row
-            else:
-                drops.drop("not_an_object", f"{path.name}:{lineno}")
+        if suffix == ".json" and _starts_with_list(path):
+            yield from _json_list(path, drops)
+        else:
+            yield from _json_lines(path, drops)
         return
     import datasets
 

@@ -1,0 +1,46 @@
+"""Local files are streamed row by row; a bad byte or a bad line costs only its own row."""
+from __future__ import annotations
+
+import gzip
+import json
+
+from rm_lab.data.pairs import DropLog
+from rm_lab.data.sources import read_file, read_local
+
+ROW = {"prompt": "p", "chosen": "a", "rejected": "b"}
+
+
+def _lines(*rows: bytes) -> bytes:
+    return b"\n".join(rows) + b"\n"
+
+
+def test_a_line_with_a_non_utf8_byte_is_dropped_and_the_rest_kept(tmp_path):
+    good = json.dumps(ROW).encode()
+    bad = json.dumps({**ROW, "prompt": "caf"}).encode().replace(b"caf", b"caf\xe9")  # latin-1 e-acute
+    for name, opener in (("rows.jsonl", open), ("rows.jsonl.gz", gzip.open)):
+        path = tmp_path / name
+        with opener(path, "wb") as handle:
+            handle.write(_lines(good, bad, b"{not json", good))
+        drops = DropLog("d", "all")
+        rows = list(read_local(path, drops))
+        assert rows == [ROW, ROW]
+        assert drops.to_dict() == {"invalid_encoding": 1, "invalid_json": 1}
+        assert drops.examples["invalid_encoding"] == f"{name}:2"
+
+
+def test_json_lines_are_read_lazily(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    path.write_bytes(_lines(json.dumps(ROW).encode(), b"\xff\xfe broken"))
+    drops = DropLog("d", "all")
+    rows = read_file(path, drops)
+    assert next(rows) == ROW
+    assert drops.to_dict() == {}  # the second line has not been read yet
+    assert list(rows) == [] and drops.to_dict() == {"invalid_encoding": 1}
+
+
+def test_a_json_list_file_still_reads(tmp_path):
+    path = tmp_path / "rows.json"
+    path.write_text(json.dumps([ROW, 3, ROW]), encoding="utf-8")
+    drops = DropLog("d", "all")
+    assert list(read_local(path, drops)) == [ROW, ROW]
+    assert drops.to_dict() == {"not_an_object": 1}
