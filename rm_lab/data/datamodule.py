@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections import Counter
 from pathlib import Path
 
 import datasets
@@ -18,7 +19,7 @@ from torch.utils.data import DataLoader
 from rm_lab.data.batch import PairBatch
 from rm_lab.data.domains.base import SPLITS, Domain, DomainSplits
 from rm_lab.data.loaders import TrainSubset, seeded_loader
-from rm_lab.data.pairs import Pair
+from rm_lab.data.pairs import PAIR_FIELDS, Pair, sample_pairs
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,8 @@ def expand_domains(domains: dict[str, Domain]) -> dict[str, Domain]:
 class PreferenceDataModule(pl.LightningDataModule):
     def __init__(self, domains: dict[str, Domain], name: str = "dataset",
                  max_pairs: dict | None = None, batch_size: int = 16, eval_batch_size: int = 32,
-                 num_workers: int = 0, cache_dir: str | None = ".cache/rm_lab", path=None):
+                 num_workers: int = 0, cache_dir: str | None = ".cache/rm_lab", path=None,
+                 data_seed: int = 0):
         super().__init__()
         if not domains:
             raise ValueError("dataset.domains is empty: configure at least one domain")
@@ -52,6 +54,7 @@ class PreferenceDataModule(pl.LightningDataModule):
         if unknown:
             raise ValueError(f"dataset.max_pairs has unknown splits {sorted(unknown)}; valid: {list(SPLITS)}")
         self.max_pairs = caps
+        self.data_seed = data_seed  # the caps' sample: fixed, whatever the run's seed
         if path:
             if len(self.domains) != 1:
                 raise ValueError(f"dataset.path needs a single-domain dataset; {name!r} has "
@@ -91,8 +94,8 @@ class PreferenceDataModule(pl.LightningDataModule):
             self.splits[name] = domain.load()
         for split in SPLITS:
             cap = self.max_pairs.get(split)
-            self.pairs[split] = [p for d in self.domain_names
-                                 for p in self.splits[d].pairs[split][: cap if cap else None]]
+            self.pairs[split] = [p for d in self.domain_names for p in sample_pairs(
+                self.splits[d].pairs[split], cap, f"{self.data_seed}:{d}:{split}")]
         if not self.pairs["train"] and not self.pairs["test"]:
             raise ValueError(f"dataset {self.name!r} produced no pairs at all; check its sources")
         for name in self.domain_names:
@@ -103,15 +106,21 @@ class PreferenceDataModule(pl.LightningDataModule):
                 log.info("domain %s: %s", name, self.counts()[name])
 
     def counts(self) -> dict:
-        """Pair counts per domain and split (used and available), dropped rows, source."""
+        """Per domain: pairs used and available per split, where the used pairs came from
+        (`composition`: file or hub subset), test pairs whose prompt is also a train prompt
+        (`test_prompts_in_train`), dropped rows, source."""
         out = {}
         for name in self.domain_names:
             s = self.splits[name]
-            used = {split: sum(p.domain == name for p in self.pairs[split]) for split in SPLITS}
+            used = {split: [p for p in self.pairs[split] if p.domain == name] for split in SPLITS}
+            train_prompts = {p.prompt for p in used["train"]}
             out[name] = {
                 "source": s.source, "absent": s.absent,
-                "pairs": used,
+                "pairs": {split: len(used[split]) for split in SPLITS},
                 "available": {split: len(s.pairs.get(split, [])) for split in SPLITS},
+                "composition": {split: dict(Counter(p.source or "unknown" for p in used[split]))
+                                for split in SPLITS},
+                "test_prompts_in_train": sum(p.prompt in train_prompts for p in used["test"]),
                 "dropped": s.dropped,
             }
         return out
@@ -155,7 +164,7 @@ class PreferenceDataModule(pl.LightningDataModule):
                 continue
             rows = [p.to_dict() for p in self.pairs[split]]
             table = datasets.Dataset.from_list(rows) if rows else datasets.Dataset.from_dict(
-                {k: [] for k in ("id", "domain", "prompt", "chosen", "rejected")})
+                {k: [] for k in PAIR_FIELDS})
             self.tokenized[split] = table.map(
                 self._tokenize, batched=True, remove_columns=["prompt", "chosen", "rejected"],
                 cache_file_name=self._cache_file(split), load_from_cache_file=True,

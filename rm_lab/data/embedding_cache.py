@@ -10,12 +10,12 @@ so a text is embedded once however many pairs, runs or seeds use it:
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import torch
+
+from rm_lab.io import atomic_path
 
 CACHE_FORMAT = "1"  # bump when the stored layout changes
 
@@ -85,16 +85,9 @@ class EmbeddingCache:
         """Write atomically (temporary file, then rename); a no-op when nothing was added."""
         if self.path is None or not self._dirty:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         keys = [None] * self._rows
         for k, i in self.index.items():
             keys[i] = k
-        fd, tmp = tempfile.mkstemp(prefix=".embeddings.", suffix=".tmp", dir=self.path.parent)
-        os.close(fd)
-        try:
+        with atomic_path(self.path) as tmp:
             torch.save({"meta": self.meta, "keys": keys, "vectors": self.vectors()}, tmp)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
         self._dirty = False

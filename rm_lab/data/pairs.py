@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import random
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 log = logging.getLogger(__name__)
 
-PAIR_FIELDS = ("id", "domain", "prompt", "chosen", "rejected")
+PAIR_FIELDS = ("id", "domain", "prompt", "chosen", "rejected", "group", "source")
 
 
 class MalformedRow(ValueError):
@@ -21,11 +22,21 @@ class MalformedRow(ValueError):
 
 @dataclass(frozen=True)
 class Pair:
+    """One preference pair. `group` is what splits keep together (the prompt unless the domain
+    knows better: an SHP post, an OpenAssistant message tree, a HellaSwag source video);
+    `source` names the file or hub subset it came from. Neither takes part in the pair's id."""
+
     id: str
     domain: str
     prompt: str
     chosen: str
     rejected: str
+    group: str = field(default="", compare=False)
+    source: str = field(default="", compare=False)
+
+    @property
+    def split_key(self) -> str:
+        return self.group or self.prompt
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -48,8 +59,9 @@ def require_text(row: dict, field: str, allow_empty: bool = False) -> str:
     return value
 
 
-def make_pair(domain: str, prompt: str, chosen: str, rejected: str) -> Pair:
-    """Validate the three texts and give the pair its content-derived id."""
+def make_pair(domain: str, prompt: str, chosen: str, rejected: str, group: str = "") -> Pair:
+    """Validate the three texts and give the pair its content-derived id; `group` keeps pairs
+    together in splits (default: the prompt)."""
     for name, value in (("chosen", chosen), ("rejected", rejected)):
         if not isinstance(value, str):
             raise MalformedRow("non_text_value", name)
@@ -59,7 +71,7 @@ def make_pair(domain: str, prompt: str, chosen: str, rejected: str) -> Pair:
         raise MalformedRow("non_text_value", "prompt")
     if chosen.strip() == rejected.strip():
         raise MalformedRow("chosen_equals_rejected")
-    return Pair(stable_id(domain, prompt, chosen, rejected), domain, prompt, chosen, rejected)
+    return Pair(stable_id(domain, prompt, chosen, rejected), domain, prompt, chosen, rejected, group=group)
 
 
 class DropLog:
@@ -85,7 +97,17 @@ class DropLog:
         return dict(sorted(self.counts.items()))
 
 
-def in_test_split(pair_id: str, test_fraction: float) -> bool:
-    """Deterministic split by the pair's id: the same pair always lands in the same split."""
-    bucket = int(hashlib.sha1(pair_id.encode("utf-8")).hexdigest()[:8], 16) / 0xFFFFFFFF
+def in_test_split(key: str, test_fraction: float) -> bool:
+    """Deterministic split by a key (a pair's group): the same key always lands in the same
+    split, so pairs that share a prompt never straddle train and test."""
+    bucket = int(hashlib.sha1(key.encode("utf-8")).hexdigest()[:8], 16) / 0xFFFFFFFF
     return bucket < test_fraction
+
+
+def sample_pairs(pairs: list[Pair], cap: int | None, seed: str) -> list[Pair]:
+    """At most `cap` pairs drawn uniformly (seeded) from all of them, kept in their order, so a
+    cap covers every file and subset of a domain instead of its first rows."""
+    if not cap or len(pairs) <= cap:
+        return list(pairs)
+    keep = sorted(random.Random(seed).sample(range(len(pairs)), cap))
+    return [pairs[i] for i in keep]

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Iterator
 
 from rm_lab.data.pairs import DropLog, MalformedRow, Pair, in_test_split
-from rm_lab.data.sources import read_hub, read_local
+from rm_lab.data.sources import list_files, read_file, read_hub
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +29,11 @@ class Domain:
 
     Sources, first one set wins:
       files: {train: PATH, test: PATH}  local files per split
-      path:  PATH or [PATH, ...]        local rows, split by pair id with `test_fraction`
+      path:  PATH or [PATH, ...]        local rows, split by group with `test_fraction`
       hub:   {id, name, data_dir, revision, splits: {train: NAME, test: NAME}}
-             a split missing from `splits` is cut from train by pair id
+             a split missing from `splits` is cut from train by group
+    Local and cut splits keep each pair's group (its prompt, or what the domain groups by)
+    on one side, so no test prompt is seen in training.
     With none of them the domain is absent (`absent_reason` says why).
     """
 
@@ -70,20 +72,28 @@ class Domain:
                 drops.drop(bad.reason, f"row {index}")
 
     # -- loading ---------------------------------------------------------------------------
-    def _pairs(self, rows: Iterable[dict], drops: DropLog) -> list[Pair]:
-        seen: set[str] = set()
+    def _pairs(self, rows: Iterable[dict], drops: DropLog, source: str = "",
+               seen: set[str] | None = None) -> list[Pair]:
+        """Converted pairs tagged with their source; a pair already `seen` is a duplicate."""
+        seen = set() if seen is None else seen
         out = []
         for pair in self.convert(rows, drops):
             if pair.id in seen:
                 drops.drop("duplicate_pair", pair.id)
                 continue
             seen.add(pair.id)
-            out.append(pair)
+            out.append(replace(pair, source=source) if source else pair)
         return out
 
+    def _local_pairs(self, paths, drops: DropLog) -> list[Pair]:
+        """Every file under the given paths, each pair tagged with its file's name."""
+        seen: set[str] = set()
+        return [pair for path in paths for file in list_files(path)
+                for pair in self._pairs(read_file(file, drops), drops, file.name, seen)]
+
     def _hash_split(self, pairs: list[Pair], result: DomainSplits, which: tuple[str, ...]) -> None:
-        test = [p for p in pairs if in_test_split(p.id, self.test_fraction)]
-        train = [p for p in pairs if not in_test_split(p.id, self.test_fraction)]
+        test = [p for p in pairs if in_test_split(p.split_key, self.test_fraction)]
+        train = [p for p in pairs if not in_test_split(p.split_key, self.test_fraction)]
         if "train" in which:
             result.pairs["train"] = train
         if "test" in which:
@@ -96,7 +106,7 @@ class Domain:
             for split in SPLITS:
                 drops = DropLog(self.name, split)
                 if self.files.get(split):
-                    result.pairs[split] = self._pairs(read_local(self.files[split], drops), drops)
+                    result.pairs[split] = self._local_pairs([self.files[split]], drops)
                 result.dropped[split] = drops.to_dict()
                 drops.report()
             missing = [s for s in SPLITS if s not in result.pairs]
@@ -106,8 +116,7 @@ class Domain:
             paths = [self.path] if isinstance(self.path, str) else list(self.path)
             result.source = "local " + ", ".join(map(str, paths))
             drops = DropLog(self.name, "all")
-            rows = (row for p in paths for row in read_local(p, drops))
-            self._hash_split(self._pairs(rows, drops), result, SPLITS)
+            self._hash_split(self._local_pairs(paths, drops), result, SPLITS)
             drops.report()
             result.dropped = {"all": drops.to_dict()}
         elif self.hub:
@@ -120,7 +129,9 @@ class Domain:
                 rows = read_hub(self.hub["id"], splits[split], name=self.hub.get("name"),
                                 data_dir=self.hub.get("data_dir"), revision=self.hub.get("revision"),
                                 instead=f"dataset=five_domains_sample, or dataset.domains.{self.name}.path=FILE")
-                pairs = self._pairs(rows, drops)
+                source = "/".join(str(x) for x in (self.hub["id"], self.hub.get("name"), self.hub.get("data_dir"),
+                                                       splits[split]) if x)
+                pairs = self._pairs(rows, drops, source)
                 if split == "train" and "test" not in splits:
                     self._hash_split(pairs, result, SPLITS)
                 else:

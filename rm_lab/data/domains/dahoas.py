@@ -1,6 +1,6 @@
 """Dahoas synthetic-instruct-gptj-pairwise: rows {prompt, chosen, rejected}.
 
-The hub dataset has only a train split; the test split is cut from it by pair id.
+The hub dataset has only a train split; the test split is cut from it by prompt.
 """
 from __future__ import annotations
 

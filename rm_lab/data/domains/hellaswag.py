@@ -1,6 +1,7 @@
 """HellaSwag (hub `Rowan/hellaswag`): prompt = `ctx`, chosen = the labelled ending,
 rejected = one wrong ending drawn by a generator seeded with the row's identity, so the same
 row gives the same pair on every run. `label` may be an int or a string ("" on the test split).
+Rows cut from one source video (`source_id`) stay on one side of a split.
 """
 from __future__ import annotations
 
@@ -35,4 +36,6 @@ class HellaSwag(Domain):
         prompt = ctx
         if self.prefix_activity and row.get("activity_label"):
             prompt = f"{row['activity_label']}: {ctx}"
-        return [make_pair(self.name, prompt, endings[label], endings[wrong])]
+        source = row.get("source_id")
+        return [make_pair(self.name, prompt, endings[label], endings[wrong],
+                          group=f"video:{source}" if source else "")]

@@ -5,7 +5,7 @@ preference_elaboration, ...}. `preference_strength` runs from -3 (response 1 muc
 +3 (response 2 much better); 0 (no preference) and strengths below `min_strength` are dropped
 and counted. The hub puts train and validation rows in one table and marks them in the `split`
 column ("train", "val"); rows are routed by it (validation -> test). Rows without it are split
-by pair id like the other domains.
+by group (prompt) like the other domains.
 """
 from __future__ import annotations
 
@@ -59,12 +59,12 @@ class HelpSteer2Preference(Domain):
         return [pair]
 
     def _hash_split(self, pairs: list[Pair], result: DomainSplits, which: tuple[str, ...]) -> None:
-        """The row's own `split` column when it has one, else the pair-id split."""
+        """The row's own `split` column when it has one, else the split by group (prompt)."""
         routed: dict[str, list[Pair]] = {"train": [], "test": []}
         for pair in pairs:
             split = self._row_split.get(pair.id)
             if split is None:
-                split = "test" if in_test_split(pair.id, self.test_fraction) else "train"
+                split = "test" if in_test_split(pair.split_key, self.test_fraction) else "train"
             routed[split].append(pair)
         for split in which:
             result.pairs[split] = routed[split]

@@ -6,7 +6,7 @@ Reads both layouts: the hub's flat message table (one row per message, linked by
 prompt = the conversation up to it (rendered as HH-RLHF renders dialogues), chosen = the
 best-ranked reply, rejected = each other reply; with `all_ranked_pairs` every pair of
 differently ranked replies. Deleted, synthetic and non-English messages are skipped with
-their subtrees and counted.
+their subtrees and counted. All pairs of one message tree stay on one side of a split.
 """
 from __future__ import annotations
 
@@ -70,9 +70,9 @@ class OpenAssistant(Domain):
                 continue
             parent = message.get("parent_id")
             (children[parent] if parent else roots).append(message)
-        stack = [(root, ()) for root in reversed(roots)]
+        stack = [(root, (), f"tree:{root['message_id']}") for root in reversed(roots)]
         while stack:
-            message, history = stack.pop()
+            message, history, tree = stack.pop()
             reason = self._skip_reason(message)
             if reason:
                 drops.drop(reason, str(message.get("message_id")))
@@ -81,11 +81,11 @@ class OpenAssistant(Domain):
             path = history + (turn,)
             replies = children.get(message["message_id"], [])
             if message["role"] == "prompter":
-                yield from self._ranked_pairs("".join(path), replies, drops)
+                yield from self._ranked_pairs("".join(path), replies, drops, tree)
             for reply in reversed(replies):
-                stack.append((reply, path))
+                stack.append((reply, path, tree))
 
-    def _ranked_pairs(self, prompt_path: str, replies: list[dict], drops: DropLog) -> Iterator[Pair]:
+    def _ranked_pairs(self, prompt_path: str, replies: list[dict], drops: DropLog, tree: str = "") -> Iterator[Pair]:
         ranked = [r for r in replies if r.get("role") == "assistant" and self._skip_reason(r) is None
                   and isinstance(r.get("rank"), int) and not isinstance(r.get("rank"), bool)]
         if len(ranked) < 2:
@@ -101,6 +101,6 @@ class OpenAssistant(Domain):
                 drops.drop("equal_rank", str(worse.get("message_id")))
                 continue
             try:
-                yield make_pair(self.name, prompt, " " + better["text"], " " + worse["text"])
+                yield make_pair(self.name, prompt, " " + better["text"], " " + worse["text"], group=tree)
             except MalformedRow as bad:
                 drops.drop(bad.reason, str(worse.get("message_id")))

@@ -1,4 +1,5 @@
-"""Stanford SHP (hub `stanfordnlp/SHP`): prompt = `history`; `labels` 1 means A is preferred."""
+"""Stanford SHP (hub `stanfordnlp/SHP`): prompt = `history`; `labels` 1 means A is preferred.
+Pairs of one post (`post_id`, many pairs each) stay on one side of a split."""
 from __future__ import annotations
 
 from rm_lab.data.domains.base import Domain
@@ -18,4 +19,5 @@ class SHP(Domain):
         if isinstance(label, bool) or label not in (0, 1):
             raise MalformedRow("bad_label", repr(label))
         chosen, rejected = (ref_a, ref_b) if label == 1 else (ref_b, ref_a)
-        return [make_pair(self.name, history, chosen, rejected)]
+        post = row.get("post_id")
+        return [make_pair(self.name, history, chosen, rejected, group=f"post:{post}" if post else "")]
