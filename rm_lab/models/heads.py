@@ -1,7 +1,8 @@
 """Heads on a pooled encoder: the one linear head, a scalar reward model and a classifier.
 
 `LinearHead(hidden)` is dropout then a linear layer giving one value per row (a reward);
-`LinearHead(hidden, classes=n)` gives a logit per class (a router). Every method's reward
+`LinearHead(hidden, classes=n)` gives a logit per class (a router). Heads compute in fp32
+even under mixed precision, so rewards are not rounded to bf16 (which would make ties). Every method's reward
 and router heads are this module.
 """
 from __future__ import annotations
@@ -22,7 +23,8 @@ class LinearHead(nn.Module):
         self.linear = nn.Linear(hidden, 1 if classes is None else classes)
 
     def forward(self, pooled: torch.Tensor) -> torch.Tensor:
-        out = self.linear(self.dropout(pooled))
+        with torch.autocast(device_type=pooled.device.type, enabled=False):
+            out = self.linear(self.dropout(pooled.float()))
         return out.squeeze(-1) if self.scalar else out
 
 

@@ -3,7 +3,8 @@
 Each input row goes to its k highest-gated experts; the gate adds trainable, input-dependent
 Gaussian noise while training. `aux_loss` (importance and load balance, the coefficient of
 variation squared of each, as in the paper) keeps experts in use. `last_gates` holds the
-dense gate matrix of the last forward pass, so callers can log the experts' load.
+dense gate matrix of the last forward pass, so callers can log the experts' load. Gating runs
+in fp32 under mixed precision, and expert outputs are gathered in the input's dtype.
 """
 from __future__ import annotations
 
@@ -58,7 +59,11 @@ class NoisyTopKMoE(nn.Module):
         return torch.where(is_in, prob_if_in, prob_if_out)
 
     def gates(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(gates [batch, experts], load [experts]) for inputs x [batch, dim]."""
+        """(gates [batch, experts], load [experts]) for inputs x [batch, dim], in fp32."""
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            return self._gates(x.float())
+
+    def _gates(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         clean = x @ self.w_gate
         if self.noisy_gating and self.training:
             noise_std = F.softplus(x @ self.w_noise) + 1e-2
@@ -84,5 +89,6 @@ class NoisyTopKMoE(nn.Module):
         for e, expert in enumerate(self.experts):
             rows = gates[:, e].nonzero(as_tuple=True)[0]
             if rows.numel():
-                out = out.index_add(0, rows, expert(x[rows]) * gates[rows, e].unsqueeze(1))
+                weighted = expert(x[rows]) * gates[rows, e].unsqueeze(1)
+                out = out.index_add(0, rows, weighted.to(out.dtype))
         return out

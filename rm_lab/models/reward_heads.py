@@ -36,7 +36,11 @@ class HeadEnsemble(nn.Module):
             self.biases.append(nn.Parameter(b))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x (N, dim) -> rewards (K, N)."""
+        """x (N, dim) -> rewards (K, N), in fp32 even under mixed precision."""
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            return self._forward(x.float())
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
         h = x.unsqueeze(0).expand(self.k, *x.shape)
         last = len(self.weights) - 1
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
