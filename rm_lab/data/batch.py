@@ -31,6 +31,40 @@ class VectorBatch(TypedDict):
     ids: list[str]                       # (B,)
 
 
+def select_pairs(batch: dict, index: list[int]) -> dict:
+    """The sub-batch of the given pairs (chosen and rejected rows kept in step), without the
+    padding columns no kept row needs."""
+    pairs = len(batch["ids"])
+    rows = torch.tensor(list(index) + [i + pairs for i in index], dtype=torch.long)
+    picked = torch.tensor(list(index), dtype=torch.long)
+    out = {}
+    for key, value in batch.items():
+        if key == "ids":
+            out[key] = [value[i] for i in index]
+        elif key in TEXT_ROWS:
+            out[key] = value[rows.to(value.device)]
+        elif torch.is_tensor(value):
+            out[key] = value[picked.to(value.device)]
+        else:
+            out[key] = value
+    _trim(out, "attention_mask", ("input_ids", "attention_mask", "token_type_ids"))
+    _trim(out, "prompt_attention_mask", ("prompt_input_ids", "prompt_attention_mask"))
+    return out
+
+
+TEXT_ROWS = ("input_ids", "attention_mask", "token_type_ids", "embeddings")  # 2B rows: chosen, rejected
+
+
+def _trim(batch: dict, mask_key: str, keys: tuple[str, ...]) -> None:
+    mask = batch.get(mask_key)
+    if mask is None:
+        return
+    length = max(int(mask.sum(1).max()), 1)
+    for key in keys:
+        if key in batch:
+            batch[key] = batch[key][:, :length]
+
+
 def split_rewards(rewards: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(..., 2B) rewards of a batch -> (chosen (..., B), rejected (..., B))."""
     half = rewards.shape[-1] // 2

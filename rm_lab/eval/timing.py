@@ -1,9 +1,30 @@
-"""Wall-clock timing: per training epoch (a Lightning callback) and per inference input."""
+"""Wall-clock timing that means the same for every method.
+
+Clocks synchronize the accelerator before they are read (`synchronize`), so a method whose
+kernels run asynchronously is charged its compute, not its kernel launches. Training epochs
+are timed by a Lightning callback; inference by one protocol for all methods: per input (each
+test pair scored alone, as the router paper measures it) on the first `per_input_pairs` test
+pairs, with the batched figure (evaluation batches) alongside.
+"""
 from __future__ import annotations
 
 import time
 
 import pytorch_lightning as pl
+import torch
+
+
+def synchronize(device: torch.device | str | None) -> None:
+    """Wait for the device's queued work (a no-op on the CPU)."""
+    device = torch.device(device) if device is not None else None
+    if device is not None and device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def clock(device=None) -> float:
+    """perf_counter() after the device's queued work has finished."""
+    synchronize(device)
+    return time.perf_counter()
 
 
 class EpochTimer(pl.Callback):
@@ -14,28 +35,44 @@ class EpochTimer(pl.Callback):
         self._start = None
 
     def on_train_epoch_start(self, trainer, pl_module):
-        self._start = time.perf_counter()
+        self._start = clock(pl_module.device)
 
     def on_train_epoch_end(self, trainer, pl_module):
         if self._start is not None:
-            self.per_epoch.append(time.perf_counter() - self._start)
+            self.per_epoch.append(clock(pl_module.device) - self._start)
             self._start = None
 
 
 class InferenceClock:
-    """Accumulates the time spent scoring and the number of inputs (texts) scored."""
+    """Test-time scoring time: batched (every evaluation batch) and per input (single pairs)."""
 
-    def __init__(self):
-        self.seconds = 0.0
-        self.inputs = 0
+    def __init__(self, per_input_pairs: int = 32):
+        self.per_input_pairs = per_input_pairs
+        self.reset()
 
     def reset(self) -> None:
         self.seconds, self.inputs = 0.0, 0
+        self.single_seconds, self.single_inputs = 0.0, 0
+
+    @property
+    def wants_single(self) -> int:
+        """How many more pairs the per-input protocol still needs."""
+        return max(0, self.per_input_pairs - self.single_inputs // 2)
 
     def add(self, seconds: float, inputs: int) -> None:
         self.seconds += seconds
         self.inputs += inputs
 
+    def add_single(self, seconds: float, inputs: int) -> None:
+        self.single_seconds += seconds
+        self.single_inputs += inputs
+
     def summary(self) -> dict:
-        return {"seconds_total": self.seconds, "inputs": self.inputs,
-                "seconds_per_input": self.seconds / self.inputs if self.inputs else None}
+        batched = self.seconds / self.inputs if self.inputs else None
+        single = self.single_seconds / self.single_inputs if self.single_inputs else None
+        return {"seconds_per_input": single if single is not None else batched,
+                "protocol": "per_input" if single is not None else "batched",
+                "per_input": {"seconds_per_input": single, "inputs": self.single_inputs,
+                              "seconds_total": self.single_seconds},
+                "batched": {"seconds_per_input": batched, "inputs": self.inputs, "seconds_total": self.seconds},
+                "seconds_total": self.seconds, "inputs": self.inputs}

@@ -13,6 +13,8 @@ a pristine copy each time (no drift), so every forward pass runs at the plain ba
 """
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import nn
 
@@ -145,6 +147,14 @@ class ARLISS(RoutedRewardModule):
         if not torch.is_grad_enabled():
             self.inference_batches += 1
         return super().score(batch)
+
+    @contextlib.contextmanager
+    def timing_only(self):
+        switches, batches = self.switches, self.inference_batches
+        try:
+            yield
+        finally:
+            self.switches, self.inference_batches = switches, batches
 
     def score_oracle(self, batch, routes):
         switches = self.switches

@@ -11,17 +11,17 @@ one .py here and one .yaml under conf/method/.
 """
 from __future__ import annotations
 
-import time
+import contextlib
 from typing import Callable
 
 import pytorch_lightning as pl
 import torch
 from torch import nn
 
-from rm_lab.data.batch import Batch, split_rewards
+from rm_lab.data.batch import Batch, select_pairs, split_rewards
 from rm_lab.data.protocol import PairData
 from rm_lab.eval.metrics import PairwiseAccuracy
-from rm_lab.eval.timing import InferenceClock
+from rm_lab.eval.timing import InferenceClock, clock
 from rm_lab.models.losses import bradley_terry_losses
 
 PairLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -99,9 +99,9 @@ class RewardModule(pl.LightningModule):
         """Train, returning wall seconds by component. `make_trainer()` gives a fresh Lightning
         Trainer from the run's config (loggers and timers attached); composite methods may call
         it once per component. The default is one fit of the whole module."""
-        start = time.perf_counter()
+        start = clock(self.device)
         make_trainer().fit(self, datamodule=data)
-        return {"reward_model": time.perf_counter() - start}
+        return {"reward_model": clock(self.device) - start}
 
     # -- the method's figures -----------------------------------------------------------------
     def extra_results(self) -> dict:
@@ -132,11 +132,35 @@ class RewardModule(pl.LightningModule):
         self.inference.reset()
 
     def test_step(self, batch: Batch, batch_idx: int) -> None:
-        start = time.perf_counter()
-        rewards = self.score(batch)
-        self.inference.add(time.perf_counter() - start, int(rewards.shape[-1]))
+        self.time_single_inputs(batch)
+        rewards = self.timed_score(batch)
         chosen, rejected = self.split_rewards(rewards)
         self.test_accuracy.update(chosen, rejected, batch["domain"])
+
+    def timed_score(self, batch: Batch) -> torch.Tensor:
+        """score(batch), its time and inputs added to the batched inference clock."""
+        start = clock(self.device)
+        rewards = self.score(batch)
+        self.inference.add(clock(self.device) - start, int(rewards.shape[-1]))
+        return rewards
+
+    def time_single_inputs(self, batch: Batch) -> None:
+        """The per-input protocol: while the clock wants more, score this batch's pairs one by
+        one (each pair's two texts), timed; the results are discarded."""
+        wanted = min(self.inference.wants_single, len(batch["ids"]))
+        if not wanted:
+            return
+        with self.timing_only():
+            for i in range(wanted):
+                single = select_pairs(batch, [i])
+                start = clock(self.device)
+                rewards = self.score(single)
+                self.inference.add_single(clock(self.device) - start, int(rewards.shape[-1]))
+
+    @contextlib.contextmanager
+    def timing_only(self):
+        """Scoring inside this block is for timing only: methods restore any counters it moves."""
+        yield
 
     def on_test_epoch_end(self) -> None:
         result = self.test_accuracy.compute()

@@ -19,7 +19,6 @@ Accuracy under every rule and of every member lands in results.json (`ensemble`)
 from __future__ import annotations
 
 import contextlib
-import time
 
 import torch
 from torch import nn
@@ -27,6 +26,7 @@ from torch import nn
 from rm_lab.data.batch import VectorBatch
 from rm_lab.data.protocol import PairData
 from rm_lab.eval.metrics import PairwiseAccuracy
+from rm_lab.eval.timing import clock
 from rm_lab.methods.base import RewardModule, pairwise_step
 from rm_lab.models.losses import bradley_terry_losses, classification_losses
 from rm_lab.models.reward_heads import RULES, HeadEnsemble, combine
@@ -98,10 +98,10 @@ class EmbeddingRM(RewardModule):
 
     # -- training ---------------------------------------------------------------------------
     def run_training(self, make_trainer, data: PairData) -> dict[str, float]:
-        start = time.perf_counter()
+        start = clock(self.device)
         with intra_op_threads(self.num_threads):
             make_trainer(max_epochs=self.epochs).fit(self, datamodule=data)
-        return {"heads": time.perf_counter() - start}
+        return {"heads": clock(self.device) - start}
 
     def training_step(self, batch: VectorBatch, batch_idx: int) -> torch.Tensor:
         rewards = self.heads(batch["embeddings"])  # (K, 2B)
@@ -119,10 +119,11 @@ class EmbeddingRM(RewardModule):
             acc.reset()
 
     def test_step(self, batch: VectorBatch, batch_idx: int) -> None:
-        start = time.perf_counter()
+        self.time_single_inputs(batch)
+        start = clock(self.device)
         scores = self.heads(batch["embeddings"])
         rewards = combine(scores, self.rule, self.lam, self.member)
-        self.inference.add(time.perf_counter() - start, int(rewards.shape[0]))
+        self.inference.add(clock(self.device) - start, int(rewards.shape[0]))
         self.test_accuracy.update(*self.split_rewards(rewards), batch["domain"])
         for rule, acc in self.rule_accuracy.items():
             acc.update(*self.split_rewards(combine(scores, rule, self.lam, self.member)), batch["domain"])

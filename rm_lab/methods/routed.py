@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from pathlib import Path
 
 import torch
@@ -19,6 +18,7 @@ import torch
 from rm_lab.data.batch import PairBatch
 from rm_lab.data.protocol import PairData
 from rm_lab.eval.metrics import PairwiseAccuracy
+from rm_lab.eval.timing import clock
 from rm_lab.io import write_json_atomic
 from rm_lab.methods.base import RewardModule
 from rm_lab.methods.fitting import RewardFit, RouterFit
@@ -205,9 +205,9 @@ class RoutedRewardModule(RewardModule):
             root = trainer.default_root_dir
             timers = [cb for cb in trainer.callbacks if isinstance(getattr(cb, "per_epoch", None), list)]
             seen = len(timers[0].per_epoch) if timers else 0
-            start = time.perf_counter()
+            start = clock(self.device)
             trainer.fit(fit, datamodule=part)
-            by_component[name] = time.perf_counter() - start
+            by_component[name] = clock(self.device) - start
             epochs = timers[0].per_epoch[seen:] if timers else []
             # pure epoch time (the fit's wall time also holds Lightning's per-fit setup)
             self.epoch_seconds[name] = (sum(epochs) / len(epochs) if epochs
