@@ -31,6 +31,14 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         raise
 
 
+def is_main_process() -> bool:
+    """True in a single-process run and in the first process of a multi-process one (the one
+    that writes results, components and reports)."""
+    from pytorch_lightning.utilities import rank_zero_only
+
+    return getattr(rank_zero_only, "rank", 0) == 0
+
+
 def write_text_atomic(path: str | Path, text: str) -> Path:
     with atomic_path(path) as tmp:
         with open(tmp, "w", encoding="utf-8") as handle:

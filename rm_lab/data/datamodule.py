@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader
 
 from rm_lab.data.batch import PairBatch
 from rm_lab.data.domains.base import SPLITS, Domain, DomainSplits
-from rm_lab.data.loaders import TrainSubset, seeded_loader
+from rm_lab.data.loaders import TrainSubset, eval_loader, seeded_loader
 from rm_lab.data.pairs import PAIR_FIELDS, Pair, sample_pairs
 
 log = logging.getLogger(__name__)
@@ -222,4 +222,4 @@ class PreferenceDataModule(pl.LightningDataModule):
         return seeded_loader(self.tokenized["train"], self.batch_size, True, self.collate, self.num_workers)
 
     def test_dataloader(self) -> DataLoader:
-        return seeded_loader(self.tokenized["test"], self.eval_batch_size, False, self.collate, self.num_workers)
+        return eval_loader(self.tokenized["test"], self.eval_batch_size, self.collate, self.num_workers)

@@ -1,7 +1,9 @@
 """Seeded data loaders, and a datamodule over part of a split (one domain's pairs, say).
 
 The shuffling generator is seeded from torch's initial seed, which `seed_everything(seed)`
-sets, so a run's batch order follows its seed and nothing else.
+sets, so a run's batch order follows its seed and nothing else. Evaluation loaders in a
+multi-process run give each process its share of the pairs without the padding repeats of
+a plain DistributedSampler, so every test pair is scored exactly once.
 """
 from __future__ import annotations
 
@@ -19,6 +21,18 @@ def seeded_loader(data: Dataset, batch_size: int, shuffle: bool, collate_fn: Cal
     generator = torch.Generator().manual_seed(seed)
     return DataLoader(data, batch_size=batch_size, shuffle=shuffle, collate_fn=collate_fn,
                       num_workers=num_workers, generator=generator)
+
+
+def eval_loader(data: Dataset, batch_size: int, collate_fn: Callable, num_workers: int = 0) -> DataLoader:
+    """In order; in a multi-process run, this process's share of the rows, none repeated."""
+    dist = torch.distributed
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        from pytorch_lightning.overrides.distributed import UnrepeatedDistributedSampler
+
+        sampler = UnrepeatedDistributedSampler(data, shuffle=False)
+        return DataLoader(data, batch_size=batch_size, sampler=sampler, collate_fn=collate_fn,
+                          num_workers=num_workers)
+    return seeded_loader(data, batch_size, False, collate_fn, num_workers)
 
 
 class TrainSubset(pl.LightningDataModule):

@@ -12,7 +12,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from rm_lab.data.batch import VectorBatch
-from rm_lab.data.loaders import TrainSubset, seeded_loader
+from rm_lab.data.loaders import TrainSubset, eval_loader, seeded_loader
 
 
 class VectorPairs(Dataset):
@@ -87,4 +87,4 @@ class VectorPairsDataModule(pl.LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         data = self.splits["test"]
-        return seeded_loader(data, self.eval_batch_size, False, data.collate)
+        return eval_loader(data, self.eval_batch_size, data.collate)

@@ -1,4 +1,9 @@
-"""Strict pairwise accuracy per domain: reward(chosen) > reward(rejected); ties counted apart."""
+"""Strict pairwise accuracy per domain: reward(chosen) > reward(rejected); ties counted apart.
+
+Test-time counters expose `state()` (one tensor of sums) and `load(state)`, so a
+multi-process run can sum them over processes (`rm_lab.methods.base.RewardModule.sync_test_state`)
+and every process then holds the counts of the whole test set.
+"""
 from __future__ import annotations
 
 import torch
@@ -18,6 +23,14 @@ class PairwiseAccuracy:
         self.tied = [0] * len(self.domains)
         self.lost = [0] * len(self.domains)
         self.loss_sum = [0.0] * len(self.domains)
+
+    def state(self) -> torch.Tensor:
+        return torch.tensor([self.won, self.tied, self.lost, self.loss_sum], dtype=torch.float64)
+
+    def load(self, state: torch.Tensor) -> None:
+        won, tied, lost, loss_sum = state.detach().cpu().tolist()
+        self.won, self.tied, self.lost = [round(x) for x in won], [round(x) for x in tied], [round(x) for x in lost]
+        self.loss_sum = list(loss_sum)
 
     def update(self, chosen: torch.Tensor, rejected: torch.Tensor, domain: torch.Tensor) -> None:
         chosen, rejected = chosen.detach().float().cpu(), rejected.detach().float().cpu()
@@ -58,3 +71,19 @@ class PairwiseAccuracy:
             "loss": sum(self.loss_sum) / total if total else None,
             "n": total,
         }
+
+
+class Counts:
+    """A tensor of sums (experts' load by domain, say) that multi-process runs add up."""
+
+    def __init__(self, *shape: int):
+        self.value = torch.zeros(*shape, dtype=torch.float64)
+
+    def reset(self) -> None:
+        self.value.zero_()
+
+    def state(self) -> torch.Tensor:
+        return self.value.clone()
+
+    def load(self, state: torch.Tensor) -> None:
+        self.value = state.detach().cpu().to(torch.float64)

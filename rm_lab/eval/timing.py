@@ -59,6 +59,15 @@ class InferenceClock:
         """How many more pairs the per-input protocol still needs."""
         return max(0, self.per_input_pairs - self.single_inputs // 2)
 
+    def state(self) -> torch.Tensor:
+        return torch.tensor([self.seconds, self.inputs, self.single_seconds, self.single_inputs],
+                            dtype=torch.float64)
+
+    def load(self, state: torch.Tensor) -> None:
+        seconds, inputs, single_seconds, single_inputs = state.detach().cpu().tolist()
+        self.seconds, self.inputs = seconds, round(inputs)
+        self.single_seconds, self.single_inputs = single_seconds, round(single_inputs)
+
     def add(self, seconds: float, inputs: int) -> None:
         self.seconds += seconds
         self.inputs += inputs

@@ -162,7 +162,23 @@ class RewardModule(pl.LightningModule):
         """Scoring inside this block is for timing only: methods restore any counters it moves."""
         yield
 
+    def test_state(self) -> dict:
+        """The test-time counters (objects with `state()` and `load()`) that make up this
+        method's results; multi-process runs sum them over processes. Methods add theirs."""
+        return {"accuracy": self.test_accuracy, "inference": self.inference}
+
+    def sync_test_state(self) -> None:
+        """Sum every test counter over processes (a no-op in a single process), so each test
+        pair counts once whichever process scored it."""
+        trainer = self._trainer
+        if trainer is None or trainer.world_size <= 1:
+            return
+        for counter in self.test_state().values():
+            total = trainer.strategy.reduce(counter.state().to(self.device), reduce_op="sum")
+            counter.load(total)
+
     def on_test_epoch_end(self) -> None:
+        self.sync_test_state()
         result = self.test_accuracy.compute()
         for name, row in result["per_domain"].items():
             self.log(f"test/accuracy/{name}", row["accuracy"])

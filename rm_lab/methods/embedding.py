@@ -118,6 +118,10 @@ class EmbeddingRM(RewardModule):
         for acc in [*self.rule_accuracy.values(), *self.member_accuracy]:
             acc.reset()
 
+    def test_state(self) -> dict:
+        return {**super().test_state(), **{f"rule/{r}": a for r, a in self.rule_accuracy.items()},
+                **{f"member/{k}": a for k, a in enumerate(self.member_accuracy)}}
+
     def test_step(self, batch: VectorBatch, batch_idx: int) -> None:
         self.time_single_inputs(batch)
         start = clock(self.device)

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from rm_lab.data.batch import PairBatch
+from rm_lab.eval.metrics import Counts
 from rm_lab.methods.base import RewardModule, pairwise_step
 from rm_lab.models.backbone import Backbone, RewardEncoder
 from rm_lab.models.heads import LinearHead
@@ -38,7 +39,7 @@ class MoRE(RewardModule):
         self.norm_out = nn.LayerNorm(hidden)
         self.head = LinearHead(hidden)
         self.aux_loss_weight = aux_loss_weight
-        self.register_buffer("test_load", torch.zeros(len(self.domains), num_experts), persistent=False)
+        self.test_load = Counts(len(self.domains), num_experts)  # top-k selections by gold domain
 
     def score(self, batch: PairBatch) -> torch.Tensor:
         pooled = self.encoder(batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids"))
@@ -58,16 +59,18 @@ class MoRE(RewardModule):
 
     def on_test_epoch_start(self) -> None:
         super().on_test_epoch_start()
-        self.test_load.zero_()
+        self.test_load.reset()
+
+    def test_state(self) -> dict:
+        return {**super().test_state(), "expert_load": self.test_load}
 
     def test_step(self, batch: PairBatch, batch_idx: int) -> None:
         super().test_step(batch, batch_idx)
-        picked = (self.moe.last_gates > 0).to(self.test_load.dtype)  # rows: chosen then rejected
-        domain = batch["domain"].repeat(2)
-        self.test_load.index_add_(0, domain, picked)
+        picked = (self.moe.last_gates > 0).to("cpu", torch.float64)  # rows: chosen then rejected
+        self.test_load.value.index_add_(0, batch["domain"].repeat(2).cpu(), picked)
 
     def extra_results(self) -> dict:
-        load = self.test_load.cpu()
+        load = self.test_load.value.float()
         total = load.sum(0)
         by_domain = {d: (load[i] / load[i].sum()).tolist() for i, d in enumerate(self.domains) if load[i].sum() > 0}
         return {"expert_load": {

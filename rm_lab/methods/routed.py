@@ -19,7 +19,7 @@ from rm_lab.data.batch import PairBatch
 from rm_lab.data.protocol import PairData
 from rm_lab.eval.metrics import PairwiseAccuracy
 from rm_lab.eval.timing import clock
-from rm_lab.io import write_json_atomic
+from rm_lab.io import is_main_process, write_json_atomic
 from rm_lab.methods.base import RewardModule
 from rm_lab.methods.fitting import RewardFit, RouterFit
 from rm_lab.methods.routing import RouterConfusion, covered_domains
@@ -213,7 +213,7 @@ class RoutedRewardModule(RewardModule):
             self.epoch_seconds[name] = (sum(epochs) / len(epochs) if epochs
                                         else by_component[name] / max(1, trainer.current_epoch))
         self.after_training()
-        if self.save_components and root is not None:
+        if self.save_components and root is not None and is_main_process():
             self.save(Path(root) / "components")
         return by_component
 
@@ -251,6 +251,9 @@ class RoutedRewardModule(RewardModule):
             oracle_routes = torch.where(covered[gold], gold, routes)
             chosen, rejected = self.split_rewards(self.score_oracle(batch, oracle_routes))
             self.oracle_accuracy.update(chosen, rejected, gold)
+
+    def test_state(self) -> dict:
+        return {**super().test_state(), "router": self.confusion, "oracle": self.oracle_accuracy}
 
     def score_oracle(self, batch: PairBatch, routes: torch.Tensor) -> torch.Tensor:
         return self.score_routes(batch, routes)

@@ -24,6 +24,12 @@ class RouterConfusion:
     def reset(self) -> None:
         self.matrix = torch.zeros(len(self.domains), len(self.domains), dtype=torch.long)
 
+    def state(self) -> torch.Tensor:
+        return self.matrix.to(torch.float64)
+
+    def load(self, state: torch.Tensor) -> None:
+        self.matrix = state.detach().cpu().round().long()
+
     def update(self, gold: torch.Tensor, predicted: torch.Tensor) -> None:
         for g, p in zip(gold.tolist(), predicted.tolist()):
             self.matrix[g, p] += 1
