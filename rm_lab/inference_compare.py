@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> dict:
                      {"rodos": args.rodos, "arliss": args.arliss}, merge=not args.no_merge)
     print(markdown(result), flush=True)
     if args.out:
-        from rm_lab.eval.results import write_json_atomic
+        from rm_lab.io import write_json_atomic
 
         write_json_atomic(args.out, result)
     return result

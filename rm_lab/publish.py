@@ -4,23 +4,31 @@ from __future__ import annotations
 
 import logging
 
+from rm_lab.results import (
+    Results,
+    average_accuracy,
+    domain_rows,
+    total_params,
+    train_seconds,
+)
+
 log = logging.getLogger("rm_lab")
 
 
-def publish(loggers: list, results: dict) -> None:
+def publish(loggers: list, results: Results) -> None:
     """Send the run's summary to the loggers (W&B gets a per-domain table and summary fields)."""
     from pytorch_lightning.loggers import WandbLogger
 
     for lg in loggers:
         if not isinstance(lg, WandbLogger):
             continue
-        per_domain = (results.get("accuracy") or {}).get("per_domain", {})
+        per_domain = domain_rows(results)
         rows = [[d, r["accuracy"], r["tied"], r["n"]] for d, r in per_domain.items()]
         lg.log_table(key="accuracy_by_domain", columns=["domain", "accuracy", "ties", "pairs"], data=rows)
         summary = {f"accuracy/{d}": r["accuracy"] for d, r in per_domain.items()}
-        summary.update({"accuracy/average": results["accuracy"]["average"],
-                        "params/total": results["params"]["total"],
-                        "train_time/total_s": results["train_time"]["total_s"],
+        summary.update({"accuracy/average": average_accuracy(results),
+                        "params/total": total_params(results),
+                        "train_time/total_s": train_seconds(results),
                         "status": results["status"]})
         lg.experiment.summary.update(summary)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import hydra
 import pytorch_lightning as pl
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from rm_lab.build import (
     build_data,
@@ -28,35 +28,64 @@ from rm_lab.build import (
 )
 from rm_lab.config import CONF_DIR
 from rm_lab.eval.params import count_components
-from rm_lab.eval.results import versions, write_json_atomic
 from rm_lab.eval.rewardbench import score_results
 from rm_lab.eval.summary import accuracy_table
-from rm_lab.eval.timing import EpochTimer
+from rm_lab.eval.selection import BestWeights
+from rm_lab.eval.timing import EpochTimer, clock
+from rm_lab.io import is_main_process
 from rm_lab.publish import close_loggers, publish
+from rm_lab.results import RESULTS_NAME, Results, add_blocks, new_results, write_results
 
 log = logging.getLogger("rm_lab")
 
 
-def run(cfg: DictConfig) -> dict:
-    """Train and evaluate one configured run; always leaves a results.json behind."""
+TEST_ON = ("best", "last")
+
+
+def selection_callbacks(cfg: DictConfig, monitor: str | None, component: str | None, selectors: list) -> list:
+    """Validation selection for one fit: the best epoch's weights (test_on: best) and, with
+    `early_stopping: N`, a stop after N epochs without a better validation accuracy."""
+    if not monitor:
+        return []
+    best = BestWeights(monitor, restore=cfg.test_on == "best", component=component)
+    selectors.append(best)
+    if not cfg.get("early_stopping"):
+        return [best]
+    from pytorch_lightning.callbacks import EarlyStopping
+
+    return [best, EarlyStopping(monitor=monitor, mode="max", patience=int(cfg.early_stopping), strict=False)]
+
+
+def validation_block(cfg: DictConfig, module, selectors: list[BestWeights]) -> dict:
+    block: dict = {"test_on": cfg.test_on, "per_epoch": list(module.validation_epochs)}
+    if len(selectors) == 1:
+        block.update(best_epoch=selectors[0].best_epoch, best_accuracy=selectors[0].best)
+    else:
+        block.update(best_epoch=None, best_accuracy=None)
+    block["by_component"] = {b.component or b.monitor: b.summary() for b in selectors}
+    return block
+
+
+def run(cfg: DictConfig) -> Results:
+    """Train and evaluate one configured run; always leaves a results.json behind (written by
+    the first process only, in a multi-process run)."""
+    if cfg.get("test_on", "best") not in TEST_ON:
+        raise ValueError(f"test_on must be one of {list(TEST_ON)}, got {cfg.test_on!r}")
     output_dir = Path(cfg.paths.output_dir)
+    main = is_main_process()
     output_dir.mkdir(parents=True, exist_ok=True)
-    results: dict = {
-        "status": "running", "method": cfg.method.name, "model": cfg.model.name,
-        "dataset": cfg.dataset.name, "seed": cfg.seed, "experiment": cfg.experiment_name,
-        "output_dir": str(output_dir), "config": OmegaConf.to_container(cfg, resolve=True),
-        "versions": versions(),
-    }
+    results = new_results(cfg)
     loggers: list = []
     module = None
     started = time.perf_counter()
-    write_json_atomic(output_dir / "results.json", results)  # a killed run still shows as "running"
+    if main:
+        write_results(output_dir, results)  # a killed run still shows as "running"
     try:
         pl.seed_everything(cfg.seed, workers=True)
         datamodule, backbone = build_data(cfg)
         results["data"] = datamodule.counts()
         data = build_inputs(cfg, datamodule, backbone)
-        results.update(data.figures())
+        add_blocks(results, data.figures())
         pl.seed_everything(cfg.seed, workers=True)
         # prepare() may drop components (routers cover only domains with training pairs)
         module = build_method(cfg.method, data=data, backbone=backbone, domains=data.domain_names)
@@ -67,15 +96,18 @@ def run(cfg: DictConfig) -> dict:
         for lg in loggers:
             lg.log_hyperparams(results["config"])
         timer = EpochTimer()
+        selectors: list[BestWeights] = []
 
-        def make_trainer(**overrides):
-            return build_trainer(cfg, loggers, [timer], **overrides)
+        def make_trainer(monitor: str | None = None, component: str | None = None, **overrides):
+            return build_trainer(cfg, loggers, [timer, *selection_callbacks(cfg, monitor, component, selectors)],
+                                 **overrides)
 
         by_component: dict[str, float] = {}
-        fit_start = time.perf_counter()
+        fit_start = clock(module.device)
         if cfg.train and data.num_pairs("train"):
             by_component = module.run_training(make_trainer, data)
-        train_total = time.perf_counter() - fit_start
+        train_total = clock(module.device) - fit_start
+        results["validation"] = validation_block(cfg, module, selectors)
         trainer = make_trainer()
         trainer.test(module, datamodule=data, verbose=False)
         if cfg.save_checkpoint:
@@ -91,7 +123,8 @@ def run(cfg: DictConfig) -> dict:
                                  "pairs_per_s": train_pairs / sum(timer.per_epoch)
                                  if timer.per_epoch and single_fit else None}
         results["inference"] = module.inference.summary()
-        results.update(module.extra_results())
+        results["processes"] = trainer.world_size
+        add_blocks(results, module.extra_results())
         results["status"] = "completed"
     except BaseException as err:
         results["status"] = "failed"
@@ -100,12 +133,14 @@ def run(cfg: DictConfig) -> dict:
         raise
     finally:
         results["wall_time_s"] = time.perf_counter() - started
-        write_json_atomic(output_dir / "results.json", results)
+        if main:
+            write_results(output_dir, results)
         if results["status"] == "completed":
             publish(loggers, results)
         close_loggers(loggers, "success" if results["status"] == "completed" else "failed")
-    print(accuracy_table(results, module.summary_lines(results)), flush=True)
-    log.info("results written to %s", output_dir / "results.json")
+    if main:
+        print(accuracy_table(results, module.summary_lines(results)), flush=True)
+        log.info("results written to %s", output_dir / RESULTS_NAME)
     return results
 
 

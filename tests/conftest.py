@@ -8,6 +8,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from rm_lab.config import compose
+from rm_lab.results import REQUIRED, identity_from_path, write_results
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -17,6 +18,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 TINY = [
     "model=tiny-deberta",
     "dataset.max_pairs.train=24",
+    "dataset.max_pairs.validation=8",
     "dataset.max_pairs.test=12",
     "dataset.batch_size=8",
     "logger=csv",
@@ -40,3 +42,29 @@ def make_cfg(tmp_path):
 @pytest.fixture
 def fixtures() -> Path:
     return FIXTURES
+
+
+RUN_DEFAULTS = {
+    "status": "completed", "method": "baseline", "model": "m", "dataset": "d", "seed": 0,
+    "experiment": "test", "output_dir": "", "config": {}, "versions": {}, "data": {},
+    "params": {"total": 0, "trainable": 0, "by_component": {}},
+    "accuracy": {"per_domain": {}, "average": None, "overall": None, "ties": 0, "loss": None, "n": 0},
+    "train_time": {"total_s": 0.0, "per_epoch_s": [], "by_component": {}, "pairs_per_s": None},
+    "inference": {"seconds_total": 0.0, "inputs": 0, "seconds_per_input": None},
+    "wall_time_s": 0.0, "error": "", "traceback": "",
+}
+
+
+@pytest.fixture
+def write_run():
+    """write_run(path, **fields) -> path: a results.json of the current schema with every key its
+    status needs: `fields`, else the identity from the path's layout, else RUN_DEFAULTS (labels:
+    the method's own name)."""
+
+    def _write(path: str | Path, **fields) -> Path:
+        record = {**RUN_DEFAULTS, **identity_from_path(path), **fields}
+        record.setdefault("labels", {"method": record["method"], "components": {}})
+        keep = set(REQUIRED[record["status"]]) | set(fields)
+        return write_results(path, {k: v for k, v in record.items() if k in keep})
+
+    return _write

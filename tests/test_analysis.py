@@ -45,6 +45,7 @@ def test_top_k_coverage_on_a_hand_made_ranking():
     assert table.loc["reverse", "top1"] == 1.0 and table.loc["reverse", "top2"] == 1.0
 
 
+@pytest.mark.slow
 def test_elastic_net_picks_the_informative_column():
     rng = np.random.default_rng(3)
     n = 30

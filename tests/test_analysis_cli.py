@@ -7,13 +7,12 @@ import pandas as pd
 import pytest
 
 from rm_lab.analysis.__main__ import main
-from rm_lab.eval.results import write_json_atomic
 
 MODELS = {"alpha": (0.55, 10.0), "beta": (0.60, 20.0), "gamma": (0.70, 40.0), "delta": (0.65, 30.0),
           "eps": (0.75, 50.0), "zeta": (0.58, 15.0)}
 
 
-def _write_runs(root, rewardbench: bool):
+def _write_runs(write_run, root, rewardbench: bool):
     for model, (score, _) in MODELS.items():
         for seed, shift in ((0, -0.01), (1, 0.01)):
             acc = score + shift
@@ -24,7 +23,7 @@ def _write_runs(root, rewardbench: bool):
             if rewardbench:
                 run["rewardbench"] = {"score": acc - 0.1, "sections": {"Chat": acc, "Chat Hard": acc - 0.2,
                                                                         "Safety": acc - 0.1, "Reasoning": acc - 0.1}}
-            write_json_atomic(root / "baseline" / model / "d" / f"seed_{seed}" / "results.json", run)
+            write_run(root / "baseline" / model / "d" / f"seed_{seed}" / "results.json", **run)
     broken = root / "baseline" / "omega" / "d" / "seed_0" / "results.json"
     broken.parent.mkdir(parents=True)
     broken.write_text("{not json")
@@ -40,8 +39,8 @@ def _write_table(path, source: str):
 
 
 @pytest.mark.parametrize("rewardbench", [False, True])
-def test_report_from_runs_labels_every_output_synthetic(tmp_path, capsys, rewardbench):
-    _write_runs(tmp_path / "sweep", rewardbench)
+def test_report_from_runs_labels_every_output_synthetic(tmp_path, write_run, capsys, rewardbench):
+    _write_runs(write_run, tmp_path / "sweep", rewardbench)
     _write_table(tmp_path / "bench.csv", "synthetic for the test")
     out = tmp_path / "report"
     code = main(["--runs", str(tmp_path / "sweep"), "--benchmarks", str(tmp_path / "bench.csv"), "--out", str(out),
@@ -72,8 +71,8 @@ def test_report_from_runs_labels_every_output_synthetic(tmp_path, capsys, reward
     assert gain.loc["1-10B", "best"] == "eps" and gain.loc["1-10B", "default"] == "delta"
 
 
-def test_measured_table_is_not_labelled_synthetic(tmp_path):
-    _write_runs(tmp_path / "sweep", rewardbench=False)
+def test_measured_table_is_not_labelled_synthetic(tmp_path, write_run):
+    _write_runs(write_run, tmp_path / "sweep", rewardbench=False)
     _write_table(tmp_path / "bench.csv", "open llm leaderboard")
     out = tmp_path / "report"
     assert main(["--runs", str(tmp_path / "sweep"), "--benchmarks", str(tmp_path / "bench.csv"), "--out", str(out),
@@ -82,8 +81,8 @@ def test_measured_table_is_not_labelled_synthetic(tmp_path):
     assert "SYNTHETIC" not in (out / "summary.md").read_text()
 
 
-def test_unknown_models_fail_with_a_clear_message(tmp_path, capsys):
-    _write_runs(tmp_path / "sweep", rewardbench=False)
+def test_unknown_models_fail_with_a_clear_message(tmp_path, write_run, capsys):
+    _write_runs(write_run, tmp_path / "sweep", rewardbench=False)
     (tmp_path / "bench.csv").write_text("model,size_b,mmlu\nother1,1,2\nother2,1,3\n")
     assert main(["--runs", str(tmp_path / "sweep"), "--benchmarks", str(tmp_path / "bench.csv"),
                  "--out", str(tmp_path / "r")]) == 2
@@ -103,11 +102,11 @@ def test_report_from_a_published_scores_table(tmp_path):
     assert json.loads((out / "elastic_net.json").read_text())["elastic_net"]["selected"][0][0] == "bench_good"
 
 
-def test_runs_of_different_datasets_are_not_mixed(tmp_path, capsys):
-    _write_runs(tmp_path / "sweep", rewardbench=False)
+def test_runs_of_different_datasets_are_not_mixed(tmp_path, write_run, capsys):
+    _write_runs(write_run, tmp_path / "sweep", rewardbench=False)
     other = {"status": "completed", "model": "alpha", "method": "baseline", "dataset": "other", "seed": 0,
              "accuracy": {"per_domain": {}, "average": 0.9}}
-    write_json_atomic(tmp_path / "sweep" / "baseline" / "alpha" / "other" / "seed_0" / "results.json", other)
+    write_run(tmp_path / "sweep" / "baseline" / "alpha" / "other" / "seed_0" / "results.json", **other)
     _write_table(tmp_path / "bench.csv", "x")
     assert main(["--runs", str(tmp_path / "sweep"), "--benchmarks", str(tmp_path / "bench.csv"),
                  "--out", str(tmp_path / "r")]) == 2

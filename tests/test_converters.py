@@ -18,7 +18,7 @@ HH_FILES = [str(SAMPLES_DIR / "hh_rlhf/harmless-base-test.jsonl.gz"),
 
 
 def all_pairs(splits):
-    return splits.pairs["train"] + splits.pairs["test"]
+    return splits.pairs["train"] + splits.pairs["validation"] + splits.pairs["test"]
 
 
 def test_hh_rlhf_sample_splits_at_last_assistant_turn():
@@ -35,6 +35,7 @@ def test_hh_rlhf_sample_splits_at_last_assistant_turn():
         assert p.domain == "hh_rlhf" and p.id.startswith("hh_rlhf:")
     assert {p.id for p in splits.pairs["train"]}.isdisjoint(p.id for p in splits.pairs["test"])
     assert 0.15 < len(splits.pairs["test"]) / len(pairs) < 0.25
+    assert 0.05 < len(splits.pairs["validation"]) / len(pairs) < 0.15  # validation_fraction 0.1
 
 
 def test_split_and_ids_are_stable_across_loads():
@@ -80,7 +81,7 @@ def test_shp_labels_pick_the_preferred_reply(fixtures):
 def test_dahoas_train_only_is_split_deterministically(fixtures):
     splits = Dahoas(path=str(fixtures / "dahoas.jsonl"), test_fraction=0.25).load()
     train, test = splits.pairs["train"], splits.pairs["test"]
-    assert len(train) + len(test) == 40 and test and train
+    assert len(all_pairs(splits)) == 40 and test and train
     assert {p.id for p in train}.isdisjoint(p.id for p in test)
     again = Dahoas(path=str(fixtures / "dahoas.jsonl"), test_fraction=0.25).load()
     assert [p.id for p in again.pairs["test"]] == [p.id for p in test]

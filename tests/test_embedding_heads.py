@@ -55,6 +55,7 @@ def test_bootstrap_weights_are_resamples_per_head():
     assert torch.equal(single.boot_weights, torch.ones(1, 50))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("head", ["bt", "clf", "linear"])
 def test_heads_learn_a_linear_preference(head):
     g = torch.Generator().manual_seed(0)

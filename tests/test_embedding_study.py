@@ -120,7 +120,8 @@ def test_case_study_experiment_overrides_the_defaults():
 def test_case_study_end_to_end_on_the_synthetic_testbed(tmp_path):
     results = run_study(_study_cfg(tmp_path))
     out = tmp_path / "study"
-    on_disk = json.loads((out / "results.json").read_text())
+    on_disk = json.loads((out / "study.json").read_text())
+    assert not (out / "results.json").exists()  # a study is not a training run
     assert on_disk["status"] == "completed" and on_disk["synthetic"] is True
     assert "synthetic" in on_disk["title"] and "synthetic" in (out / "table.md").read_text()
     assert (out / "best_of_n.png").read_bytes()[:4] == b"\x89PNG"

@@ -3,8 +3,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from rm_lab.embedding_study.sweep import compose_cfg, run_sweep
 from rm_lab.models.reward_heads import RULES
+
+pytestmark = pytest.mark.slow
 
 
 def test_sweep_trains_every_head_and_seed_from_one_cache(tmp_path):

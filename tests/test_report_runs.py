@@ -1,26 +1,23 @@
 """Finding and reading results.json files: good, failed and broken runs are all returned."""
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from rm_lab.report.runs import completed, identity_from_path, load_runs
+from rm_lab.results import completed, identity_from_path, load_runs
 
 
-def _write(root, rel, payload):
+def _broken(root, rel, text):
     path = root / rel / "results.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(payload if isinstance(payload, str) else json.dumps(payload))
+    path.write_text(text)
     return path
 
 
-def test_load_runs_reads_good_failed_and_broken_files(tmp_path):
+def test_load_runs_reads_good_failed_and_broken_files(tmp_path, write_run):
     sweep = tmp_path / "multirun" / "offline" / "2026-01-01_00-00-00"
-    good = _write(sweep, "baseline/tiny/five/seed_0", {"status": "completed", "method": "baseline",
-                                                        "seed": 0, "accuracy": {"average": 0.5}})
-    failed = _write(sweep, "baseline/tiny/five/seed_1", {"status": "failed", "error": "boom"})
-    broken = _write(sweep, "more/tiny/five/seed_2", "{not json")
+    good = write_run(sweep / "baseline/tiny/five/seed_0/results.json", accuracy={"average": 0.5})
+    failed = write_run(sweep / "baseline/tiny/five/seed_1/results.json", status="failed", error="boom")
+    broken = _broken(sweep, "more/tiny/five/seed_2", "{not json")
     runs = load_runs(tmp_path / "multirun")
     assert [r["path"] for r in runs] == sorted(str(p.resolve()) for p in (good, failed, broken))
     by_path = {r["path"]: r for r in runs}
@@ -33,8 +30,8 @@ def test_load_runs_reads_good_failed_and_broken_files(tmp_path):
     assert (unreadable["method"], unreadable["seed"]) == ("more", 2)
 
 
-def test_overlapping_paths_give_each_file_once(tmp_path):
-    path = _write(tmp_path, "baseline/m/d/seed_0", {"status": "completed", "accuracy": {}})
+def test_overlapping_paths_give_each_file_once(tmp_path, write_run):
+    path = write_run(tmp_path / "baseline/m/d/seed_0/results.json")
     runs = load_runs(tmp_path, path.parent, path)
     assert len(runs) == 1
 

@@ -12,6 +12,8 @@ import pytest
 
 from rm_lab.report.__main__ import main
 
+pytestmark = pytest.mark.slow
+
 
 def test_report_over_a_real_two_seed_sweep_writes_all_formats(tmp_path, capsys):
     sweep = tmp_path / "multirun" / "report_check" / "t0"
@@ -42,7 +44,8 @@ def test_report_over_a_real_two_seed_sweep_writes_all_formats(tmp_path, capsys):
     # methods of the paper that this sweep did not run are marked, not dropped
     assert rows["rodos"]["status"] == "missing"
     md = (out / "table2.md").read_text()
-    assert "| RODOS | tiny DeBERTa (random) | — |" in md and "rodos / tiny-deberta" in md
+    assert "| rodos | tiny DeBERTa (random) | — |" in md and "rodos / tiny-deberta" in md  # no run: its name
+    assert "| Baseline | tiny DeBERTa (random) |" in md  # as the runs label their method
     t3 = {r["method"]: r for r in csv.DictReader((out / "table3.csv").open())}
     assert float(t3["baseline"]["train_epoch_s/total_mean"]) > 0
     t6 = {r["method"]: r for r in csv.DictReader((out / "table6.csv").open())}

@@ -3,17 +3,17 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import statistics
 
 import pytest
 
 from rm_lab.report.__main__ import main
 from rm_lab.report.render import to_csv, to_latex, to_markdown
-from rm_lab.report.runs import load_runs
 from rm_lab.report.tables import build_tables
+from rm_lab.results import load_runs
 
 SWEEP = "2026-01-01_00-00-00"
+LABELS = {"baseline": "Baseline", "rodos": "RODOS"}  # as the methods write them into results.json
 
 
 def _result(method, model, seed, accs, params, train_s=10.0, spi=0.002, components=None):
@@ -21,6 +21,7 @@ def _result(method, model, seed, accs, params, train_s=10.0, spi=0.002, componen
     return {
         "status": "completed", "method": method, "model": model, "dataset": "five", "seed": seed,
         "config": {"trainer": {"max_epochs": 2}, "method": {"name": method}},
+        "labels": {"method": LABELS[method], "components": {"router": "Router", "reward_model": "RM"}},
         "data": {"hh_rlhf": {"absent": None}, "oasst": {"absent": None},
                  "shp": {"absent": "no offline sample is bundled"}},
         "params": {"total": params, "trainable": params, "by_component": {}},
@@ -31,11 +32,8 @@ def _result(method, model, seed, accs, params, train_s=10.0, spi=0.002, componen
     }
 
 
-def _write(root, payload, method, model, seed):
-    path = root / SWEEP / method / model / "five" / f"seed_{seed}" / "results.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(payload if isinstance(payload, str) else json.dumps(payload))
-    return path
+def _path(root, method, model, seed):
+    return root / SWEEP / method / model / "five" / f"seed_{seed}" / "results.json"
 
 
 BASELINE = {0: (0.70, 0.60), 1: (0.72, 0.64), 2: (0.74, 0.62)}   # seed -> (hh_rlhf, oasst)
@@ -43,22 +41,22 @@ RODOS = {0: (0.50, 0.50), 1: (0.52, 0.51), 2: (0.51, 0.49)}
 
 
 @pytest.fixture
-def sweep(tmp_path):
+def sweep(tmp_path, write_run):
     root = tmp_path / "multirun" / "hand"
     for seed, (hh, oa) in BASELINE.items():
-        _write(root, _result("baseline", "small", seed, {"hh_rlhf": hh, "oasst": oa}, 1_000_000,
-                             train_s=8.0 + seed), "baseline", "small", seed)
+        write_run(_path(root, "baseline", "small", seed),
+                  **_result("baseline", "small", seed, {"hh_rlhf": hh, "oasst": oa}, 1_000_000, train_s=8.0 + seed))
     for seed, (hh, oa) in RODOS.items():
-        _write(root, _result("rodos", "small", seed, {"hh_rlhf": hh, "oasst": oa}, 4_000_000,
-                             components={"router": 2.0, "hh_rlhf": 4.0, "oasst": 6.0}),
-               "rodos", "small", seed)
-    failed = {"status": "failed", "method": "more", "model": "small", "dataset": "five", "seed": 0,
-              "error": "RuntimeError: out of memory\ntraceback..."}
-    _write(root, failed, "more", "small", 0)
-    _write(root, "{truncated", "more", "small", 1)
+        write_run(_path(root, "rodos", "small", seed),
+                  **_result("rodos", "small", seed, {"hh_rlhf": hh, "oasst": oa}, 4_000_000,
+                            components={"router": 2.0, "reward_model/hh_rlhf": 4.0, "reward_model/oasst": 6.0}))
+    write_run(_path(root, "more", "small", 0), status="failed", error="RuntimeError: out of memory\ntraceback...")
+    truncated = _path(root, "more", "small", 1)
+    truncated.parent.mkdir(parents=True)
+    truncated.write_text("{truncated")
     # a second backbone with a single seed of the Baseline
-    _write(root, _result("baseline", "large", 0, {"hh_rlhf": 0.80, "oasst": 0.70}, 3_000_000),
-           "baseline", "large", 0)
+    write_run(_path(root, "baseline", "large", 0),
+              **_result("baseline", "large", 0, {"hh_rlhf": 0.80, "oasst": 0.70}, 3_000_000))
     return root
 
 
@@ -85,7 +83,7 @@ def test_table2_means_stds_and_missing_rows(sweep):
     notes = "\n".join(t2.notes)
     assert "base_lora / small / five: not run" in notes and "every run failed" in notes
     assert "more / small / five seed 0: RuntimeError: out of memory (" in notes
-    assert "more / small / five seed 1: JSONDecodeError" in notes
+    assert "more / small / five seed 1: " in notes and "not valid JSON (JSONDecodeError" in notes
     assert "SHP: no test pairs; no offline sample is bundled." in notes
     assert "Welch" in notes
 
@@ -103,7 +101,8 @@ def test_noise_test_marks_best_within_noise_and_differs(sweep):
     assert rodos.verdict == "differs" and rodos.p < 0.05
     md = to_markdown(t2s)
     assert "**0.720 ± 0.020**" in md
-    assert "| RODOS | small |" in md and "| BaseLoRA | small | — |" in md
+    # labels come from the runs; a method with no run anywhere keeps its name
+    assert "| RODOS | small |" in md and "| base_lora | small | — |" in md
 
 
 def test_table3_table6_table7(sweep):
@@ -111,7 +110,9 @@ def test_table3_table6_table7(sweep):
     r3 = _rows(t3)
     base = r3[("baseline", "small")].cells
     assert base["train_epoch_s/total"].summary.mean == pytest.approx(statistics.mean([4.0, 4.5, 5.0]))
-    assert r3[("rodos", "small")].cells["train_epoch_s/oasst"].summary.mean == pytest.approx(3.0)
+    assert r3[("rodos", "small")].cells["train_epoch_s/reward_model/oasst"].summary.mean == pytest.approx(3.0)
+    headers = [c.label for c in t3.columns]
+    assert "Router (s)" in headers and "RM OASST (s)" in headers  # the runs' own component labels
     assert "train_epoch_s/router" not in base  # the Baseline has no router: blank, not missing
     assert _rows(t6)[("rodos", "small")].cells["inference_ms"].summary.mean == pytest.approx(2.0)
     assert [r.model for r in t7.rows] == ["small", "large"] and {r.method for r in t7.rows} == {"baseline"}
@@ -126,7 +127,7 @@ def test_csv_and_latex_carry_the_numbers(sweep):
     assert rows[("rodos", "small")]["accuracy/hh_rlhf_vs_best"] == "differs"
     assert rows[("base_lora", "small")]["status"] == "missing"
     tex = to_latex(t2)
-    assert r"\textbf{0.720 $\pm$ 0.020}" in tex and r"\toprule" in tex and "BaseLoRA & small & --" in tex
+    assert r"\textbf{0.720 $\pm$ 0.020}" in tex and r"\toprule" in tex and r"base\_lora & small & --" in tex
 
 
 def test_cli_writes_every_format_and_reports_bad_paths(sweep, tmp_path, capsys):
@@ -136,7 +137,7 @@ def test_cli_writes_every_format_and_reports_bad_paths(sweep, tmp_path, capsys):
         for ext in ("md", "csv", "tex"):
             assert (out / f"table{n}.{ext}").stat().st_size > 0
     assert (out / "table2_domain_accuracy.png").read_bytes()[:4] == b"\x89PNG"
-    assert "BaseLoRA" not in (out / "table2.md").read_text()
+    assert "base_lora" not in (out / "table2.md").read_text()
     assert main([str(tmp_path / "nowhere"), "--out", str(out)]) == 2
     assert "does not exist" in capsys.readouterr().err
     empty = tmp_path / "empty"
@@ -158,32 +159,13 @@ def test_welch_edge_cases():
     assert verdict(a, [0.50, 0.51, 0.52])[0] == "differs"
 
 
-def test_best_of_n_curves_and_plot(tmp_path):
-    from rm_lab.report.plots import best_of_n_curves, plot_best_of_n
-
-    runs = [{"status": "completed", "accuracy": {}, "method": "embedding", "model": "m", "seed": s,
-             "best_of_n": {"1": 0.1 + s, "4": {"mean": 0.3 + s}}} for s in (0, 1)]
-    runs.append({"status": "failed", "method": "embedding", "model": "m", "best_of_n": {"1": 9.0}})
-    curves = best_of_n_curves(runs)
-    (name, curve), = curves.items()
-    assert curve[1.0][0] == pytest.approx(0.6) and curve[4.0][0] == pytest.approx(0.8)
-    assert curve[1.0][1] == pytest.approx(statistics.stdev([0.1, 1.1]))
-    path = plot_best_of_n(curves, tmp_path / "bon.png")
-    assert path.read_bytes()[:4] == b"\x89PNG"
-    with pytest.raises(ValueError, match="at least one curve"):
-        plot_best_of_n({}, tmp_path / "none.png")
-
-
-def test_a_rerun_seed_replaces_its_failure_and_is_noted(tmp_path):
+def test_a_rerun_seed_replaces_its_failure_and_is_noted(tmp_path, write_run):
     root = tmp_path / "multirun"
     first = _result("baseline", "small", 0, {"hh_rlhf": 0.6}, 10)
     first.update(status="failed", error="KeyboardInterrupt")
-    path = root / "a" / "baseline" / "small" / "five" / "seed_0" / "results.json"
-    path.parent.mkdir(parents=True)
-    path.write_text(json.dumps(first))
-    rerun = root / "b" / "baseline" / "small" / "five" / "seed_0" / "results.json"
-    rerun.parent.mkdir(parents=True)
-    rerun.write_text(json.dumps(_result("baseline", "small", 0, {"hh_rlhf": 0.6}, 10)))
+    write_run(root / "a" / "baseline" / "small" / "five" / "seed_0" / "results.json", **first)
+    write_run(root / "b" / "baseline" / "small" / "five" / "seed_0" / "results.json",
+              **_result("baseline", "small", 0, {"hh_rlhf": 0.6}, 10))
     t7, = build_tables(load_runs(root), ["7"])
     row, = t7.rows
     assert row.status == "ok" and row.failed == []

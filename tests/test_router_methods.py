@@ -17,6 +17,7 @@ COVERED = ["hh_rlhf", "hellaswag", "oasst"]
 HOLD_OUT_OASST = ["dataset.domains.oasst.path=null", "+dataset.domains.oasst.absent_reason=held out"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["base_lora", "more"])
 def test_single_model_methods_train_and_evaluate(make_cfg, method, capsys):
     results = run(make_cfg(f"method={method}", *SMALL))
@@ -35,6 +36,7 @@ def test_single_model_methods_train_and_evaluate(make_cfg, method, capsys):
         assert "experts' load (top-2" in capsys.readouterr().out  # the method's own summary line
 
 
+@pytest.mark.slow
 def test_rodos_trains_each_component_and_reports_router_figures(make_cfg, tmp_path, capsys):
     results = run(make_cfg("method=rodos", *SMALL))
     assert results["status"] == "completed"
@@ -62,6 +64,7 @@ def _built(make_cfg, method):
     return module.eval(), next(iter(dm.test_dataloader()))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["rodos", "arliss"])
 def test_routing_sends_each_pair_to_the_routed_component(make_cfg, method):
     module, batch = _built(make_cfg, method)
@@ -95,6 +98,7 @@ def test_routing_sends_each_pair_to_the_routed_component(make_cfg, method):
         assert module.switches - before == 2
 
 
+@pytest.mark.slow
 def test_arliss_merged_switching_scores_like_peft_lora_and_restores_the_backbone(make_cfg):
     module, batch = _built(make_cfg, "arliss")
     torch.manual_seed(0)
@@ -132,6 +136,7 @@ def _lora_params(r=12) -> int:
     return layers * r * (4 * (h + h) + (h + ff) + (ff + h))  # q, k, v, attn-out; intermediate; output
 
 
+@pytest.mark.slow
 def test_parameter_counts_match_a_hand_computation_on_the_tiny_model():
     b, lora, h, domains = _tiny_backbone_params(), _lora_params(), 32, 5
     head, router_head = h + 1, h * domains + domains
@@ -159,6 +164,7 @@ def _tensors(path):
     return torch.load(path, weights_only=True)
 
 
+@pytest.mark.slow
 def test_arliss_adds_a_domain_leaving_stored_components_unchanged(make_cfg, tmp_path):
     stored = run(make_cfg("method=arliss", *SMALL, *HOLD_OUT_OASST))
     assert stored["router"]["covered_domains"] == ["hh_rlhf", "hellaswag"]
@@ -187,6 +193,7 @@ def test_arliss_adds_a_domain_leaving_stored_components_unchanged(make_cfg, tmp_
     assert (new / "reward_model-oasst.pt").exists()
 
 
+@pytest.mark.slow
 def test_add_domain_refuses_a_run_without_a_router(make_cfg, tmp_path):
     cfg = make_cfg("method=baseline", "train=false", *SMALL)
     run(cfg)

@@ -1,6 +1,7 @@
 """One inference protocol for every method: pairs scored one at a time, batched figure alongside."""
 from __future__ import annotations
 
+import pytest
 import torch
 
 from rm_lab.data.batch import select_pairs
@@ -39,6 +40,7 @@ def test_clock_reports_per_input_first_with_the_batched_figure_alongside():
     assert summary["batched"]["seconds_per_input"] == 0.1
 
 
+@pytest.mark.slow
 def test_a_run_times_single_pairs_and_batches(make_cfg):
     from rm_lab.train import run
 

@@ -14,6 +14,7 @@ from rm_lab.train import run
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_tiny_run_writes_a_complete_results_file(make_cfg, tmp_path):
     cfg = make_cfg("seed=3")
     results = run(cfg)
@@ -31,7 +32,7 @@ def test_tiny_run_writes_a_complete_results_file(make_cfg, tmp_path):
     assert acc["average"] == pytest.approx(sum(r["accuracy"] for r in acc["per_domain"].values()) / 3)
     data = on_disk["data"]
     assert data["shp"]["absent"] and data["dahoas"]["absent"]
-    assert data["hh_rlhf"]["pairs"] == {"train": 24, "test": 12}
+    assert data["hh_rlhf"]["pairs"] == {"train": 24, "validation": 8, "test": 12}
     assert data["hh_rlhf"]["dropped"]["all"]["prompt_mismatch"] >= 5
     params = on_disk["params"]
     assert params["total"] == params["trainable"] > 0
@@ -42,12 +43,14 @@ def test_tiny_run_writes_a_complete_results_file(make_cfg, tmp_path):
     assert results["accuracy"] == acc
 
 
+@pytest.mark.slow
 def test_same_seed_same_results(make_cfg):
     first = run(make_cfg("seed=1", out="a"))
     second = run(make_cfg("seed=1", out="b"))
     assert first["accuracy"] == second["accuracy"]
 
 
+@pytest.mark.slow
 def test_training_moves_the_model(make_cfg):
     trained = run(make_cfg("seed=0", "method.lr=1e-3", out="trained"))
     untrained = run(make_cfg("seed=0", "train=false", out="untrained"))
@@ -63,12 +66,13 @@ def test_failed_run_leaves_a_failed_results_file(make_cfg, tmp_path):
     assert results["status"] == "failed" and "missing.jsonl.gz" in results["error"]
 
 
+@pytest.mark.slow
 def test_single_domain_reads_a_local_file_by_path(make_cfg, fixtures):
     results = run(make_cfg("dataset=shp", f"dataset.path={fixtures}/shp.jsonl",
                            "dataset.domains.shp.test_fraction=0.5"))
     assert list(results["accuracy"]["per_domain"]) == ["shp"]
     counts = results["data"]["shp"]["pairs"]
-    assert counts["train"] + counts["test"] == 12
+    assert counts["train"] + counts["validation"] + counts["test"] == 12
 
 
 def _cli(*args, cwd, timeout=300):
@@ -77,6 +81,7 @@ def _cli(*args, cwd, timeout=300):
                           capture_output=True, text=True, timeout=timeout)
 
 
+@pytest.mark.slow
 def test_two_seed_multirun_gives_two_results_files(tmp_path):
     # `-m` after overrides, as in `python -m rm_lab method=rodos model=deberta-v3-base -m seed=0,1,2,3,4`
     proc = _cli("model=tiny-deberta", "-m", "seed=0,1", "dataset.max_pairs.train=16",
@@ -90,6 +95,7 @@ def test_two_seed_multirun_gives_two_results_files(tmp_path):
         assert json.loads(path.read_text())["seed"] == seed
 
 
+@pytest.mark.slow
 def test_wrong_option_fails_before_work_naming_the_choices(tmp_path):
     proc = _cli("model=deberta-v9", cwd=tmp_path, timeout=120)
     assert proc.returncode != 0
@@ -97,6 +103,7 @@ def test_wrong_option_fails_before_work_naming_the_choices(tmp_path):
     assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").rglob("results.json"))
 
 
+@pytest.mark.slow
 def test_help_lists_groups_and_choices(tmp_path):
     proc = _cli("--help", cwd=tmp_path, timeout=120)
     assert proc.returncode == 0

@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from rm_lab.train import run
+
+pytestmark = pytest.mark.slow
 
 
 def test_wandb_offline_run_logs_config_metrics_and_table(make_cfg, tmp_path, monkeypatch):

@@ -3,7 +3,7 @@
     python -m rm_lab.analysis --runs multirun/base_model_sweep --benchmarks benchmarks.csv
     make base-model-report        (offline: a small sweep + the synthetic benchmark table)
 
-Inputs: sweep results (read through rm_lab.report.runs) and a benchmark table (CSV). Outputs
+Inputs: sweep results (read through rm_lab.results) and a benchmark table (CSV). Outputs
 in reports/: correlations with p-values, top-k coverage, a cross-validated Elastic Net, the
 selection gain within size groups, PNG plots. See rm_lab/analysis/report.py.
 """

@@ -21,7 +21,7 @@ from rm_lab.analysis.plots import correlation_bars, predicted_vs_actual
 from rm_lab.analysis.predictor import fit_elastic_net, predict
 from rm_lab.analysis.selection import selection_gain
 from rm_lab.analysis.stats import correlations, coverage_table
-from rm_lab.eval.results import write_json_atomic
+from rm_lab.io import write_json_atomic, write_text_atomic
 
 
 def match_models(scores: pd.DataFrame, table: BenchmarkTable,
@@ -104,7 +104,7 @@ def build_report(scores: pd.DataFrame, info: dict, table: BenchmarkTable, out: s
     title = f"{label}\ntarget: {info.get('target')}, {len(matched)} base models"
     correlation_bars(corr, out / "correlations.png", title)
     predicted_vs_actual(net, target, out / "predicted_vs_actual.png", title)
-    (out / "summary.md").write_text(render_summary(summary, joined, corr, coverage, gain, ranking), encoding="utf-8")
+    write_text_atomic(out / "summary.md", render_summary(summary, joined, corr, coverage, gain, ranking))
     return summary
 
 

@@ -13,22 +13,27 @@ import numpy as np
 import pandas as pd
 
 from rm_lab.eval.rewardbench import score_results
-from rm_lab.report.runs import completed, load_runs
+from rm_lab.results import (
+    average_accuracy,
+    completed,
+    load_runs,
+    model_source,
+    per_domain_accuracy,
+    rewardbench,
+)
 
 TARGETS = ("auto", "rewardbench", "average")
 
 
 def run_target(run: dict, target: str) -> tuple[float | None, dict[str, float], str]:
     """(score, parts, what) for one completed run."""
-    rewardbench = run.get("rewardbench") or score_results(run.get("accuracy"))
-    if target in ("auto", "rewardbench") and rewardbench and rewardbench.get("score") is not None:
-        parts = {k: v for k, v in rewardbench["sections"].items() if v is not None}
-        return rewardbench["score"], parts, "RewardBench score (mean of sections)"
+    bench = rewardbench(run) or score_results(run.get("accuracy"))
+    if target in ("auto", "rewardbench") and bench and bench.get("score") is not None:
+        parts = {k: v for k, v in bench["sections"].items() if v is not None}
+        return bench["score"], parts, "RewardBench score (mean of sections)"
     if target == "rewardbench":
         return None, {}, "RewardBench score"
-    accuracy = run.get("accuracy") or {}
-    parts = {d: row["accuracy"] for d, row in (accuracy.get("per_domain") or {}).items()}
-    return accuracy.get("average"), parts, "mean pairwise accuracy over domains"
+    return average_accuracy(run), per_domain_accuracy(run), "mean pairwise accuracy over domains"
 
 
 def scores_from_runs(paths: list[str | Path], target: str = "auto") -> tuple[pd.DataFrame, dict]:
@@ -52,7 +57,7 @@ def scores_from_runs(paths: list[str | Path], target: str = "auto") -> tuple[pd.
         what.add(described)
         settings.add((run.get("method"), run.get("dataset")))
         by_model[run["model"]].append((score, parts))
-        sources[run["model"]] = ((run.get("config") or {}).get("model") or {}).get("source", "")
+        sources[run["model"]] = model_source(run)
     if not by_model:
         raise ValueError(f"no completed run with a score under {', '.join(map(str, paths))} "
                          f"({len(runs)} results files, {len(skipped)} skipped)")

@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader
 
 from rm_lab.data.batch import PairBatch
 from rm_lab.data.domains.base import SPLITS, Domain, DomainSplits
-from rm_lab.data.loaders import TrainSubset, eval_loader, seeded_loader
+from rm_lab.data.loaders import DomainSubset, eval_loader, seeded_loader
 from rm_lab.data.pairs import PAIR_FIELDS, Pair, sample_pairs
 
 log = logging.getLogger(__name__)
@@ -195,11 +195,15 @@ class PreferenceDataModule(pl.LightningDataModule):
     def pair_ids(self, split: str) -> list[str]:
         return list(self.tokenized[split]["id"])
 
-    def subset(self, domains: list[str], split: str = "train") -> TrainSubset:
+    def subset(self, domains: list[str]) -> DomainSubset:
         wanted = {self.domain_names.index(d) for d in domains}
-        table = self.tokenized[split]
-        rows = [i for i, d in enumerate(table["domain_idx"]) if d in wanted]
-        return TrainSubset(table.select(rows), self.batch_size, self.collate, self.num_workers)
+
+        def rows(split: str) -> datasets.Dataset:
+            table = self.tokenized[split]
+            return table.select([i for i, d in enumerate(table["domain_idx"]) if d in wanted])
+
+        return DomainSubset(rows("train"), rows("validation"), self.batch_size, self.eval_batch_size,
+                            self.collate, self.num_workers)
 
     def collate(self, rows: list[dict]) -> PairBatch:
         """input_ids/attention_mask: chosen rows then rejected rows (2 x batch); prompt_*: the
@@ -220,6 +224,9 @@ class PreferenceDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         return seeded_loader(self.tokenized["train"], self.batch_size, True, self.collate, self.num_workers)
+
+    def val_dataloader(self) -> DataLoader:
+        return eval_loader(self.tokenized["validation"], self.eval_batch_size, self.collate, self.num_workers)
 
     def test_dataloader(self) -> DataLoader:
         return eval_loader(self.tokenized["test"], self.eval_batch_size, self.collate, self.num_workers)

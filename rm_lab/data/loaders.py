@@ -35,16 +35,22 @@ def eval_loader(data: Dataset, batch_size: int, collate_fn: Callable, num_worker
     return seeded_loader(data, batch_size, False, collate_fn, num_workers)
 
 
-class TrainSubset(pl.LightningDataModule):
-    """Training batches over some rows of a split, batched like the parent datamodule
-    (a component of a composite method trains on its domains' pairs only)."""
+class DomainSubset(pl.LightningDataModule):
+    """The training and validation pairs of some domains, batched like the parent datamodule
+    (a component of a composite method fits and is selected on its own domains only)."""
 
-    def __init__(self, data: Dataset, batch_size: int, collate_fn: Callable, num_workers: int = 0):
+    def __init__(self, train: Dataset, validation: Dataset, batch_size: int, eval_batch_size: int,
+                 collate_fn: Callable, num_workers: int = 0):
         super().__init__()
-        self.data, self.batch_size, self.collate_fn, self.num_workers = data, batch_size, collate_fn, num_workers
+        self.train, self.validation = train, validation
+        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
+        self.collate_fn, self.num_workers = collate_fn, num_workers
 
     def __len__(self) -> int:
-        return len(self.data)
+        return len(self.train)
 
     def train_dataloader(self) -> DataLoader:
-        return seeded_loader(self.data, self.batch_size, True, self.collate_fn, self.num_workers)
+        return seeded_loader(self.train, self.batch_size, True, self.collate_fn, self.num_workers)
+
+    def val_dataloader(self) -> DataLoader:
+        return eval_loader(self.validation, self.eval_batch_size, self.collate_fn, self.num_workers)

@@ -97,11 +97,21 @@ class DropLog:
         return dict(sorted(self.counts.items()))
 
 
-def in_test_split(key: str, test_fraction: float) -> bool:
-    """Deterministic split by a key (a pair's group): the same key always lands in the same
-    split, so pairs that share a prompt never straddle train and test."""
-    bucket = int(hashlib.sha1(key.encode("utf-8")).hexdigest()[:8], 16) / 0xFFFFFFFF
-    return bucket < test_fraction
+def bucket(key: str) -> float:
+    """A stable number in [0, 1] for a key (a pair's group)."""
+    return int(hashlib.sha1(key.encode("utf-8")).hexdigest()[:8], 16) / 0xFFFFFFFF
+
+
+def split_of(key: str, which: tuple[str, ...], test_fraction: float, validation_fraction: float) -> str:
+    """Deterministic split by a key (a pair's group) among `which`: the same key always lands in
+    the same split, so pairs that share a prompt never straddle train, validation and test.
+    Test takes the keys below `test_fraction`, validation the next `validation_fraction`."""
+    b = bucket(key)
+    if "test" in which and b < test_fraction:
+        return "test"
+    if "validation" in which and test_fraction <= b < test_fraction + validation_fraction:
+        return "validation"
+    return "train"
 
 
 def sample_pairs(pairs: list[Pair], cap: int | None, seed: str) -> list[Pair]:

@@ -23,13 +23,13 @@ class PairData(Protocol):
         """Every configured domain, in config order (the index used in batches' `domain`)."""
 
     def num_pairs(self, split: str) -> int:
-        """Pairs in a split ("train" or "test")."""
+        """Pairs in a split ("train", "validation" or "test")."""
 
     def domains_with_pairs(self, split: str) -> list[str]:
         """The configured domains that have pairs in a split, in config order."""
 
-    def subset(self, domains: list[str], split: str = "train") -> pl.LightningDataModule:
-        """A datamodule whose train loader yields only these domains' pairs of `split`."""
+    def subset(self, domains: list[str]) -> pl.LightningDataModule:
+        """A datamodule whose train and validation loaders yield only these domains' pairs."""
 
     def counts(self) -> dict:
         """Pair counts per domain and split, dropped rows and sources (results.json `data`)."""
@@ -38,5 +38,7 @@ class PairData(Protocol):
         """Extra top-level results of the data build step ({} when there are none)."""
 
     def train_dataloader(self) -> DataLoader: ...
+
+    def val_dataloader(self) -> DataLoader: ...
 
     def test_dataloader(self) -> DataLoader: ...

@@ -12,7 +12,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from rm_lab.data.batch import VectorBatch
-from rm_lab.data.loaders import TrainSubset, eval_loader, seeded_loader
+from rm_lab.data.loaders import DomainSubset, eval_loader, seeded_loader
 
 
 class VectorPairs(Dataset):
@@ -69,11 +69,15 @@ class VectorPairsDataModule(pl.LightningDataModule):
         present = set(self.splits[split].domain.tolist()) if split in self.splits else set()
         return [d for i, d in enumerate(self._domain_names) if i in present]
 
-    def subset(self, domains: list[str], split: str = "train") -> TrainSubset:
-        data = self.splits[split]
+    def subset(self, domains: list[str]) -> DomainSubset:
         wanted = {self._domain_names.index(d) for d in domains}
-        rows = [i for i, d in enumerate(data.domain.tolist()) if d in wanted]
-        return TrainSubset(Subset(data, rows), self.batch_size, data.collate)
+
+        def rows(split: str) -> Subset:
+            data = self.splits[split]
+            return Subset(data, [i for i, d in enumerate(data.domain.tolist()) if d in wanted])
+
+        return DomainSubset(rows("train"), rows("validation"), self.batch_size, self.eval_batch_size,
+                            self.splits["train"].collate)
 
     def counts(self) -> dict:
         return dict(self._counts)
@@ -84,6 +88,11 @@ class VectorPairsDataModule(pl.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         data = self.splits["train"]
         return seeded_loader(data, self.batch_size, True, data.collate)
+
+    def val_dataloader(self) -> DataLoader:
+        data = self.splits.get("validation") or VectorPairs(torch.empty(0, self.dim), torch.empty(0, self.dim),
+                                                             torch.empty(0, dtype=torch.long))
+        return eval_loader(data, self.eval_batch_size, data.collate)
 
     def test_dataloader(self) -> DataLoader:
         data = self.splits["test"]

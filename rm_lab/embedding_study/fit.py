@@ -23,7 +23,10 @@ def fit_heads(embeddings: np.ndarray, labels: Annotations, heads: dict, seed: in
     rm = EmbeddingRM(["golden"], input_dim=embeddings.shape[-1], seed=seed, **heads)
     dm = VectorPairsDataModule({"train": data}, ["golden"], rm.batch_size)
     rm.prepare(dm)
-    rm.run_training(lambda **kw: pl.Trainer(**{**TRAINER, **(trainer or {}), **kw}), dm)
+    def make_trainer(monitor=None, component=None, **kw):  # no validation split here: nothing to select
+        return pl.Trainer(**{**TRAINER, **(trainer or {}), **kw})
+
+    rm.run_training(make_trainer, dm)
     return rm
 
 

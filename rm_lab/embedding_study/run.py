@@ -3,7 +3,8 @@
 For each annotation quality beta and seed: label random training pairs, train a K-head
 ensemble on them, score every test response, and evaluate each ensemble rule by best-of-N
 golden reward, Spearman correlation per prompt and pairwise accuracy on held-out test pairs.
-Writes results.json, table.md and best_of_n.png into the run's folder.
+Writes study.json (its own record, not a training run's results.json), table.md and
+best_of_n.png into the run's folder.
 """
 from __future__ import annotations
 
@@ -25,11 +26,13 @@ from rm_lab.embedding_study.metrics import (
 )
 from rm_lab.embedding_study.report import plot, table
 from rm_lab.embedding_study.synthetic import synthetic_testbed
-from rm_lab.eval.results import versions, write_json_atomic
+from rm_lab.io import write_json_atomic, write_text_atomic
 from rm_lab.models.reward_heads import RULES, combine
+from rm_lab.results import versions
 
 log = logging.getLogger("rm_lab.embedding_study")
 SOURCES = ("synthetic", "files")
+STUDY_NAME = "study.json"
 
 
 def load_sets(data: DictConfig) -> tuple[GoldenSet, GoldenSet]:
@@ -106,7 +109,7 @@ def run_study(cfg: DictConfig) -> dict:
                              "pairwise_accuracy": pairwise_accuracy(pred, test.rewards, heldout.first, heldout.second)})
             log.info("beta=%s seed=%s: label agreement %.3f, fit %.1f s", beta, seed, agreement, fit_s)
     summary = summarize(rows)
-    (out_dir / "table.md").write_text(table(summary, title, [n for n in ns if n <= test.responses]))
+    write_text_atomic(out_dir / "table.md", table(summary, title, [n for n in ns if n <= test.responses]))
     plot(summary, title, out_dir / "best_of_n.png")
     results = {"status": "completed", "study": "embedding_ensembles", "source": train.source, "title": title,
                "synthetic": train.source == "synthetic",
@@ -114,7 +117,7 @@ def run_study(cfg: DictConfig) -> dict:
                "config": OmegaConf.to_container(cfg, resolve=True), "versions": versions(),
                "summary": summary, "runs": rows, "wall_time_s": time.perf_counter() - started,
                "files": {"table": "table.md", "plot": "best_of_n.png"}}
-    write_json_atomic(out_dir / "results.json", results)
+    write_json_atomic(out_dir / STUDY_NAME, results)
     print((out_dir / "table.md").read_text(), flush=True)
     log.info("results written to %s", out_dir)
     return results

@@ -22,8 +22,9 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from rm_lab.build import build_data, build_inputs, build_method, build_trainer
 from rm_lab.config import compose
-from rm_lab.eval.results import versions, write_json_atomic
+from rm_lab.io import write_json_atomic, write_text_atomic
 from rm_lab.models.reward_heads import RULES
+from rm_lab.results import versions
 
 log = logging.getLogger("rm_lab.embedding_study.sweep")
 
@@ -65,7 +66,7 @@ def run_sweep(cfg: DictConfig) -> dict:
             pl.seed_everything(seed, workers=True, verbose=False)
             module = build_method(cfg.method, data=vectors, domains=vectors.domain_names, head=head, seed=seed)
 
-            def make_trainer(**overrides):
+            def make_trainer(monitor=None, component=None, **overrides):  # the sweep scores the last epoch
                 return build_trainer(cfg, enable_progress_bar=False, **overrides)
 
             fit_s = module.run_training(make_trainer, vectors)["heads"]
@@ -78,7 +79,7 @@ def run_sweep(cfg: DictConfig) -> dict:
     finished = time.perf_counter()
     present = vectors.domains_with_pairs("test")
     text = table(rows, present)
-    (out / "table.md").write_text(text)
+    write_text_atomic(out / "table.md", text)
     results = {"status": "completed", "model": cfg.model.name, "dataset": cfg.dataset.name,
                "ensemble_size": cfg.method.ensemble_size, "embedding": vectors.stats,
                "timing": {"load_and_embed_s": ready - started, "heads_sweep_s": finished - ready,

@@ -1,7 +1,7 @@
 """Strict pairwise accuracy per domain: reward(chosen) > reward(rejected); ties counted apart.
 
 Test-time counters expose `state()` (one tensor of sums) and `load(state)`, so a
-multi-process run can sum them over processes (`rm_lab.methods.base.RewardModule.sync_test_state`)
+multi-process run can sum them over processes (`rm_lab.methods.base.sync_counters`)
 and every process then holds the counts of the whole test set.
 """
 from __future__ import annotations

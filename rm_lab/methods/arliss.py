@@ -76,9 +76,10 @@ class ARLISS(RoutedRewardModule):
     def activate(self, name: str) -> None:
         """Make a component's adapter the active one (a no-op when it already is)."""
         adapter = adapter_name(name)
-        if self.active == adapter:
-            return
-        if self.merge_at_inference and not torch.is_grad_enabled() and not self.encoder.training:
+        merge = self.merge_at_inference and not torch.is_grad_enabled() and not self.encoder.training
+        if self.active == adapter and merge == bool(self._pristine):
+            return  # already active, in the right form (merged for inference, unmerged for training)
+        if merge:
             self._merge(adapter)
         else:
             self.unmerge()
@@ -230,6 +231,7 @@ class ARLISS(RoutedRewardModule):
                          warmup_steps=self.warmup_steps)
 
     def after_training(self) -> None:
+        self.unmerge()  # a validation pass may have merged an adapter before its best weights came back
         self._set_trainable(None)
         self.active = None
 

@@ -25,6 +25,7 @@ from rm_lab.eval.timing import InferenceClock, clock
 from rm_lab.models.losses import bradley_terry_losses
 
 PairLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+VAL_MONITOR = "val/accuracy/average"  # what single-fit methods are selected on
 
 
 def adamw_with_warmup(parameters, lr: float, weight_decay: float = 0.0, warmup_steps: int = 0):
@@ -70,6 +71,16 @@ def pairwise_step(module: pl.LightningModule, rewards: torch.Tensor, prefix: str
     return objective
 
 
+def sync_counters(module: pl.LightningModule, counters: dict) -> None:
+    """Sum counters (objects with `state()`/`load()`) over processes; a no-op in a single
+    process. Each pair then counts once, whichever process scored it."""
+    trainer = module._trainer
+    if trainer is None or trainer.world_size <= 1:
+        return
+    for counter in counters.values():
+        counter.load(trainer.strategy.reduce(counter.state().to(module.device), reduce_op="sum"))
+
+
 class RewardModule(pl.LightningModule):
     label = "Reward model"  # a report's row label; methods set their own
     inputs = "tokens"       # "tokens" (PairBatch) or "vectors" (VectorBatch of cached embeddings)
@@ -80,6 +91,8 @@ class RewardModule(pl.LightningModule):
         self.domains = list(domains)
         self.lr, self.weight_decay, self.warmup_steps = lr, weight_decay, warmup_steps
         self.test_accuracy = PairwiseAccuracy(self.domains)
+        self.val_accuracy = PairwiseAccuracy(self.domains)
+        self.validation_epochs: list[dict] = []  # per-domain validation accuracy, one entry per pass
         self.inference = InferenceClock()
         self.test_results: dict | None = None
 
@@ -96,11 +109,12 @@ class RewardModule(pl.LightningModule):
         size) reads it here, through the `PairData` protocol only."""
 
     def run_training(self, make_trainer, data: PairData) -> dict[str, float]:
-        """Train, returning wall seconds by component. `make_trainer()` gives a fresh Lightning
-        Trainer from the run's config (loggers and timers attached); composite methods may call
-        it once per component. The default is one fit of the whole module."""
+        """Train, returning wall seconds by component. `make_trainer(monitor=..., component=...)`
+        gives a fresh Lightning Trainer from the run's config (loggers, timers and validation
+        selection on the `monitor` metric attached); composite methods call it once per
+        component. The default is one fit of the whole module, selected on `val/accuracy/average`."""
         start = clock(self.device)
-        make_trainer().fit(self, datamodule=data)
+        make_trainer(monitor=VAL_MONITOR, component="reward_model").fit(self, datamodule=data)
         return {"reward_model": clock(self.device) - start}
 
     # -- the method's figures -----------------------------------------------------------------
@@ -125,6 +139,29 @@ class RewardModule(pl.LightningModule):
 
     def configure_optimizers(self):
         return adamw_with_warmup(self.parameters(), self.lr, self.weight_decay, self.warmup_steps)
+
+    # -- validation (one pass per epoch; selection in rm_lab.eval.selection) -------------------
+    def on_validation_epoch_start(self) -> None:
+        self.val_accuracy.reset()
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        chosen, rejected = self.split_rewards(self.score(batch))
+        self.val_accuracy.update(chosen, rejected, batch["domain"])
+
+    def on_validation_epoch_end(self) -> None:
+        if self._trainer is not None and self.trainer.sanity_checking:
+            return
+        sync_counters(self, {"validation": self.val_accuracy})
+        result = self.val_accuracy.compute()
+        if result["average"] is None:
+            return
+        for name, row in result["per_domain"].items():
+            self.log(f"val/accuracy/{name}", row["accuracy"])
+        self.log(VAL_MONITOR, result["average"], prog_bar=True)
+        self.log("val/loss", result["loss"])
+        self.validation_epochs.append({"epoch": int(self.current_epoch), "average": result["average"],
+                                       "loss": result["loss"], "n": result["n"],
+                                       "per_domain": {d: r["accuracy"] for d, r in result["per_domain"].items()}})
 
     # -- evaluation ---------------------------------------------------------------------------
     def on_test_epoch_start(self) -> None:
@@ -167,18 +204,8 @@ class RewardModule(pl.LightningModule):
         method's results; multi-process runs sum them over processes. Methods add theirs."""
         return {"accuracy": self.test_accuracy, "inference": self.inference}
 
-    def sync_test_state(self) -> None:
-        """Sum every test counter over processes (a no-op in a single process), so each test
-        pair counts once whichever process scored it."""
-        trainer = self._trainer
-        if trainer is None or trainer.world_size <= 1:
-            return
-        for counter in self.test_state().values():
-            total = trainer.strategy.reduce(counter.state().to(self.device), reduce_op="sum")
-            counter.load(total)
-
     def on_test_epoch_end(self) -> None:
-        self.sync_test_state()
+        sync_counters(self, self.test_state())
         result = self.test_accuracy.compute()
         for name, row in result["per_domain"].items():
             self.log(f"test/accuracy/{name}", row["accuracy"])

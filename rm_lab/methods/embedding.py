@@ -27,7 +27,7 @@ from rm_lab.data.batch import VectorBatch
 from rm_lab.data.protocol import PairData
 from rm_lab.eval.metrics import PairwiseAccuracy
 from rm_lab.eval.timing import clock
-from rm_lab.methods.base import RewardModule, pairwise_step
+from rm_lab.methods.base import VAL_MONITOR, RewardModule, pairwise_step
 from rm_lab.models.losses import bradley_terry_losses, classification_losses
 from rm_lab.models.reward_heads import RULES, HeadEnsemble, combine
 
@@ -100,7 +100,7 @@ class EmbeddingRM(RewardModule):
     def run_training(self, make_trainer, data: PairData) -> dict[str, float]:
         start = clock(self.device)
         with intra_op_threads(self.num_threads):
-            make_trainer(max_epochs=self.epochs).fit(self, datamodule=data)
+            make_trainer(max_epochs=self.epochs, monitor=VAL_MONITOR, component="heads").fit(self, datamodule=data)
         return {"heads": clock(self.device) - start}
 
     def training_step(self, batch: VectorBatch, batch_idx: int) -> torch.Tensor:

@@ -2,8 +2,9 @@
 
 `RewardFit` trains a reward function with the Bradley-Terry step every method uses,
 `RouterFit` a domain classifier over prompts with cross entropy. Each fits on the data's
-`subset(domains)` (the training pairs of some domains). The fitted modules are shared with
-the composite, so its weights change.
+`subset(domains)` (the training and validation pairs of some domains) and validates on its
+own validation pairs each epoch (`monitor`: pairwise accuracy, or the router's accuracy), so
+it is selected on them. The fitted modules are shared with the composite, so its weights change.
 """
 from __future__ import annotations
 
@@ -14,18 +15,36 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rm_lab.data.batch import Batch
-from rm_lab.methods.base import adamw_with_warmup, pairwise_step
+from rm_lab.data.batch import Batch, split_rewards
+from rm_lab.eval.metrics import Counts
+from rm_lab.methods.base import adamw_with_warmup, pairwise_step, sync_counters
 
 
 class _ComponentFit(pl.LightningModule):
+    monitor = "val/accuracy"
+
     def __init__(self, net: nn.Module, lr: float, weight_decay: float = 0.0, warmup_steps: int = 0):
         super().__init__()
         self.net = net
         self.lr, self.weight_decay, self.warmup_steps = lr, weight_decay, warmup_steps
+        self.val_counts = Counts(2)  # right, seen
 
     def configure_optimizers(self):
         return adamw_with_warmup(self.net.parameters(), self.lr, self.weight_decay, self.warmup_steps)
+
+    def on_validation_epoch_start(self) -> None:
+        self.val_counts.reset()
+
+    def count(self, right: torch.Tensor) -> None:
+        self.val_counts.value += torch.tensor([float(right.sum()), float(right.numel())], dtype=torch.float64)
+
+    def on_validation_epoch_end(self) -> None:
+        if self.trainer.sanity_checking:
+            return
+        sync_counters(self, {"validation": self.val_counts})
+        right, seen = self.val_counts.value.tolist()
+        if seen:
+            self.log(self.monitor, right / seen, prog_bar=True)
 
 
 class RewardFit(_ComponentFit):
@@ -34,13 +53,20 @@ class RewardFit(_ComponentFit):
     def __init__(self, name: str, net: nn.Module, score: Callable[[Batch], torch.Tensor], **optim):
         super().__init__(net, **optim)
         self.component, self.score = name, score
+        self.monitor = f"val/{name}/accuracy"
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         return pairwise_step(self, self.score(batch), prefix=f"train/{self.component}")
 
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        chosen, rejected = split_rewards(self.score(batch))
+        self.count(chosen > rejected)  # strict: ties are not won
+
 
 class RouterFit(_ComponentFit):
     """Cross-entropy training of `logits(batch) -> [pairs, domains]` against the gold domain."""
+
+    monitor = "val/router/accuracy"
 
     def __init__(self, net: nn.Module, logits: Callable[[Batch], torch.Tensor], **optim):
         super().__init__(net, **optim)
@@ -53,3 +79,6 @@ class RouterFit(_ComponentFit):
         self.log("train/router/loss", loss, prog_bar=True, batch_size=n)
         self.log("train/router/accuracy", (logits.argmax(-1) == batch["domain"]).float().mean(), batch_size=n)
         return loss
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        self.count(self.logits(batch).argmax(-1) == batch["domain"])

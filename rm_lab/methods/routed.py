@@ -201,7 +201,7 @@ class RoutedRewardModule(RewardModule):
                 fit, part = self.reward_fit(domain), data.subset([domain])
             if not len(part):
                 continue
-            trainer = make_trainer()
+            trainer = make_trainer(monitor=fit.monitor, component=name)
             root = trainer.default_root_dir
             timers = [cb for cb in trainer.callbacks if isinstance(getattr(cb, "per_epoch", None), list)]
             seen = len(timers[0].per_epoch) if timers else 0

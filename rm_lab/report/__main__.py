@@ -11,19 +11,14 @@ prints the tables. Failed or missing runs are marked and listed; they never stop
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-from rm_lab.report.plots import (
-    best_of_n_curves,
-    plot_accuracy_vs_params,
-    plot_best_of_n,
-    plot_domain_accuracy,
-)
+from rm_lab.io import write_text_atomic
+from rm_lab.report.plots import plot_accuracy_vs_params, plot_domain_accuracy
 from rm_lab.report.render import to_csv, to_latex, to_markdown
-from rm_lab.report.runs import completed, load_runs
 from rm_lab.report.tables import TABLES, build_tables
+from rm_lab.results import completed, load_runs
 
 
 def _names(text: str | None) -> list[str] | None:
@@ -45,14 +40,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
-
-
 def report(paths, tables=TABLES, out="reports", methods=None, models=None, alpha=0.05,
            plots=True) -> list[Path]:
     """Build and write the tables (and plots); returns the files written."""
@@ -64,15 +51,13 @@ def report(paths, tables=TABLES, out="reports", methods=None, models=None, alpha
     written: list[Path] = []
     built = build_tables(runs, tables, methods=methods, models=models, alpha=alpha)
     for table in built:
-        written.append(_write(out / f"{table.name}.md", to_markdown(table)))
-        written.append(_write(out / f"{table.name}.csv", to_csv(table)))
-        written.append(_write(out / f"{table.name}.tex", to_latex(table)))
+        written.append(write_text_atomic(out / f"{table.name}.md", to_markdown(table)))
+        written.append(write_text_atomic(out / f"{table.name}.csv", to_csv(table)))
+        written.append(write_text_atomic(out / f"{table.name}.tex", to_latex(table)))
         if plots and table.name in ("table2", "table7"):
             for made in (plot_domain_accuracy(table, out / f"{table.name}_domain_accuracy.png"),
                          plot_accuracy_vs_params(table, out / f"{table.name}_accuracy_vs_params.png")):
                 written += [made] if made else []
-    if plots and (curves := best_of_n_curves(runs)):
-        written.append(plot_best_of_n(curves, out / "best_of_n.png"))
     done = sum(completed(r) for r in runs)
     print(f"{done} of {len(runs)} runs completed, read from: {', '.join(map(str, paths))}\n")
     for table in built:

@@ -1,16 +1,10 @@
-"""PNG plots: per-domain accuracy with error bars, accuracy against parameters, best-of-N curves.
+"""PNG plots: per-domain accuracy with error bars, accuracy against parameters.
 
     plot_domain_accuracy(table2, "reports/table2_domains.png")
     plot_accuracy_vs_params(table2, "reports/table2_accuracy_vs_params.png")
-    plot_best_of_n({"mean": {1: 0.1, 4: 0.3, 16: 0.4}, "min": {...}}, "reports/best_of_n.png")
-
-`plot_best_of_n` takes curves N -> mean golden reward per method (a value, or (mean, std) for
-an error band); `best_of_n_curves(runs)` builds them from results files that carry a
-"best_of_n" entry ({N: golden reward} or {"n": [...], "golden_reward": [...]}).
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import matplotlib
@@ -18,25 +12,21 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from rm_lab.report.runs import completed  # noqa: E402
-from rm_lab.report.stats import Summary  # noqa: E402
+from rm_lab.io import atomic_path  # noqa: E402
 from rm_lab.report.table import Table  # noqa: E402
-from rm_lab.report.tables import label  # noqa: E402
 
 
 def _save(fig, path: str | Path) -> Path:
-    """Write the PNG through a temporary name, then rename (no half-written files)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fig.savefig(tmp, dpi=150, bbox_inches="tight", format="png")
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=150, bbox_inches="tight", format="png")
+    finally:
+        plt.close(fig)
+    return Path(path)
 
 
 def _row_name(table: Table, row) -> str:
-    return " / ".join(label(getattr(row, f)) for f in table.labels)
+    return " / ".join(table.row_labels(row))
 
 
 def plot_domain_accuracy(table: Table, path: str | Path) -> Path | None:
@@ -81,48 +71,3 @@ def plot_accuracy_vs_params(table: Table, path: str | Path) -> Path | None:
     ax.set_title(f"{table.title.split(':')[0]}: average accuracy against total parameters", fontsize=9)
     ax.legend(fontsize=7)
     return _save(fig, path)
-
-
-def plot_best_of_n(curves: dict[str, dict], path: str | Path, title: str = "Best-of-N",
-                   ylabel: str = "golden reward of the chosen response") -> Path:
-    """One line per method: N (log2 axis) -> mean golden reward; (mean, std) values get a band."""
-    if not curves:
-        raise ValueError("plot_best_of_n needs at least one curve: {method: {N: mean golden reward}}")
-    fig, ax = plt.subplots(figsize=(6.0, 4.0))
-    for name, curve in curves.items():
-        ns = sorted(curve, key=float)
-        pairs = [curve[n] if isinstance(curve[n], (tuple, list)) else (curve[n], None) for n in ns]
-        xs = [float(n) for n in ns]
-        means = [float(m) for m, _ in pairs]
-        line, = ax.plot(xs, means, marker="o", label=label(str(name)))
-        if all(s is not None for _, s in pairs):
-            ax.fill_between(xs, [m - s for m, s in pairs], [m + s for m, s in pairs],
-                            color=line.get_color(), alpha=0.2)
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("N (responses sampled per prompt)")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7)
-    return _save(fig, path)
-
-
-def _curve(entry) -> dict[float, float]:
-    if isinstance(entry, dict) and "n" in entry and "golden_reward" in entry:
-        return {float(n): float(v) for n, v in zip(entry["n"], entry["golden_reward"])}
-    if isinstance(entry, dict):  # {N: value} or {N: {"mean": value, ...}}
-        values = {n: v.get("mean") if isinstance(v, dict) else v for n, v in entry.items()}
-        return {float(n): float(v) for n, v in values.items() if isinstance(v, (int, float))}
-    return {}
-
-
-def best_of_n_curves(runs: list[dict]) -> dict[str, dict[float, tuple[float, float | None]]]:
-    """{method (model): {N: (mean, std over seeds)}} from runs that carry "best_of_n"."""
-    by: dict[str, dict[float, list[float]]] = {}
-    for run in runs:
-        if not completed(run) or not run.get("best_of_n"):
-            continue
-        name = f"{label(str(run.get('method')))} ({label(str(run.get('model')))})"
-        for n, v in _curve(run["best_of_n"]).items():
-            by.setdefault(name, {}).setdefault(n, []).append(v)
-    return {name: {n: (Summary(vs).mean, Summary(vs).std) for n, vs in curve.items()}
-            for name, curve in by.items()}

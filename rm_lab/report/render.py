@@ -7,7 +7,6 @@ import math
 
 from rm_lab.report.stats import BEST, UNTESTED, WITHIN_NOISE
 from rm_lab.report.table import Cell, Row, Table
-from rm_lab.report.tables import label
 
 MISSING = "—"
 DAGGER = "†"
@@ -44,7 +43,7 @@ def cell_text(cell: Cell, kind: str, pm: str = "±") -> str:
 
 
 def _labels(table: Table, row: Row) -> list[str]:
-    return [label(getattr(row, f)) for f in table.labels]
+    return table.row_labels(row)
 
 
 def _headers(table: Table) -> list[str]:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from rm_lab.report.runs import completed
 from rm_lab.report.stats import BEST, TEST_NAME, Summary, verdict
+from rm_lab.results import completed, method_label
 
 Key = tuple[str, str, str]  # (method, model, dataset)
 
@@ -61,6 +61,11 @@ class Row:
             return "failed" if self.failed else "missing"
         return "partial" if self.failed else "ok"
 
+    @property
+    def method_label(self) -> str | None:
+        """The method's label as its runs wrote it (results.json `labels.method`)."""
+        return next((name for run in self.runs + self.failed if (name := method_label(run))), None)
+
 
 @dataclass
 class Table:
@@ -71,11 +76,22 @@ class Table:
     notes: list[str] = field(default_factory=list)
     alpha: float = 0.05
     label_fields: tuple[str, ...] = ("method", "model")   # + "dataset" when rows span several
+    names: dict[str, dict[str, str]] = field(default_factory=dict)  # label field -> {name: shown as}
 
     @property
     def labels(self) -> tuple[str, ...]:
         several = len({r.dataset for r in self.rows}) > 1
         return self.label_fields + (("dataset",) if several and "dataset" not in self.label_fields else ())
+
+    def row_labels(self, row: Row) -> list[str]:
+        """The row's label fields as shown: a method as its own runs name it, else through
+        `names`, else the raw name."""
+        shown = []
+        for f in self.labels:
+            name = getattr(row, f)
+            own = row.method_label if f == "method" else None
+            shown.append(own or self.names.get(f, {}).get(name, name))
+        return shown
 
 
 def _run_key(run: dict) -> Key:

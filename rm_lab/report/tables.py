@@ -5,14 +5,13 @@ time) and 7 (backbones), after Namgoong et al. 2024 (arXiv 2407.17546).
 """
 from __future__ import annotations
 
-from rm_lab.report import metrics
+from rm_lab import results as metrics
 from rm_lab.report.table import Column, Row, Table, fill, group_runs, standard_notes
 
-PAPER_METHODS = ["baseline", "base_lora", "more", "rodos", "arliss"]
+PAPER_METHODS = ["baseline", "base_lora", "more", "rodos", "arliss"]  # the paper's row order
 DOMAIN_ORDER = ["hh_rlhf", "shp", "hellaswag", "dahoas", "oasst"]
+# Domains and backbones; methods name themselves and their parts (results.json `labels`).
 LABELS = {
-    "baseline": "Baseline", "base_lora": "BaseLoRA", "more": "MoRE", "rodos": "RODOS",
-    "arliss": "ARLISS", "embedding": "Embedding",
     "hh_rlhf": "Anthropic HH", "shp": "SHP", "hellaswag": "HellaSwag", "dahoas": "Dahoas",
     "oasst": "OASST",
     "deberta-v3-xsmall": "DeBERTa-v3-xsmall", "deberta-v3-small": "DeBERTa-v3-small",
@@ -27,11 +26,22 @@ def label(name: str) -> str:
     return LABELS.get(name, name)
 
 
-def component_label(name: str) -> str:
-    """"router" -> "Router", "reward_model/hh_rlhf" -> "RM Anthropic HH", "reward_model" -> "RM"."""
+def component_label(name: str, parts: dict[str, str]) -> str:
+    """A component as its method labels its part (results.json `labels.components`), plus the
+    domain of a per-domain part: "reward_model/hh_rlhf" -> "RM Anthropic HH" with
+    {"reward_model": "RM"}; a part no run labelled keeps its name."""
     head, _, domain = name.partition("/")
-    head = {"reward_model": "RM", "router": "Router", "adapter": "Adapter"}.get(head, label(head))
+    head = parts.get(head) or label(head)
     return f"{head} {label(domain)}" if domain else head
+
+
+def method_labels(runs: list[dict]) -> dict[str, str]:
+    """{method: label} as the runs name their methods, for rows that have no run of their own."""
+    out: dict[str, str] = {}
+    for run in runs:
+        if (name := metrics.method_label(run)) is not None:
+            out.setdefault(str(run.get("method")), name)
+    return out
 
 
 def _ordered(names, order) -> list[str]:
@@ -128,7 +138,8 @@ def table3(groups, methods=None, models=None, alpha=0.05) -> Table:
                                     for c in metrics.component_epoch_seconds(run)))
     cols = [_params_column(),
             Column("train_epoch_s/total", "1-epoch train (s)", metrics.epoch_seconds, "seconds", "low")]
-    cols += [Column(f"train_epoch_s/{c}", f"{component_label(c)} (s)",
+    parts = {k: v for row in rows for run in row.runs for k, v in metrics.component_labels(run).items()}
+    cols += [Column(f"train_epoch_s/{c}", f"{component_label(c, parts)} (s)",
                     (lambda run, c=c: metrics.component_epoch_seconds(run).get(c)), "seconds")
              for c in components]
     notes = ["1-epoch time: the run's training wall seconds divided by its epochs, in total and "
@@ -166,9 +177,11 @@ def _finish(table: Table, notes: list[str]) -> Table:
 
 def build_tables(runs: list[dict], which=TABLES, methods=None, models=None, alpha=0.05) -> list[Table]:
     groups, notes = group_runs(runs)
+    names = {"method": method_labels(runs), "model": LABELS, "dataset": LABELS}
     tables = []
     for name in which:
         table = BUILDERS[str(name)](groups, methods=methods, models=models, alpha=alpha)
         table.notes += notes
+        table.names = names
         tables.append(table)
     return tables

@@ -5,12 +5,12 @@ import logging
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Iterator
 
-from rm_lab.data.pairs import DropLog, MalformedRow, Pair, in_test_split
+from rm_lab.data.pairs import DropLog, MalformedRow, Pair, split_of
 from rm_lab.data.sources import list_files, read_file, read_hub
 
 log = logging.getLogger(__name__)
 
-SPLITS = ("train", "test")
+SPLITS = ("train", "validation", "test")
 
 
 @dataclass
@@ -28,20 +28,22 @@ class Domain:
     """A preference domain: a converter from its hub schema to pairs, plus where to read it.
 
     Sources, first one set wins:
-      files: {train: PATH, test: PATH}  local files per split
-      path:  PATH or [PATH, ...]        local rows, split by group with `test_fraction`
-      hub:   {id, name, data_dir, revision, splits: {train: NAME, test: NAME}}
+      files: {train: PATH, validation: PATH, test: PATH}  local files per split (validation
+                                        optional: cut from train by group when missing)
+      path:  PATH or [PATH, ...]        local rows, split by group: `test_fraction` to test,
+                                        `validation_fraction` to validation, the rest to train
+      hub:   {id, name, data_dir, revision, splits: {train: NAME, validation: NAME, test: NAME}}
              a split missing from `splits` is cut from train by group
     Local and cut splits keep each pair's group (its prompt, or what the domain groups by)
-    on one side, so no test prompt is seen in training.
+    on one side, so no test or validation prompt is seen in training.
     With none of them the domain is absent (`absent_reason` says why).
     """
 
     name = "domain"
 
     def __init__(self, name: str | None = None, hub: dict | None = None, path=None,
-                 files: dict | None = None, test_fraction: float = 0.1, seed: int = 0,
-                 absent_reason: str | None = None, **options):
+                 files: dict | None = None, test_fraction: float = 0.1, validation_fraction: float = 0.1,
+                 seed: int = 0, absent_reason: str | None = None, **options):
         if name:
             self.name = name
         self.hub = dict(hub) if hub else None
@@ -50,6 +52,10 @@ class Domain:
         if not 0.0 < test_fraction < 1.0:
             raise ValueError(f"{self.name}: test_fraction must be in (0, 1), got {test_fraction}")
         self.test_fraction = test_fraction
+        if not 0.0 <= validation_fraction < 1.0 - test_fraction:
+            raise ValueError(f"{self.name}: validation_fraction must be in [0, 1 - test_fraction), "
+                             f"got {validation_fraction}")
+        self.validation_fraction = validation_fraction
         self.seed = seed
         self.absent_reason = absent_reason
         if options:
@@ -92,26 +98,33 @@ class Domain:
                 for pair in self._pairs(read_file(file, drops), drops, file.name, seen)]
 
     def _hash_split(self, pairs: list[Pair], result: DomainSplits, which: tuple[str, ...]) -> None:
-        test = [p for p in pairs if in_test_split(p.split_key, self.test_fraction)]
-        train = [p for p in pairs if not in_test_split(p.split_key, self.test_fraction)]
-        if "train" in which:
-            result.pairs["train"] = train
-        if "test" in which:
-            result.pairs["test"] = test
+        """Fill the splits `which` from `pairs`, cut by group (see `split_of`)."""
+        routed: dict[str, list[Pair]] = {split: [] for split in which}
+        for pair in pairs:
+            routed[self.split_of(pair, which)].append(pair)
+        result.pairs.update(routed)
+
+    def split_of(self, pair: Pair, which: tuple[str, ...]) -> str:
+        return split_of(pair.split_key, which, self.test_fraction, self.validation_fraction)
 
     def load(self) -> DomainSplits:
         result = DomainSplits(self.name)
         if self.files:
             result.source = f"files {self.files}"
+            missing = [s for s in ("train", "test") if not self.files.get(s)]
+            if missing:
+                raise ValueError(f"{self.name}: files must name train and test (validation is optional), "
+                                 f"missing {missing}")
             for split in SPLITS:
                 drops = DropLog(self.name, split)
                 if self.files.get(split):
-                    result.pairs[split] = self._local_pairs([self.files[split]], drops)
+                    pairs = self._local_pairs([self.files[split]], drops)
+                    if split == "train" and not self.files.get("validation"):
+                        self._hash_split(pairs, result, ("train", "validation"))
+                    else:
+                        result.pairs[split] = pairs
                 result.dropped[split] = drops.to_dict()
                 drops.report()
-            missing = [s for s in SPLITS if s not in result.pairs]
-            if missing:
-                raise ValueError(f"{self.name}: files must name both train and test, missing {missing}")
         elif self.path:
             paths = [self.path] if isinstance(self.path, str) else list(self.path)
             result.source = "local " + ", ".join(map(str, paths))
@@ -126,19 +139,21 @@ class Domain:
                 if split not in splits:
                     continue
                 drops = DropLog(self.name, split)
+                result.pairs.setdefault(split, [])
                 rows = read_hub(self.hub["id"], splits[split], name=self.hub.get("name"),
                                 data_dir=self.hub.get("data_dir"), revision=self.hub.get("revision"),
                                 instead=f"dataset=five_domains_sample, or dataset.domains.{self.name}.path=FILE")
                 source = "/".join(str(x) for x in (self.hub["id"], self.hub.get("name"), self.hub.get("data_dir"),
                                                        splits[split]) if x)
                 pairs = self._pairs(rows, drops, source)
-                if split == "train" and "test" not in splits:
-                    self._hash_split(pairs, result, SPLITS)
+                if split == "train":  # the splits the hub lacks are cut from its train split
+                    self._hash_split(pairs, result, ("train", *(s for s in SPLITS[1:] if s not in splits)))
                 else:
                     result.pairs[split] = pairs
                 result.dropped[split] = drops.to_dict()
                 drops.report()
         else:
             result.absent = self.absent_reason or "no source configured (set hub, path or files)"
-            result.pairs = {s: [] for s in SPLITS}
+        for split in SPLITS:
+            result.pairs.setdefault(split, [])
         return result

@@ -10,7 +10,7 @@ by group (prompt) like the other domains.
 from __future__ import annotations
 
 from rm_lab.data.domains.base import Domain, DomainSplits
-from rm_lab.data.pairs import MalformedRow, Pair, in_test_split, make_pair, require_text
+from rm_lab.data.pairs import MalformedRow, Pair, make_pair, require_text
 
 TRAIN_NAMES = {"train"}
 TEST_NAMES = {"val", "validation", "test"}
@@ -59,15 +59,17 @@ class HelpSteer2Preference(Domain):
         return [pair]
 
     def _hash_split(self, pairs: list[Pair], result: DomainSplits, which: tuple[str, ...]) -> None:
-        """The row's own `split` column when it has one, else the split by group (prompt)."""
-        routed: dict[str, list[Pair]] = {"train": [], "test": []}
+        """The row's own `split` column when it has one (its train rows give validation by
+        group), else the split by group (prompt)."""
+        routed: dict[str, list[Pair]] = {split: [] for split in which}
         for pair in pairs:
             split = self._row_split.get(pair.id)
-            if split is None:
-                split = "test" if in_test_split(pair.split_key, self.test_fraction) else "train"
+            if split == "train":
+                split = self.split_of(pair, ("train", "validation"))
+            elif split is None:
+                split = self.split_of(pair, which)
             routed[split].append(pair)
-        for split in which:
-            result.pairs[split] = routed[split]
+        result.pairs.update(routed)
 
     def load(self) -> DomainSplits:
         self._row_split = {}

@@ -72,8 +72,7 @@ class RewardBench(Domain):
 
     def _hash_split(self, pairs: list[Pair], result: DomainSplits, which: tuple[str, ...]) -> None:
         """An evaluation set: every pair is a test pair, whatever the source."""
-        result.pairs["train"] = []
-        result.pairs["test"] = pairs
+        result.pairs.update({"train": [], "validation": [], "test": pairs})
 
     def load(self) -> DomainSplits:
         try:
@@ -81,6 +80,4 @@ class RewardBench(Domain):
         except HubUnavailable as err:
             raise HubUnavailable(f"{err} One local copy of RewardBench's filtered split (hub schema) "
                                  "feeds every subset: +rewardbench_path=/path/to/filtered.jsonl") from None
-        result.pairs.setdefault("train", [])
-        result.pairs.setdefault("test", [])
         return result
