@@ -34,7 +34,7 @@ from rm_lab.eval.selection import BestWeights
 from rm_lab.eval.timing import EpochTimer, clock
 from rm_lab.io import is_main_process
 from rm_lab.publish import close_loggers, publish
-from rm_lab.results import RESULTS_NAME, Results, add_blocks, new_results, write_results
+from rm_lab.results import RESULTS_NAME, Results, add_blocks, new_results, read_results, write_results
 
 log = logging.getLogger("rm_lab")
 
@@ -66,12 +66,25 @@ def validation_block(cfg: DictConfig, module, selectors: list[BestWeights]) -> d
     return block
 
 
+def refuse_to_overwrite(path: Path) -> None:
+    """A result once written is never overwritten: a completed run's folder is not reused."""
+    if is_main_process() and path.exists():
+        try:
+            status = read_results(path).get("status")
+        except ValueError:
+            status = "unreadable"
+        if status in ("completed", "unreadable"):
+            raise FileExistsError(f"{path} already holds a {status} run; results are never overwritten. Give this "
+                                  "run another folder (hydra.run.dir=..., or a new hydra.sweep.dir for a sweep)")
+
+
 def run(cfg: DictConfig) -> Results:
     """Train and evaluate one configured run; always leaves a results.json behind (written by
     the first process only, in a multi-process run)."""
     if cfg.get("test_on", "best") not in TEST_ON:
         raise ValueError(f"test_on must be one of {list(TEST_ON)}, got {cfg.test_on!r}")
     output_dir = Path(cfg.paths.output_dir)
+    refuse_to_overwrite(output_dir / RESULTS_NAME)
     main = is_main_process()
     output_dir.mkdir(parents=True, exist_ok=True)
     results = new_results(cfg)

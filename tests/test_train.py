@@ -90,8 +90,8 @@ def test_two_seed_multirun_gives_two_results_files(tmp_path):
     files = sorted((tmp_path / "multirun").rglob("results.json"))
     assert len(files) == 2
     for seed, path in enumerate(files):
-        assert path.parent.name == f"seed_{seed}"
-        assert path.parts[-5:-1] == ("baseline", "tiny-deberta", "five_domains_sample", f"seed_{seed}")
+        assert path.parent.name == f"job_{seed}"
+        assert path.parts[-6:-2] == ("baseline", "tiny-deberta", "five_domains_sample", f"seed_{seed}")
         assert json.loads(path.read_text())["seed"] == seed
 
 

@@ -1,6 +1,9 @@
 """A report table: rows (method, backbone, dataset) x columns, each cell summarised over seeds.
 
-Rows come from the runs' results.json files, grouped by (method, model, dataset); a row that
+Rows come from the runs' results.json files, grouped by (method, model, dataset) and by every
+other config value that differs between those runs (a learning-rate sweep gives one row per
+learning rate, labelled by what differs: runs of different settings are never averaged as if
+they were seeds); a row that
 was expected (a method of the paper, a backbone asked for) but has no completed run is kept as
 a marked empty row, and every failed run is listed under the table. Columns with a direction
 ("high" or "low" is better) get the noise test of `stats.py` against the column's best row.
@@ -13,7 +16,9 @@ from typing import Callable
 from rm_lab.report.stats import BEST, TEST_NAME, Summary, verdict
 from rm_lab.results import completed, method_label
 
-Key = tuple[str, str, str]  # (method, model, dataset)
+Key = tuple[str, str, str, str]  # (method, model, dataset, setting); setting "" unless runs differ
+# config keys that do not make a different setting: the seed, where outputs go, how it is logged
+NOT_A_SETTING = ("seed", "paths", "logger", "experiment_name", "hydra")
 
 
 @dataclass
@@ -50,6 +55,10 @@ class Row:
     @property
     def dataset(self) -> str:
         return self.key[2]
+
+    @property
+    def setting(self) -> str:
+        return self.key[3] if len(self.key) > 3 else ""
 
     @property
     def seeds(self) -> list:
@@ -91,19 +100,51 @@ class Table:
             name = getattr(row, f)
             own = row.method_label if f == "method" else None
             shown.append(own or self.names.get(f, {}).get(name, name))
+        if row.setting:  # runs of another setting: say which
+            shown[0] = f"{shown[0]} [{row.setting}]"
         return shown
 
 
-def _run_key(run: dict) -> Key:
+def _identity(run: dict) -> tuple[str, str, str]:
     return (str(run.get("method", "?")), str(run.get("model", "?")), str(run.get("dataset", "?")))
 
 
+def _flat(node, prefix: str = "") -> dict[str, str]:
+    if isinstance(node, dict):
+        out: dict[str, str] = {}
+        for key, value in node.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            if name.split(".")[0] not in NOT_A_SETTING:
+                out.update(_flat(value, name))
+        return out
+    return {prefix: repr(node) if isinstance(node, str) and not node else str(node)}
+
+
+def settings(runs: list[dict]) -> dict[int, str]:
+    """{id(run): "key=value, ..."}: the config values in which runs of the same method, model
+    and dataset differ ("" for runs that differ in their seed only)."""
+    out: dict[int, str] = {}
+    groups: dict[tuple, list[dict]] = {}
+    for run in runs:
+        groups.setdefault(_identity(run), []).append(run)
+    for group in groups.values():
+        flats = [_flat(run.get("config") or {}) for run in group]
+        keys = sorted({k for f in flats for k in f})
+        differ = [k for k in keys if len({f.get(k) for f in flats if f}) > 1]
+        for run, flat in zip(group, flats):
+            out[id(run)] = ", ".join(f"{k}={flat.get(k, '-')}" for k in differ) if flat else ""
+    return out
+
+
 def group_runs(runs: list[dict]) -> tuple[dict[Key, Row], list[str]]:
-    """Rows keyed by (method, model, dataset); a seed run twice keeps its last file (by path)."""
+    """Rows keyed by (method, model, dataset, setting); a seed run twice with the same setting
+    keeps its last file (by path)."""
     rows: dict[Key, Row] = {}
     notes: list[str] = []
+    setting = settings(runs)
     for run in sorted(runs, key=lambda r: r.get("path", "")):
-        row = rows.setdefault(_run_key(run), Row(_run_key(run)))
+        key = (*_identity(run), setting.get(id(run), ""))
+        row = rows.setdefault(key, Row(key))
         if not completed(run):
             row.failed.append(run)
             continue
@@ -127,7 +168,7 @@ def group_runs(runs: list[dict]) -> tuple[dict[Key, Row], list[str]]:
 
 
 def label_of(row: Row) -> str:
-    return f"{row.method} / {row.model} / {row.dataset}"
+    return f"{row.method} / {row.model} / {row.dataset}" + (f" [{row.setting}]" if row.setting else "")
 
 
 def fill(table: Table) -> Table:

@@ -1,0 +1,65 @@
+"""Sweeps never collide and reports never average different settings as if they were seeds."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from rm_lab.report.table import group_runs
+from rm_lab.report.tables import build_tables
+from rm_lab.results import load_runs
+from rm_lab.train import run
+
+
+def _accuracy(avg: float) -> dict:
+    return {"per_domain": {"hh_rlhf": {"accuracy": avg, "won": 1, "tied": 0, "lost": 1, "n": 2, "loss": 0.7}},
+            "average": avg, "overall": avg, "ties": 0, "loss": 0.7, "n": 2}
+
+
+def test_runs_that_differ_in_a_setting_are_separate_rows(tmp_path, write_run):
+    for seed, lr, avg in [(0, 1e-3, 0.5), (1, 1e-3, 0.6), (0, 1e-4, 0.9), (1, 1e-4, 0.8)]:
+        write_run(tmp_path / f"lr{lr}" / "baseline" / "m" / "d" / f"seed_{seed}" / "results.json",
+                  config={"seed": seed, "method": {"lr": lr}, "paths": {"output_dir": str(tmp_path / str(seed))}},
+                  accuracy=_accuracy(avg))
+    rows, _ = group_runs(load_runs(tmp_path))
+    assert sorted(key[3] for key in rows) == ["method.lr=0.0001", "method.lr=0.001"]
+    assert all(len(row.runs) == 2 for row in rows.values())  # the seeds of one setting, never mixed
+    (table,) = build_tables(load_runs(tmp_path), ["2"])
+    means = {row.setting: row.cells["accuracy/average"].summary.mean for row in table.rows if row.runs}
+    assert means == pytest.approx({"method.lr=0.001": 0.55, "method.lr=0.0001": 0.85})
+    assert any("[method.lr=0.0001]" in " ".join(table.row_labels(row)) for row in table.rows)
+
+
+def test_runs_that_differ_in_their_seed_only_are_one_row(tmp_path, write_run):
+    for seed in (0, 1):
+        write_run(tmp_path / "baseline" / "m" / "d" / f"seed_{seed}" / "results.json",
+                  config={"seed": seed, "method": {"lr": 1e-3}}, accuracy=_accuracy(0.5))
+    rows, _ = group_runs(load_runs(tmp_path))
+    assert list(rows) == [("baseline", "m", "d", "")]
+
+
+def test_a_completed_run_is_never_overwritten(make_cfg, tmp_path, write_run):
+    path = write_run(tmp_path / "run" / "results.json", method="baseline", model="m", dataset="d", seed=0,
+                     accuracy=_accuracy(0.5))
+    before = path.read_bytes()
+    with pytest.raises(FileExistsError, match="never overwritten"):
+        run(make_cfg())
+    assert path.read_bytes() == before
+
+
+@pytest.mark.slow
+def test_a_two_value_lr_sweep_writes_two_results_and_two_report_rows(tmp_path):
+    env = {**os.environ, "RM_LAB_CACHE": str(tmp_path / "cache"), "WANDB_SILENT": "true"}
+    proc = subprocess.run([sys.executable, "-m", "rm_lab", "-m", "model=tiny-deberta", "method.lr=1e-3,1e-5",
+                           "dataset.max_pairs.train=8", "dataset.max_pairs.validation=4", "dataset.max_pairs.test=4",
+                           f"hydra.sweep.dir={tmp_path}/sweep"], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    files = sorted((tmp_path / "sweep").rglob("results.json"))
+    assert len(files) == 2 and files[0].parent != files[1].parent
+    assert {json.loads(f.read_text())["config"]["method"]["lr"] for f in files} == {1e-3, 1e-5}
+    (table,) = build_tables(load_runs(tmp_path / "sweep"), ["2"])
+    assert sorted(row.setting for row in table.rows if row.runs) == ["method.lr=0.001", "method.lr=1e-05"]
