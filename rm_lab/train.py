@@ -148,7 +148,7 @@ def run(cfg: DictConfig) -> Results:
         results["wall_time_s"] = time.perf_counter() - started
         if main:
             write_results(output_dir, results)
-        if results["status"] == "completed":
+        if main and results["status"] == "completed":
             publish(loggers, results)
         close_loggers(loggers, "success" if results["status"] == "completed" else "failed")
     if main:

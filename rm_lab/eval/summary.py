@@ -37,6 +37,14 @@ def accuracy_table(results: dict, method_lines: list[str] = ()) -> str:
                  f"train {_fmt(timing.get('total_s'), '.1f')} s "
                  f"({_fmt(timing.get('pairs_per_s'), '.2f')} pairs/s); inference "
                  f"{_fmt((infer.get('seconds_per_input') or 0) * 1000, '.2f')} ms/input")
+    leaked = {d: c["test_prompts_in_train"] for d, c in data.items() if c.get("test_prompts_in_train")}
+    if leaked:
+        lines.append("test pairs whose prompt is also a train prompt (the source's own split): "
+                     + ", ".join(f"{d} {n}" for d, n in leaked.items()))
+    validation = results.get("validation") or {}
+    if validation.get("best_epoch") is not None:
+        lines.append(f"validation: best epoch {validation['best_epoch']} (average "
+                     f"{_fmt(validation.get('best_accuracy'))}); tested on the {validation.get('test_on')} epoch")
     lines.extend(component_lines(results))
     lines.extend(method_lines)
     return "\n".join(lines)
