@@ -14,6 +14,8 @@ into vectors (the embedding-based methods' input) is a data build step here, not
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
@@ -39,7 +41,7 @@ def build_data(cfg: DictConfig, backbone: Backbone | None = None) -> tuple[Prefe
     datamodule = instantiate(cfg.dataset, _convert_="all")
     datamodule.load_pairs()
     backbone = backbone or build_backbone(cfg)
-    datamodule.attach_tokenizer(backbone.tokenizer(), backbone.max_length)
+    datamodule.attach_tokenizer(backbone.tokenizer(), backbone.max_length, backbone.input_format)
     datamodule.setup("fit")
     return datamodule, backbone
 
@@ -94,7 +96,15 @@ def build_loggers(cfg: DictConfig) -> list:
     return [instantiate(spec) for spec in (cfg.get("logger") or {}).values() if spec and "_target_" in spec]
 
 
-def build_trainer(cfg: DictConfig, loggers: list | None = None, callbacks: list | None = None, **overrides):
-    """A Lightning Trainer from `cfg.trainer`, writing under the run's output directory."""
-    return instantiate(cfg.trainer, logger=loggers or False, callbacks=list(callbacks or []),
-                       default_root_dir=str(cfg.paths.output_dir), **overrides)
+def build_trainer(cfg: DictConfig, loggers: list | None = None, callbacks: list | None = None,
+                  resume_from: str | Path | None = None, **overrides):
+    """A Lightning Trainer from `cfg.trainer`, writing under the run's output directory; its
+    `fit` continues from `resume_from` when that checkpoint exists (`ResumableTrainer`)."""
+    spec = cfg.trainer
+    if spec.get("_target_") in ("pytorch_lightning.Trainer", "lightning.pytorch.Trainer"):
+        spec = OmegaConf.merge(spec, {"_target_": "rm_lab.checkpoints.ResumableTrainer"})
+    trainer = instantiate(spec, logger=loggers or False, callbacks=list(callbacks or []),
+                          default_root_dir=str(cfg.paths.output_dir), **overrides)
+    if resume_from is not None and hasattr(trainer, "resume_from"):
+        trainer.resume_from = Path(resume_from)
+    return trainer

@@ -26,6 +26,7 @@ from rm_lab.build import (
     build_method,
     build_trainer,
 )
+from rm_lab.checkpoints import LastCheckpoint
 from rm_lab.config import CONF_DIR
 from rm_lab.eval.params import count_components
 from rm_lab.eval.rewardbench import score_results
@@ -66,16 +67,32 @@ def validation_block(cfg: DictConfig, module, selectors: list[BestWeights]) -> d
     return block
 
 
-def refuse_to_overwrite(path: Path) -> None:
-    """A result once written is never overwritten: a completed run's folder is not reused."""
-    if is_main_process() and path.exists():
-        try:
-            status = read_results(path).get("status")
-        except ValueError:
-            status = "unreadable"
-        if status in ("completed", "unreadable"):
-            raise FileExistsError(f"{path} already holds a {status} run; results are never overwritten. Give this "
-                                  "run another folder (hydra.run.dir=..., or a new hydra.sweep.dir for a sweep)")
+def finished_run(path: Path, resume: bool) -> Results | None:
+    """A result once written is never overwritten: a folder holding a completed run is refused,
+    or, with `resume=true`, its results are returned as they are (a resumed sweep skips the job)."""
+    if not path.exists():
+        return None
+    try:
+        stored = read_results(path)
+    except ValueError:
+        stored = {"status": "unreadable"}
+    if stored.get("status") not in ("completed", "unreadable"):
+        return None  # running (killed) or failed: a new attempt may take the folder
+    if resume and stored["status"] == "completed":
+        log.info("%s holds a completed run: nothing to resume", path)
+        return stored
+    raise FileExistsError(f"{path} already holds a {stored['status']} run; results are never overwritten. Give "
+                          "this run another folder (hydra.run.dir=..., or a new hydra.sweep.dir for a sweep), or "
+                          "add resume=true to skip it")
+
+
+def checkpoint_callbacks(cfg: DictConfig, component: str | None) -> tuple[list, Path | None]:
+    """The checkpoint a fit writes as it goes (and resumes from with resume=true)."""
+    if not component:
+        return [], None
+    path = Path(cfg.paths.output_dir) / "checkpoints" / component / "last.ckpt"
+    every = (cfg.get("checkpoint") or {}).get("every_n_steps")
+    return [LastCheckpoint(path, every)], path if cfg.get("resume") else None
 
 
 def run(cfg: DictConfig) -> Results:
@@ -84,8 +101,9 @@ def run(cfg: DictConfig) -> Results:
     if cfg.get("test_on", "best") not in TEST_ON:
         raise ValueError(f"test_on must be one of {list(TEST_ON)}, got {cfg.test_on!r}")
     output_dir = Path(cfg.paths.output_dir)
-    refuse_to_overwrite(output_dir / RESULTS_NAME)
     main = is_main_process()
+    if main and (done := finished_run(output_dir / RESULTS_NAME, bool(cfg.get("resume")))):
+        return done
     output_dir.mkdir(parents=True, exist_ok=True)
     results = new_results(cfg)
     loggers: list = []
@@ -112,8 +130,12 @@ def run(cfg: DictConfig) -> Results:
         selectors: list[BestWeights] = []
 
         def make_trainer(monitor: str | None = None, component: str | None = None, **overrides):
-            return build_trainer(cfg, loggers, [timer, *selection_callbacks(cfg, monitor, component, selectors)],
-                                 **overrides)
+            saving, resume_from = checkpoint_callbacks(cfg, component)
+            callbacks = [timer, *selection_callbacks(cfg, monitor, component, selectors), *saving]
+            return build_trainer(cfg, loggers, callbacks, resume_from=resume_from, **overrides)
+
+        if cfg.get("resume"):
+            module.resume_from(output_dir)
 
         by_component: dict[str, float] = {}
         fit_start = clock(module.device)
@@ -123,8 +145,8 @@ def run(cfg: DictConfig) -> Results:
         results["validation"] = validation_block(cfg, module, selectors)
         trainer = make_trainer()
         trainer.test(module, datamodule=data, verbose=False)
-        if cfg.save_checkpoint:
-            trainer.save_checkpoint(output_dir / "model.ckpt", weights_only=True)
+        if by_component and (cfg.get("checkpoint") or {}).get("best") and module.checkpoint_whole:
+            trainer.save_checkpoint(output_dir / "checkpoints" / "best.ckpt", weights_only=True)  # what was tested
 
         results["accuracy"] = module.test_results
         if rewardbench := score_results(results["accuracy"]):  # RewardBench subsets -> sections

@@ -20,10 +20,11 @@ from rm_lab.data.batch import PairBatch
 from rm_lab.data.domains.base import SPLITS, Domain, DomainSplits
 from rm_lab.data.loaders import DomainSubset, eval_loader, seeded_loader
 from rm_lab.data.pairs import PAIR_FIELDS, Pair, sample_pairs
+from rm_lab.data.render import check_format, encode, encode_prompt
 
 log = logging.getLogger(__name__)
 
-TOKEN_FORMAT = "2"  # bump when _tokenize() changes what it writes, so old caches are not reused
+TOKEN_FORMAT = "3"  # bump when _tokenize() changes what it writes, so old caches are not reused
 
 
 def expand_domains(domains: dict[str, Domain]) -> dict[str, Domain]:
@@ -70,6 +71,7 @@ class PreferenceDataModule(pl.LightningDataModule):
         self.tokenized: dict[str, datasets.Dataset] = {}
         self.tokenizer = None
         self.max_length = None
+        self.input_format = "pair"
 
     # -- pairs -----------------------------------------------------------------------------
     @property
@@ -126,31 +128,40 @@ class PreferenceDataModule(pl.LightningDataModule):
         return out
 
     # -- tokens ----------------------------------------------------------------------------
-    def attach_tokenizer(self, tokenizer, max_length: int) -> None:
+    def attach_tokenizer(self, tokenizer, max_length: int, input_format: str = "pair") -> None:
+        """The backbone's tokenizer, length limit and `model.input_format` (pair|chat, see
+        rm_lab/data/render.py); a format the tokenizer cannot render fails here, before any work."""
+        check_format(tokenizer, input_format)
         self.tokenizer = tokenizer
         self.max_length = max_length
+        self.input_format = input_format
         self.tokenized = {}
 
     def _cache_file(self, split: str) -> str | None:
         if self.cache_dir is None:
             return None
         key = hashlib.sha1()
+        template = (getattr(self.tokenizer, "chat_template", None) or "") if self.input_format == "chat" else ""
         for part in (TOKEN_FORMAT, self.tokenizer.name_or_path, type(self.tokenizer).__name__, str(self.max_length),
-                     str(len(self.tokenizer)), self.tokenizer.truncation_side):
-            key.update(part.encode())
+                     str(len(self.tokenizer)), self.tokenizer.truncation_side, self.input_format,
+                     str(template), str(self.tokenizer.eos_token)):
+            key.update(part.encode() + b"\0")
         for pair in self.pairs[split]:
             key.update(pair.id.encode())
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         return str(self.cache_dir / f"tokens-{split}-{key.hexdigest()[:20]}.arrow")
 
     def _tokenize(self, batch: dict) -> dict:
+        """(prompt, response) through `rm_lab.data.render.encode` in the attached input format;
+        `prompt_input_ids` (routers) through `encode_prompt`: the prompt text as it is for pair,
+        the prompt's turns with the template's generation prompt for chat."""
         out = {}
         for side in ("chosen", "rejected"):
-            enc = self.tokenizer(batch["prompt"], batch[side], truncation=True, max_length=self.max_length)
+            enc = encode(self.tokenizer, batch["prompt"], batch[side], self.input_format, self.max_length)
             out[f"{side}_input_ids"] = enc["input_ids"]
             if "token_type_ids" in enc:
                 out[f"{side}_token_type_ids"] = enc["token_type_ids"]
-        prompts = self.tokenizer(batch["prompt"], truncation=True, max_length=self.max_length)
+        prompts = encode_prompt(self.tokenizer, batch["prompt"], self.input_format, self.max_length)
         out["prompt_input_ids"] = prompts["input_ids"]
         out["domain_idx"] = [self.domain_names.index(d) for d in batch["domain"]]
         return out

@@ -41,6 +41,17 @@ class BestWeights(pl.Callback):
             for name, saved in self._weights.items():
                 params[name].copy_(saved.to(params[name].device))
 
+    @property
+    def state_key(self) -> str:
+        return f"BestWeights[{self.monitor}]"
+
+    def state_dict(self) -> dict:  # kept in checkpoints: a resumed fit still knows its best epoch
+        return {"history": self.history, "best": self.best, "best_epoch": self.best_epoch, "weights": self._weights}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.history, self.best = list(state["history"]), state["best"]
+        self.best_epoch, self._weights = state["best_epoch"], state["weights"]
+
     def summary(self) -> dict:
         return {"monitor": self.monitor, "epochs": self.history, "best_epoch": self.best_epoch,
                 "best_accuracy": self.best, "restored": bool(self.restore and self._weights)}

@@ -42,6 +42,12 @@ class EpochTimer(pl.Callback):
             self.per_epoch.append(clock(pl_module.device) - self._start)
             self._start = None
 
+    def state_dict(self) -> dict:  # kept in checkpoints, so a resumed run reports every epoch
+        return {"per_epoch": list(self.per_epoch)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.per_epoch = list(state.get("per_epoch", []))
+
 
 class InferenceClock:
     """Test-time scoring time: batched (every evaluation batch) and per input (single pairs)."""

