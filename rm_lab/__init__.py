@@ -1,9 +1,18 @@
 """rm_lab: reward-model research with Hydra and PyTorch Lightning.
 
 `python -m rm_lab` trains the configured method; see README.md for the commands.
+`rm_lab.load_reward_model(RUN_DIR)` loads a trained run's reward model to score texts.
 """
 from rm_lab.config import register_resolvers
 
 __version__ = "0.1.0"
 
 register_resolvers()
+
+
+def load_reward_model(path, device=None, batch_size=None, progress=True):
+    """The reward model of a completed run (its folder), ready to score: `score_pairs(rows)`,
+    `score_responses(rows)`. Imported on first use (rm_lab.scoring), so `import rm_lab` stays light."""
+    from rm_lab.scoring import load_reward_model as load
+
+    return load(path, device=device, batch_size=batch_size, progress=progress)

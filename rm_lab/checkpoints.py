@@ -18,6 +18,14 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
+CHECKPOINTS = Path("checkpoints")  # in a run's folder
+BEST = CHECKPOINTS / "best.ckpt"    # the weights the test set was scored with (single-fit methods)
+
+
+def last_checkpoint(run_dir: str | Path, part: str) -> Path:
+    """Where a fit of `part` (reward_model, heads, router, reward_model/<domain>) checkpoints."""
+    return Path(run_dir) / CHECKPOINTS / part / "last.ckpt"
+
 
 class LastCheckpoint(pl.Callback):
     def __init__(self, path: str | Path, every_n_steps: int | None = None):

@@ -26,7 +26,7 @@ from rm_lab.build import (
     build_method,
     build_trainer,
 )
-from rm_lab.checkpoints import LastCheckpoint
+from rm_lab.checkpoints import BEST, LastCheckpoint, last_checkpoint
 from rm_lab.config import CONF_DIR
 from rm_lab.eval.params import count_components
 from rm_lab.eval.rewardbench import score_results
@@ -90,7 +90,7 @@ def checkpoint_callbacks(cfg: DictConfig, component: str | None) -> tuple[list, 
     """The checkpoint a fit writes as it goes (and resumes from with resume=true)."""
     if not component:
         return [], None
-    path = Path(cfg.paths.output_dir) / "checkpoints" / component / "last.ckpt"
+    path = last_checkpoint(cfg.paths.output_dir, component)
     every = (cfg.get("checkpoint") or {}).get("every_n_steps")
     return [LastCheckpoint(path, every)], path if cfg.get("resume") else None
 
@@ -146,7 +146,7 @@ def run(cfg: DictConfig) -> Results:
         trainer = make_trainer()
         trainer.test(module, datamodule=data, verbose=False)
         if by_component and (cfg.get("checkpoint") or {}).get("best") and module.checkpoint_whole:
-            trainer.save_checkpoint(output_dir / "checkpoints" / "best.ckpt", weights_only=True)  # what was tested
+            trainer.save_checkpoint(output_dir / BEST, weights_only=True)  # the weights that were tested
 
         results["accuracy"] = module.test_results
         if rewardbench := score_results(results["accuracy"]):  # RewardBench subsets -> sections

@@ -31,6 +31,32 @@ class VectorBatch(TypedDict):
     ids: list[str]                       # (B,)
 
 
+def pad(seqs: list[list[int]], value: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded ids (N, longest) and their attention mask."""
+    length = max(max((len(s) for s in seqs), default=1), 1)
+    ids = torch.full((len(seqs), length), value, dtype=torch.long)
+    mask = torch.zeros((len(seqs), length), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        ids[i, : len(s)] = torch.tensor(s, dtype=torch.long)
+        mask[i, : len(s)] = 1
+    return ids, mask
+
+
+def pair_batch(chosen: list[list[int]], rejected: list[list[int]], prompts: list[list[int]], pad_id: int,
+               domain: list[int], ids: list[str], chosen_types: list[list[int]] | None = None,
+               rejected_types: list[list[int]] | None = None) -> PairBatch:
+    """The one way token ids become a `PairBatch` (training, evaluation and scoring)."""
+    input_ids, mask = pad(chosen + rejected, pad_id)
+    prompt_ids, prompt_mask = pad(prompts, pad_id)
+    batch: PairBatch = {"input_ids": input_ids, "attention_mask": mask, "prompt_input_ids": prompt_ids,
+                        "prompt_attention_mask": prompt_mask, "domain": torch.tensor(domain, dtype=torch.long),
+                        "ids": list(ids)}
+    if chosen_types is not None and rejected_types is not None:
+        types, _ = pad(chosen_types + rejected_types, 0)
+        batch["token_type_ids"] = types[:, : input_ids.shape[1]]
+    return batch
+
+
 def select_pairs(batch: dict, index: list[int]) -> dict:
     """The sub-batch of the given pairs (chosen and rejected rows kept in step), without the
     padding columns no kept row needs."""

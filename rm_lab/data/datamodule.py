@@ -16,7 +16,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader
 
-from rm_lab.data.batch import PairBatch
+from rm_lab.data.batch import PairBatch, pair_batch
 from rm_lab.data.domains.base import SPLITS, Domain, DomainSplits
 from rm_lab.data.loaders import DomainSubset, eval_loader, seeded_loader
 from rm_lab.data.pairs import PAIR_FIELDS, Pair, sample_pairs
@@ -182,15 +182,6 @@ class PreferenceDataModule(pl.LightningDataModule):
                 desc=f"tokenizing {split}",
             )
 
-    def _pad(self, seqs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-        length = max(len(s) for s in seqs)
-        ids = torch.full((len(seqs), length), self.tokenizer.pad_token_id, dtype=torch.long)
-        mask = torch.zeros((len(seqs), length), dtype=torch.long)
-        for i, s in enumerate(seqs):
-            ids[i, : len(s)] = torch.tensor(s, dtype=torch.long)
-            mask[i, : len(s)] = 1
-        return ids, mask
-
     def sequences(self, split: str) -> tuple[list[list[int]], list[list[int]] | None]:
         """A split's token ids: its chosen sequences, then its rejected ones (and token types)."""
         table = self.tokenized[split]
@@ -219,19 +210,12 @@ class PreferenceDataModule(pl.LightningDataModule):
     def collate(self, rows: list[dict]) -> PairBatch:
         """input_ids/attention_mask: chosen rows then rejected rows (2 x batch); prompt_*: the
         prompts alone (for routers); domain: the gold domain index of each pair."""
-        ids, mask = self._pad([r["chosen_input_ids"] for r in rows] + [r["rejected_input_ids"] for r in rows])
-        prompt_ids, prompt_mask = self._pad([r["prompt_input_ids"] for r in rows])
-        batch = {"input_ids": ids, "attention_mask": mask,
-                 "prompt_input_ids": prompt_ids, "prompt_attention_mask": prompt_mask,
-                 "domain": torch.tensor([r["domain_idx"] for r in rows], dtype=torch.long),
-                 "ids": [r["id"] for r in rows]}
-        if "chosen_token_type_ids" in rows[0]:
-            types = torch.zeros_like(ids)
-            tt = [r["chosen_token_type_ids"] for r in rows] + [r["rejected_token_type_ids"] for r in rows]
-            for i, s in enumerate(tt):
-                types[i, : len(s)] = torch.tensor(s, dtype=torch.long)
-            batch["token_type_ids"] = types
-        return batch
+        types = "chosen_token_type_ids" in rows[0]
+        return pair_batch([r["chosen_input_ids"] for r in rows], [r["rejected_input_ids"] for r in rows],
+                          [r["prompt_input_ids"] for r in rows], self.tokenizer.pad_token_id,
+                          [r["domain_idx"] for r in rows], [r["id"] for r in rows],
+                          [r["chosen_token_type_ids"] for r in rows] if types else None,
+                          [r["rejected_token_type_ids"] for r in rows] if types else None)
 
     def train_dataloader(self) -> DataLoader:
         return seeded_loader(self.tokenized["train"], self.batch_size, True, self.collate, self.num_workers)

@@ -104,6 +104,18 @@ class Domain:
             routed[self.split_of(pair, which)].append(pair)
         result.pairs.update(routed)
 
+    def read_pairs(self, path=None) -> tuple[list[Pair], dict[str, int]]:
+        """Every pair of local files in this domain's hub schema (`path`, else the domain's own
+        `path`: a file, a folder or a list of them), in file order and not split: what a trained
+        model scores (`python -m rm_lab.score`). Returns the pairs and the rows dropped, by
+        reason (returned, not logged)."""
+        path = self.path if path is None else path
+        if not path:
+            raise ValueError(f"{self.name}: no local file to read; give a path")
+        paths = list(path) if isinstance(path, (list, tuple)) else [path]
+        drops = DropLog(self.name, "all")
+        return self._local_pairs(paths, drops), drops.to_dict()
+
     def split_of(self, pair: Pair, which: tuple[str, ...]) -> str:
         return split_of(pair.split_key, which, self.test_fraction, self.validation_fraction)
 
