@@ -25,11 +25,13 @@ from rm_lab.data.protocol import PairData
 from rm_lab.data.vector_pairs import VectorPairsDataModule
 from rm_lab.data.vectorize import vectorize
 from rm_lab.eval.params import count
+from rm_lab.methods.base import LOSS_OPTIONS
 from rm_lab.models.backbone import Backbone
 from rm_lab.models.embedder import Embedder
 
 # keys of a method node that describe the run, not the method's constructor
 METHOD_META = ("name", "embed")
+LOSS_KEYS = LOSS_OPTIONS  # the pairwise loss options, applied to the built module (build_method)
 
 
 def build_backbone(cfg: DictConfig) -> Backbone:
@@ -80,13 +82,21 @@ def embed_data(datamodule: PreferenceDataModule, backbone: Backbone, options, ba
 
 def build_method(node: DictConfig, data: PairData | None = None, **kwargs):
     """instantiate() the method node (its descriptive keys left out); with `data`, the method
-    is prepared for it (`prepare(data)`) and, for vector inputs, sized by it."""
-    spec = OmegaConf.masked_copy(node, [k for k in node.keys() if k not in METHOD_META])
+    is prepared for it (`prepare(data)`) and, for vector inputs, sized by it. The loss options
+    (`LOSS_KEYS`: center_rewards_coefficient, use_margin) are not constructor arguments: they
+    are applied to the built module (`set_loss_options`), so every method takes them."""
+    loss = {k: node[k] for k in LOSS_KEYS if k in node}
+    spec = OmegaConf.masked_copy(node, [k for k in node.keys() if k not in METHOD_META + LOSS_KEYS])
     if getattr(method_class(node), "inputs", "tokens") == "vectors":
         kwargs.pop("backbone", None)
         if isinstance(data, VectorPairsDataModule):
             kwargs.setdefault("input_dim", data.dim)
     module = instantiate(spec, **kwargs)
+    if loss:
+        if not hasattr(module, "set_loss_options"):
+            raise ValueError(f"method {node.get('name')} does not train with the pairwise loss: remove "
+                             f"{sorted(loss)} from its config")
+        module.set_loss_options(**loss)
     if data is not None:
         module.prepare(data)
     return module

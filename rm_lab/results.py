@@ -145,6 +145,7 @@ class Results(TypedDict, total=False):
     inference: Inference
     validation: Validation   # per-epoch validation and the epoch tested (test_on)
     processes: int           # processes that scored the test set (multi-process runs sum their counts)
+    ckpt: str                # train=false ckpt=RUN_DIR: the run whose trained weights were tested
     wall_time_s: float
     error: str               # failed runs: "<ExceptionType>: message"
     traceback: str

@@ -8,7 +8,9 @@
     python -m rm_lab.score RUN_DIR FILE --out scores.jsonl     # the same from the command line
 
 What is loaded. RUN_DIR is the folder of a completed run (`results.json`, written by
-`python -m rm_lab`). Its method is rebuilt from the resolved config stored in results.json with
+`python -m rm_lab`), or a portable copy of one written by `python -m rm_lab.export RUN_DIR
+OUT_DIR --format run` (the same files plus `manifest.json`; a transformers export loads with
+transformers instead). Its method is rebuilt from the resolved config stored in results.json with
 the runner's builders (`rm_lab.build`), over the run's domains in config order (the keys of
 results.json `data`, which are the datamodule's expanded domains), prepared with the run's
 pair counts (`RecordedData`: routers cover the domains that had training pairs). Then:
@@ -43,6 +45,7 @@ vectors, `batch_size` pairs at a time (by default the run's `method.eval_batch_s
 from __future__ import annotations
 
 import contextlib
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -83,9 +86,21 @@ def run_folder(path: str | Path) -> Path:
                                  f"{RESULTS_NAME})")
         path = path.parent
     if not (path / RESULTS_NAME).exists():
+        if _export_format(path) == "transformers":
+            raise ModelLoadError(f"{path} is a transformers export (python -m rm_lab.export): load it with "
+                                 "transformers' AutoModelForSequenceClassification.from_pretrained, or export the "
+                                 "run with --format run for rm_lab.load_reward_model")
         raise FileNotFoundError(f"{path} holds no {RESULTS_NAME}: it is not a run folder; give the folder of a "
                                 "completed run (python -m rm_lab writes one per run)")
     return path.resolve()
+
+
+def _export_format(path: Path) -> str | None:
+    """The `format` of an export's manifest.json in `path` (python -m rm_lab.export), else None."""
+    try:
+        return json.loads((path / "manifest.json").read_text()).get("format")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def completed_results(run_dir: Path) -> dict:
@@ -245,6 +260,7 @@ class RewardScorer:
         self.module, self.backbone, self.cfg, self.results = module, backbone, cfg, results
         self.run_dir, self.device, self.batch_size, self.progress = run_dir, device, batch_size, progress
         self.vectors = getattr(module, "inputs", "tokens") == "vectors"
+        self.mixed_precision = True  # score under the run's trainer.precision; False: fp32 throughout
         self._embedder: Embedder | None = None
         self._cache: EmbeddingCache | None = None
 
@@ -291,7 +307,7 @@ class RewardScorer:
     # -- batches -----------------------------------------------------------------------------
     def _autocast(self):
         dtype = PRECISIONS.get(str(self.cfg.get("trainer", {}).get("precision")))
-        if dtype is None:
+        if dtype is None or not self.mixed_precision:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=dtype)
 

@@ -3,6 +3,7 @@
     python -m rm_lab                                  # Baseline, packaged MiniLM, bundled samples, CPU
     python -m rm_lab -m seed=0,1,2                    # a seed sweep into multirun/
     python -m rm_lab model=tiny-deberta logger=wandb  # W&B (offline by default; `wandb sync` later)
+    python -m rm_lab train=false ckpt=RUN_DIR dataset=hh_rlhf_sample   # a trained run's model on other data
     python -m rm_lab --help                           # config groups and their choices
 
 Everything is built by rm_lab/build.py; this module only runs it and records the outcome.
@@ -17,7 +18,8 @@ from pathlib import Path
 
 import hydra
 import pytorch_lightning as pl
-from omegaconf import DictConfig
+import torch
+from omegaconf import DictConfig, OmegaConf
 
 from rm_lab.build import (
     build_data,
@@ -25,6 +27,7 @@ from rm_lab.build import (
     build_loggers,
     build_method,
     build_trainer,
+    method_class,
 )
 from rm_lab.checkpoints import BEST, LastCheckpoint, last_checkpoint
 from rm_lab.config import CONF_DIR
@@ -95,17 +98,56 @@ def checkpoint_callbacks(cfg: DictConfig, component: str | None) -> tuple[list, 
     return [LastCheckpoint(path, every)], path if cfg.get("resume") else None
 
 
+
+
+def checkpoint_run(cfg: DictConfig) -> Path | None:
+    """With `ckpt=RUN_DIR`: the stored run whose trained weights this run tests, checked before
+    any work (train=false, a completed run of the same method and model, its weights present)."""
+    ckpt = cfg.get("ckpt")
+    if not ckpt:
+        return None
+    if cfg.train:
+        raise ValueError(f"ckpt={ckpt} tests a trained model's weights: add train=false")
+    from rm_lab.scoring import ModelLoadError, completed_results, run_folder, stored_weights
+
+    try:
+        run_dir = run_folder(ckpt)
+        stored = completed_results(run_dir)
+        if (stored.get("method"), stored.get("model")) != (cfg.method.name, cfg.model.name):
+            raise ModelLoadError(f"it holds a method={stored.get('method')} model={stored.get('model')} run; this "
+                                 f"run is method={cfg.method.name} model={cfg.model.name}: add method=... "
+                                 "model=... to match the stored run")
+        run_cfg = OmegaConf.create(stored["config"]) if (stored.get("config") or {}).get("method") else cfg
+        stored_weights(run_dir, run_cfg, stored)
+    except ModelLoadError as err:
+        raise ValueError(f"ckpt={ckpt}: {err}") from None
+    return run_dir
+
+
+def load_checkpoint_run(module, run_dir: Path) -> None:
+    """The stored run's tested weights (checkpoints/best.ckpt) into a single-fit method."""
+    state = torch.load(run_dir / BEST, map_location="cpu", weights_only=True)["state_dict"]
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as err:
+        raise ValueError(f"ckpt={run_dir}: its weights do not fit the method built for this run (give it the "
+                         f"stored run's method options, e.g. method.num_experts, method.lora): {err}") from err
+
+
 def run(cfg: DictConfig) -> Results:
     """Train and evaluate one configured run; always leaves a results.json behind (written by
     the first process only, in a multi-process run)."""
     if cfg.get("test_on", "best") not in TEST_ON:
         raise ValueError(f"test_on must be one of {list(TEST_ON)}, got {cfg.test_on!r}")
+    ckpt_dir = checkpoint_run(cfg)
     output_dir = Path(cfg.paths.output_dir)
     main = is_main_process()
     if main and (done := finished_run(output_dir / RESULTS_NAME, bool(cfg.get("resume")))):
         return done
     output_dir.mkdir(parents=True, exist_ok=True)
     results = new_results(cfg)
+    if ckpt_dir is not None:
+        results["ckpt"] = str(ckpt_dir)
     loggers: list = []
     module = None
     started = time.perf_counter()
@@ -119,7 +161,14 @@ def run(cfg: DictConfig) -> Results:
         add_blocks(results, data.figures())
         pl.seed_everything(cfg.seed, workers=True)
         # prepare() may drop components (routers cover only domains with training pairs)
-        module = build_method(cfg.method, data=data, backbone=backbone, domains=data.domain_names)
+        method_node = cfg.method
+        whole = getattr(method_class(cfg.method), "checkpoint_whole", True)
+        if ckpt_dir is not None and not whole:  # composites load every stored component, train none
+            method_node = OmegaConf.merge(cfg.method, {"reuse_components": str(ckpt_dir), "retrain": [],
+                                                       "save_components": False})
+        module = build_method(method_node, data=data, backbone=backbone, domains=data.domain_names)
+        if ckpt_dir is not None and whole:
+            load_checkpoint_run(module, ckpt_dir)
         results["params"] = count_components(module.components())
         results["labels"] = {"method": module.label, "components": module.component_labels()}
 

@@ -109,3 +109,49 @@ def test_help_lists_groups_and_choices(tmp_path):
     assert proc.returncode == 0
     for needle in ("dataset:", "model:", "method:", " baseline", "five_domains_sample", "tiny-deberta"):
         assert needle in proc.stdout
+
+
+@pytest.mark.slow
+def test_ckpt_tests_a_trained_runs_weights_on_any_dataset(make_cfg, tmp_path):
+    trained = run(make_cfg("seed=0", "method.lr=1e-3", out="trained"))
+    again = run(make_cfg("seed=5", "train=false", f"ckpt={tmp_path / 'trained'}", out="again"))
+
+    def counts(acc):
+        return {d: (r["won"], r["tied"], r["lost"]) for d, r in acc["per_domain"].items()}
+
+    assert counts(again["accuracy"]) == counts(trained["accuracy"])
+    assert again["accuracy"]["loss"] == pytest.approx(trained["accuracy"]["loss"])
+    on_disk = json.loads((tmp_path / "again" / "results.json").read_text())
+    assert on_disk["ckpt"] == str((tmp_path / "trained").resolve())
+    assert on_disk["config"]["ckpt"] == str(tmp_path / "trained")
+    assert on_disk["train_time"]["by_component"] == {}
+    other = run(make_cfg("train=false", f"ckpt={tmp_path / 'trained'}", "dataset=hh_rlhf_sample",
+                         "dataset.max_pairs.test=8", out="other"))
+    assert other["status"] == "completed" and list(other["accuracy"]["per_domain"]) == ["hh_rlhf"]
+    assert other["accuracy"]["per_domain"]["hh_rlhf"]["n"] == 8
+
+
+def test_ckpt_refuses_another_method_or_training_before_any_work(make_cfg, tmp_path, write_run):
+    stored = tmp_path / "stored"
+    write_run(stored / "results.json", method="rodos", model="tiny-deberta")
+    with pytest.raises(ValueError, match="method=rodos model=tiny-deberta run; this run is method=baseline"):
+        run(make_cfg("train=false", f"ckpt={stored}"))
+    with pytest.raises(ValueError, match="add train=false"):
+        run(make_cfg(f"ckpt={stored}"))
+    write_run(tmp_path / "plain" / "results.json", method="baseline", model="tiny-deberta")
+    with pytest.raises(ValueError, match="best.ckpt is missing"):
+        run(make_cfg("train=false", f"ckpt={tmp_path / 'plain'}"))
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        run(make_cfg("train=false", f"ckpt={tmp_path / 'nowhere'}"))
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_ckpt_of_a_composite_method_loads_its_components(make_cfg, tmp_path):
+    trained = run(make_cfg("method=rodos", "dataset.max_pairs.train=12", out="trained"))
+    again = run(make_cfg("method=rodos", "train=false", f"ckpt={tmp_path / 'trained'}", out="again"))
+    for name in ("won", "tied", "lost"):
+        assert ({d: r[name] for d, r in again["accuracy"]["per_domain"].items()}
+                == {d: r[name] for d, r in trained["accuracy"]["per_domain"].items()})
+    assert again["components"]["reused_from"] == str((tmp_path / "trained").resolve())
+    assert not (tmp_path / "again" / "components").exists()

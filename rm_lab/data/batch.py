@@ -22,6 +22,8 @@ class _PairBatchRequired(TypedDict):
 
 class PairBatch(_PairBatchRequired, total=False):
     token_type_ids: torch.Tensor         # (2B, L) where the tokenizer gives segment ids
+    margin: torch.Tensor                 # (B,) float: each pair's margin (`Pair.margin`), NaN where a pair
+                                         # has none; present when some pair of the batch has one
 
 
 class VectorBatch(TypedDict):
@@ -44,8 +46,10 @@ def pad(seqs: list[list[int]], value: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def pair_batch(chosen: list[list[int]], rejected: list[list[int]], prompts: list[list[int]], pad_id: int,
                domain: list[int], ids: list[str], chosen_types: list[list[int]] | None = None,
-               rejected_types: list[list[int]] | None = None) -> PairBatch:
-    """The one way token ids become a `PairBatch` (training, evaluation and scoring)."""
+               rejected_types: list[list[int]] | None = None,
+               margins: list[float | None] | None = None) -> PairBatch:
+    """The one way token ids become a `PairBatch` (training, evaluation and scoring). `margins`:
+    each pair's margin or None; the batch gets a `margin` tensor (None -> NaN) when any is set."""
     input_ids, mask = pad(chosen + rejected, pad_id)
     prompt_ids, prompt_mask = pad(prompts, pad_id)
     batch: PairBatch = {"input_ids": input_ids, "attention_mask": mask, "prompt_input_ids": prompt_ids,
@@ -54,6 +58,9 @@ def pair_batch(chosen: list[list[int]], rejected: list[list[int]], prompts: list
     if chosen_types is not None and rejected_types is not None:
         types, _ = pad(chosen_types + rejected_types, 0)
         batch["token_type_ids"] = types[:, : input_ids.shape[1]]
+    if margins is not None and any(m is not None for m in margins):
+        batch["margin"] = torch.tensor([float("nan") if m is None else float(m) for m in margins],
+                                       dtype=torch.float32)
     return batch
 
 

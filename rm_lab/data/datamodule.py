@@ -24,7 +24,7 @@ from rm_lab.data.render import check_format, encode, encode_prompt
 
 log = logging.getLogger(__name__)
 
-TOKEN_FORMAT = "3"  # bump when _tokenize() changes what it writes, so old caches are not reused
+TOKEN_FORMAT = "4"  # bump when _tokenize() changes what it writes, so old caches are not reused
 
 
 def expand_domains(domains: dict[str, Domain]) -> dict[str, Domain]:
@@ -148,6 +148,8 @@ class PreferenceDataModule(pl.LightningDataModule):
             key.update(part.encode() + b"\0")
         for pair in self.pairs[split]:
             key.update(pair.id.encode())
+            if pair.margin is not None:
+                key.update(f"margin={pair.margin!r}".encode())
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         return str(self.cache_dir / f"tokens-{split}-{key.hexdigest()[:20]}.arrow")
 
@@ -209,13 +211,15 @@ class PreferenceDataModule(pl.LightningDataModule):
 
     def collate(self, rows: list[dict]) -> PairBatch:
         """input_ids/attention_mask: chosen rows then rejected rows (2 x batch); prompt_*: the
-        prompts alone (for routers); domain: the gold domain index of each pair."""
+        prompts alone (for routers); domain: the gold domain index of each pair; margin: each
+        pair's `Pair.margin` (NaN where it has none), when some pair of the batch has one."""
         types = "chosen_token_type_ids" in rows[0]
         return pair_batch([r["chosen_input_ids"] for r in rows], [r["rejected_input_ids"] for r in rows],
                           [r["prompt_input_ids"] for r in rows], self.tokenizer.pad_token_id,
                           [r["domain_idx"] for r in rows], [r["id"] for r in rows],
                           [r["chosen_token_type_ids"] for r in rows] if types else None,
-                          [r["rejected_token_type_ids"] for r in rows] if types else None)
+                          [r["rejected_token_type_ids"] for r in rows] if types else None,
+                          [r.get("margin") for r in rows])
 
     def train_dataloader(self) -> DataLoader:
         return seeded_loader(self.tokenized["train"], self.batch_size, True, self.collate, self.num_workers)

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 
 log = logging.getLogger(__name__)
 
-PAIR_FIELDS = ("id", "domain", "prompt", "chosen", "rejected", "group", "source")
+PAIR_FIELDS = ("id", "domain", "prompt", "chosen", "rejected", "group", "source", "margin")
 
 
 class MalformedRow(ValueError):
@@ -24,7 +24,10 @@ class MalformedRow(ValueError):
 class Pair:
     """One preference pair. `group` is what splits keep together (the prompt unless the domain
     knows better: an SHP post, an OpenAssistant message tree, a HellaSwag source video);
-    `source` names the file or hub subset it came from. Neither takes part in the pair's id."""
+    `source` names the file or hub subset it came from; `margin`, where the domain grades its
+    preferences, is how strongly chosen beats rejected (HelpSteer2-Preference: |strength|, 1..3;
+    None elsewhere), the reward gap of the margin loss (`method.use_margin`). None of the three
+    takes part in the pair's id."""
 
     id: str
     domain: str
@@ -33,6 +36,7 @@ class Pair:
     rejected: str
     group: str = field(default="", compare=False)
     source: str = field(default="", compare=False)
+    margin: float | None = field(default=None, compare=False)
 
     @property
     def split_key(self) -> str:
@@ -59,9 +63,10 @@ def require_text(row: dict, field: str, allow_empty: bool = False) -> str:
     return value
 
 
-def make_pair(domain: str, prompt: str, chosen: str, rejected: str, group: str = "") -> Pair:
+def make_pair(domain: str, prompt: str, chosen: str, rejected: str, group: str = "",
+              margin: float | None = None) -> Pair:
     """Validate the three texts and give the pair its content-derived id; `group` keeps pairs
-    together in splits (default: the prompt)."""
+    together in splits (default: the prompt); `margin`: the preference's strength, if graded."""
     for name, value in (("chosen", chosen), ("rejected", rejected)):
         if not isinstance(value, str):
             raise MalformedRow("non_text_value", name)
@@ -71,7 +76,8 @@ def make_pair(domain: str, prompt: str, chosen: str, rejected: str, group: str =
         raise MalformedRow("non_text_value", "prompt")
     if chosen.strip() == rejected.strip():
         raise MalformedRow("chosen_equals_rejected")
-    return Pair(stable_id(domain, prompt, chosen, rejected), domain, prompt, chosen, rejected, group=group)
+    return Pair(stable_id(domain, prompt, chosen, rejected), domain, prompt, chosen, rejected, group=group,
+                margin=None if margin is None else float(margin))
 
 
 class DropLog:

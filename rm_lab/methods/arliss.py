@@ -228,7 +228,7 @@ class ARLISS(RoutedRewardModule):
             return self.score_with(domain, batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids"))
 
         return RewardFit(name, net, score, lr=self.lr, weight_decay=self.weight_decay,
-                         warmup_steps=self.warmup_steps)
+                         warmup_steps=self.warmup_steps, **self.loss_options())
 
     def after_training(self) -> None:
         self.unmerge()  # a validation pass may have merged an adapter before its best weights came back

@@ -16,13 +16,14 @@ from typing import Callable
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.utilities import grad_norm
 from torch import nn
 
 from rm_lab.data.batch import Batch, select_pairs, split_rewards
 from rm_lab.data.protocol import PairData
 from rm_lab.eval.metrics import PairwiseAccuracy
 from rm_lab.eval.timing import InferenceClock, clock
-from rm_lab.models.losses import bradley_terry_losses
+from rm_lab.models.losses import bradley_terry_losses, center_rewards_penalty
 
 PairLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 VAL_MONITOR = "val/accuracy/average"  # what single-fit methods are selected on
@@ -40,35 +41,116 @@ def adamw_with_warmup(parameters, lr: float, weight_decay: float = 0.0, warmup_s
     return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
 
-def pairwise_step(module: pl.LightningModule, rewards: torch.Tensor, prefix: str = "train",
-                  pair_loss: PairLoss = bradley_terry_losses, weights: torch.Tensor | None = None,
-                  extra: dict[str, tuple[torch.Tensor, float]] | None = None) -> torch.Tensor:
-    """The training step of every pairwise reward model, with its logging.
+LOSS_OPTIONS = ("center_rewards_coefficient", "use_margin")  # method keys every pairwise fit takes
 
-    rewards: (2B,) chosen rows then rejected rows, or (K, 2B) for K heads trained at once.
-    weights: optional per-pair weights of the same shape as a half (bootstrap resamples).
-    extra: {name: (loss, weight)} added to the objective and logged (MoRE's balancing loss).
-    Logs `<prefix>/loss` (the mean pair loss, plus extras), `<prefix>/accuracy` and one
-    `<prefix>/<name>` per extra; returns the objective (each head's mean loss, summed).
+
+def check_loss_options(center_rewards_coefficient: float | None = None, use_margin: bool = False) -> dict:
+    """The loss options, validated: `center_rewards_coefficient` null or a number >= 0 (0: off),
+    `use_margin` a boolean."""
+    coefficient = 0.0 if center_rewards_coefficient is None else center_rewards_coefficient
+    if isinstance(coefficient, bool) or not isinstance(coefficient, (int, float)) or not coefficient >= 0:
+        raise ValueError("method.center_rewards_coefficient must be null or a number >= 0, "
+                         f"got {center_rewards_coefficient!r}")
+    if not isinstance(use_margin, bool):
+        raise ValueError(f"method.use_margin must be true or false, got {use_margin!r}")
+    return {"center_rewards_coefficient": float(coefficient), "use_margin": use_margin}
+
+
+class PairwiseLossOptions:
+    """The loss options `pairwise_step` reads from the module it trains (RewardModule and the
+    component fits); `set_loss_options` is how the builder applies `method.<option>`."""
+
+    center_rewards_coefficient: float = 0.0
+    use_margin: bool = False
+
+    def set_loss_options(self, center_rewards_coefficient: float | None = None, use_margin: bool = False) -> None:
+        for name, value in check_loss_options(center_rewards_coefficient, use_margin).items():
+            setattr(self, name, value)
+
+    def loss_options(self) -> dict:
+        return {name: getattr(self, name) for name in LOSS_OPTIONS}
+
+
+def pair_objective(chosen: torch.Tensor, rejected: torch.Tensor, pair_loss: PairLoss = bradley_terry_losses,
+                   weights: torch.Tensor | None = None, margin: torch.Tensor | None = None,
+                   center_rewards_coefficient: float = 0.0) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    """The pairwise objective on split rewards (B,) or (K, B): (objective, logged loss, terms).
+
+    Each head's loss is its mean pair loss (weighted by `weights`, bootstrap resamples), with
+    `margin` (B,) given the Bradley-Terry loss is -log sigmoid(r_c - r_r - margin) (NaN: no margin),
+    plus `center_rewards_coefficient * mean((r_c + r_r)^2)` when the coefficient is > 0. The
+    objective sums the heads' losses, the logged loss is their mean; terms: {"pair_loss",
+    "center_loss"} (the centering term as added to the loss), means over heads.
     """
-    chosen, rejected = split_rewards(rewards)
-    losses = pair_loss(chosen, rejected)
+    if margin is None:
+        losses = pair_loss(chosen, rejected)
+    elif pair_loss is bradley_terry_losses:
+        losses = pair_loss(chosen, rejected, margin)
+    else:
+        raise ValueError("a pair margin (method.use_margin) needs the Bradley-Terry loss")
     if weights is None:
         per_head = losses.mean(-1)
     else:
         weights = weights.to(losses)
         per_head = (losses * weights).sum(-1) / weights.sum(-1).clamp(min=1.0)
-    objective, logged = per_head.sum(), per_head.mean()
+    terms = {"pair_loss": per_head.mean()}
+    if center_rewards_coefficient:
+        center = center_rewards_coefficient * center_rewards_penalty(chosen, rejected)
+        terms["center_loss"] = center.mean()
+        per_head = per_head + center
+    return per_head.sum(), per_head.mean(), terms
+
+
+def pairwise_step(module: pl.LightningModule, rewards: torch.Tensor, prefix: str = "train",
+                  pair_loss: PairLoss = bradley_terry_losses, weights: torch.Tensor | None = None,
+                  extra: dict[str, tuple[torch.Tensor, float]] | None = None,
+                  margin: torch.Tensor | None = None) -> torch.Tensor:
+    """The training step of every pairwise reward model, with its logging.
+
+    rewards: (2B,) chosen rows then rejected rows, or (K, 2B) for K heads trained at once.
+    weights: optional per-pair weights of the same shape as a half (bootstrap resamples).
+    extra: {name: (loss, weight)} added to the objective and logged (MoRE's balancing loss).
+    margin: the batch's per-pair margins (B,) (`PairBatch["margin"]`, NaN where a pair has
+    none); used only when the module's `use_margin` is set.
+    The module's loss options (`PairwiseLossOptions`): `center_rewards_coefficient` > 0 adds
+    the reward-centering term, `use_margin` the margin (see `pair_objective`).
+    Logs `<prefix>/loss` (the mean pair loss, plus extras and centering), `<prefix>/accuracy`,
+    `<prefix>/pair_loss` and one `<prefix>/<name>` per extra when there are any,
+    `<prefix>/center_loss` when centering is on, and the batch's reward statistics:
+    `<prefix>/reward_mean` and `<prefix>/reward_std` (over its chosen and rejected rewards, all
+    heads; population std) and `<prefix>/reward_margin` (mean r_chosen - r_rejected). Returns
+    the objective (each head's loss, summed).
+    """
+    chosen, rejected = split_rewards(rewards)
+    use_margin = getattr(module, "use_margin", False)
+    coefficient = getattr(module, "center_rewards_coefficient", 0.0) or 0.0
+    objective, logged, terms = pair_objective(chosen, rejected, pair_loss, weights,
+                                              margin if use_margin else None, coefficient)
     n = chosen.shape[-1]
-    if extra:
-        module.log(f"{prefix}/pair_loss", logged, batch_size=n)
-        for name, (value, weight) in extra.items():
-            objective = objective + weight * value
-            logged = logged + weight * value
-            module.log(f"{prefix}/{name}", value, batch_size=n)
+    if extra or coefficient:
+        module.log(f"{prefix}/pair_loss", terms["pair_loss"], batch_size=n)
+    if coefficient:
+        module.log(f"{prefix}/center_loss", terms["center_loss"], batch_size=n)
+    for name, (value, weight) in (extra or {}).items():
+        objective = objective + weight * value
+        logged = logged + weight * value
+        module.log(f"{prefix}/{name}", value, batch_size=n)
     module.log(f"{prefix}/loss", logged, prog_bar=True, batch_size=n)
     module.log(f"{prefix}/accuracy", (chosen > rejected).float().mean(), batch_size=n)
+    with torch.no_grad():
+        both = torch.cat([chosen, rejected], -1).float()
+        module.log(f"{prefix}/reward_mean", both.mean(), batch_size=n)
+        module.log(f"{prefix}/reward_std", both.std(correction=0), batch_size=n)
+        module.log(f"{prefix}/reward_margin", (chosen.float() - rejected.float()).mean(), batch_size=n)
     return objective
+
+
+def log_grad_norm(module: pl.LightningModule, name: str = "train/grad_norm") -> None:
+    """The total L2 norm of the module's gradients (before clipping), logged as `name`; called
+    from `on_before_optimizer_step`."""
+    total = grad_norm(module, norm_type=2).get("grad_2.0_norm_total")
+    if total is not None:
+        module.log(name, total)
 
 
 def sync_counters(module: pl.LightningModule, counters: dict) -> None:
@@ -81,16 +163,18 @@ def sync_counters(module: pl.LightningModule, counters: dict) -> None:
         counter.load(trainer.strategy.reduce(counter.state().to(module.device), reduce_op="sum"))
 
 
-class RewardModule(pl.LightningModule):
+class RewardModule(PairwiseLossOptions, pl.LightningModule):
     label = "Reward model"  # a report's row label; methods set their own
     inputs = "tokens"       # "tokens" (PairBatch) or "vectors" (VectorBatch of cached embeddings)
     checkpoint_whole = True  # checkpoints/best.ckpt holds the tested weights; composites store components
 
     def __init__(self, domains: list[str], lr: float = 2e-5, weight_decay: float = 0.0,
-                 warmup_steps: int = 0):
+                 warmup_steps: int = 0, center_rewards_coefficient: float | None = None,
+                 use_margin: bool = False):
         super().__init__()
         self.domains = list(domains)
         self.lr, self.weight_decay, self.warmup_steps = lr, weight_decay, warmup_steps
+        self.set_loss_options(center_rewards_coefficient, use_margin)  # the builder sets method.<option>
         self.test_accuracy = PairwiseAccuracy(self.domains)
         self.val_accuracy = PairwiseAccuracy(self.domains)
         self.validation_epochs: list[dict] = []  # per-domain validation accuracy, one entry per pass
@@ -141,10 +225,13 @@ class RewardModule(pl.LightningModule):
     split_rewards = staticmethod(split_rewards)
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        return pairwise_step(self, self.score(batch))
+        return pairwise_step(self, self.score(batch), margin=batch.get("margin"))
 
     def configure_optimizers(self):
         return adamw_with_warmup(self.parameters(), self.lr, self.weight_decay, self.warmup_steps)
+
+    def on_before_optimizer_step(self, optimizer) -> None:
+        log_grad_norm(self)
 
     # -- validation (one pass per epoch; selection in rm_lab.eval.selection) -------------------
     def on_save_checkpoint(self, checkpoint: dict) -> None:

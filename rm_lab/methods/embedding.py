@@ -74,6 +74,12 @@ class EmbeddingRM(RewardModule):
         self.rule_accuracy = {r: PairwiseAccuracy(self.domains) for r in RULES}
         self.member_accuracy = [PairwiseAccuracy(self.domains) for _ in range(ensemble_size)]
 
+    def set_loss_options(self, center_rewards_coefficient: float | None = None, use_margin: bool = False) -> None:
+        if use_margin:
+            raise ValueError("method.use_margin: embedding heads train on cached vectors, which carry no pair "
+                             "margins; use a fine-tuned method (baseline, base_lora, more, rodos, arliss)")
+        super().set_loss_options(center_rewards_coefficient, use_margin)
+
     def components(self) -> dict[str, nn.Module]:
         return {"heads": self.heads}
 

@@ -5,6 +5,9 @@
 `subset(domains)` (the training and validation pairs of some domains) and validates on its
 own validation pairs each epoch (`monitor`: pairwise accuracy, or the router's accuracy), so
 it is selected on them. The fitted modules are shared with the composite, so its weights change.
+A reward fit takes the method's loss options (`center_rewards_coefficient`, `use_margin`; the
+composite passes its own); every fit logs its gradients' total L2 norm
+(`train/<component>/grad_norm`).
 """
 from __future__ import annotations
 
@@ -17,20 +20,32 @@ from torch import nn
 
 from rm_lab.data.batch import Batch, split_rewards
 from rm_lab.eval.metrics import Counts
-from rm_lab.methods.base import adamw_with_warmup, pairwise_step, sync_counters
+from rm_lab.methods.base import (
+    PairwiseLossOptions,
+    adamw_with_warmup,
+    log_grad_norm,
+    pairwise_step,
+    sync_counters,
+)
 
 
-class _ComponentFit(pl.LightningModule):
+class _ComponentFit(PairwiseLossOptions, pl.LightningModule):
     monitor = "val/accuracy"
+    grad_norm_name = "train/grad_norm"
 
-    def __init__(self, net: nn.Module, lr: float, weight_decay: float = 0.0, warmup_steps: int = 0):
+    def __init__(self, net: nn.Module, lr: float, weight_decay: float = 0.0, warmup_steps: int = 0,
+                 center_rewards_coefficient: float | None = None, use_margin: bool = False):
         super().__init__()
         self.net = net
         self.lr, self.weight_decay, self.warmup_steps = lr, weight_decay, warmup_steps
+        self.set_loss_options(center_rewards_coefficient, use_margin)
         self.val_counts = Counts(2)  # right, seen
 
     def configure_optimizers(self):
         return adamw_with_warmup(self.net.parameters(), self.lr, self.weight_decay, self.warmup_steps)
+
+    def on_before_optimizer_step(self, optimizer) -> None:
+        log_grad_norm(self, self.grad_norm_name)
 
     def on_validation_epoch_start(self) -> None:
         self.val_counts.reset()
@@ -54,9 +69,10 @@ class RewardFit(_ComponentFit):
         super().__init__(net, **optim)
         self.component, self.score = name, score
         self.monitor = f"val/{name}/accuracy"
+        self.grad_norm_name = f"train/{name}/grad_norm"
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        return pairwise_step(self, self.score(batch), prefix=f"train/{self.component}")
+        return pairwise_step(self, self.score(batch), prefix=f"train/{self.component}", margin=batch.get("margin"))
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         chosen, rejected = split_rewards(self.score(batch))
@@ -67,6 +83,7 @@ class RouterFit(_ComponentFit):
     """Cross-entropy training of `logits(batch) -> [pairs, domains]` against the gold domain."""
 
     monitor = "val/router/accuracy"
+    grad_norm_name = "train/router/grad_norm"
 
     def __init__(self, net: nn.Module, logits: Callable[[Batch], torch.Tensor], **optim):
         super().__init__(net, **optim)

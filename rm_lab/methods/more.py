@@ -51,7 +51,8 @@ class MoRE(RewardModule):
 
     def training_step(self, batch: PairBatch, batch_idx: int) -> torch.Tensor:
         rewards = self.score(batch)
-        loss = pairwise_step(self, rewards, extra={"moe_aux_loss": (self.moe.aux_loss, self.aux_loss_weight)})
+        loss = pairwise_step(self, rewards, extra={"moe_aux_loss": (self.moe.aux_loss, self.aux_loss_weight)},
+                             margin=batch.get("margin"))
         n = rewards.shape[-1] // 2
         for e, share in enumerate((self.moe.last_gates > 0).float().mean(0)):
             self.log(f"train/expert_load/{e}", share, batch_size=n)

@@ -58,7 +58,7 @@ class RODOS(RoutedRewardModule):
             return model(batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids"))
 
         return RewardFit(PREFIX + domain, model, score, lr=self.lr, weight_decay=self.weight_decay,
-                         warmup_steps=self.warmup_steps)
+                         warmup_steps=self.warmup_steps, **self.loss_options())
 
     def component_state(self, name: str) -> dict[str, torch.Tensor]:
         return self.module_of(name).state_dict()

@@ -5,7 +5,8 @@ preference_elaboration, ...}. `preference_strength` runs from -3 (response 1 muc
 +3 (response 2 much better); 0 (no preference) and strengths below `min_strength` are dropped
 and counted. The hub puts train and validation rows in one table and marks them in the `split`
 column ("train", "val"); rows are routed by it (validation -> test). Rows without it are split
-by group (prompt) like the other domains.
+by group (prompt) like the other domains. Each pair carries its |preference_strength| (1..3) as
+its `margin`, the reward gap the margin loss asks for (`method.use_margin=true`).
 """
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ class HelpSteer2Preference(Domain):
         if abs(strength) < self.min_strength:
             raise MalformedRow("weak_preference", str(strength))
         chosen, rejected = (first, second) if strength < 0 else (second, first)
-        pair = make_pair(self.name, prompt, chosen, rejected)
+        pair = make_pair(self.name, prompt, chosen, rejected, margin=abs(strength))
         split = row.get("split")
         if isinstance(split, str) and split.strip():
             split = split.strip().lower()
