@@ -91,7 +91,7 @@ def finished_run(path: Path, resume: bool) -> Results | None:
 
 def checkpoint_callbacks(cfg: DictConfig, component: str | None) -> tuple[list, Path | None]:
     """The checkpoint a fit writes as it goes (and resumes from with resume=true)."""
-    if not component:
+    if not component or not (cfg.get("checkpoint") or {}).get("last", True):
         return [], None
     path = last_checkpoint(cfg.paths.output_dir, component)
     every = (cfg.get("checkpoint") or {}).get("every_n_steps")
