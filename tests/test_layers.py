@@ -18,7 +18,7 @@ LAYERS = [
     {"build", "publish", "checkpoints", "scoring"},
     {"train"},
     {"__main__", "add_domain", "param_table", "inference_compare", "embedding_study", "report", "analysis",
-     "score", "export"},
+     "score", "export", "plan"},
 ]
 TOOLS = LAYERS[-1]
 # tools that use another tool on purpose: the base-model analysis reads runs with the report's loader

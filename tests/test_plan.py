@@ -1,0 +1,42 @@
+"""The memory plan's arithmetic against a hand computation (no GPU to measure against here)."""
+from __future__ import annotations
+
+import pytest
+
+from rm_lab.plan import activation_bytes, parse_bytes, plan
+
+
+def test_plan_of_the_tiny_model_matches_a_hand_computation():
+    p = plan(["model=tiny-deberta", "dataset.batch_size=4", "model.max_length=64"])
+    total, trainable = p["params"], p["trainable"]
+    assert total == trainable > 0
+    assert p["bytes"]["weights"] == 4 * total and p["bytes"]["gradients"] == 4 * trainable
+    assert p["bytes"]["optimizer"] == 8 * trainable  # AdamW's two fp32 moments
+    s, b, h, a, layers = 64, 8, 32, 2, 2  # tiny-deberta: 2 layers, hidden 32, 2 heads; 2 x 4 texts
+    assert p["bytes"]["activations"] == pytest.approx(layers * s * b * h * (34 + 5 * a * s / h) * 2)  # fp32
+    assert p["total_bytes"] == pytest.approx(sum(p["bytes"].values()))
+
+
+def test_lora_trains_a_fraction_and_checkpointing_keeps_layer_inputs_only():
+    full = plan(["model=tiny-deberta"])
+    lora = plan(["model=tiny-deberta", "method=base_lora"])
+    assert lora["trainable"] < full["trainable"] and lora["bytes"]["optimizer"] == 8 * lora["trainable"]
+    plain = activation_bytes(10, 64, 4, 8, 128, half=True, checkpointing=False)
+    kept = activation_bytes(10, 64, 4, 8, 128, half=True, checkpointing=True)
+    one_layer = 128 * 8 * 64 * (34 + 5 * 4 * 128 / 64)
+    assert plain == pytest.approx(10 * one_layer)
+    assert kept == pytest.approx(10 * 2 * 128 * 8 * 64 + one_layer)
+
+
+def test_a_9b_backbone_fully_fine_tuned_with_adamw_does_not_fit_one_80gb_device():
+    p = plan(["model=gemma-2-9b-it", "trainer.precision=32-true"], device_memory="80GB")
+    assert 9.0e9 < p["params"] < 9.5e9
+    before_activations = p["bytes"]["weights"] + p["bytes"]["gradients"] + p["bytes"]["optimizer"]
+    assert before_activations == pytest.approx(16 * p["params"])  # about 148 GB
+    assert not p["fits"] and p["device_bytes"] == 80e9
+
+
+def test_device_memory_units():
+    assert parse_bytes("80GB") == 80e9 and parse_bytes("24GiB") == 24 * 2**30
+    with pytest.raises(ValueError, match="80GB"):
+        parse_bytes("lots")
