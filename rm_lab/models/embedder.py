@@ -18,6 +18,7 @@ import json
 import torch
 from tqdm.auto import tqdm
 
+from rm_lab.data.batch import pad
 from rm_lab.models.backbone import Backbone, RewardEncoder
 
 
@@ -66,16 +67,8 @@ class Embedder:
         order = sorted(range(len(sequences)), key=lambda i: -len(sequences[i]))
         for start in range(0, len(order), self.batch_size):
             pos = order[start:start + self.batch_size]
-            length = max(len(sequences[i]) for i in pos)
-            ids = torch.full((len(pos), length), self.pad_id, dtype=torch.long)
-            mask = torch.zeros((len(pos), length), dtype=torch.long)
-            tt = torch.zeros((len(pos), length), dtype=torch.long) if types is not None else None
-            for row, i in enumerate(pos):
-                n = len(sequences[i])
-                ids[row, :n] = torch.tensor(sequences[i], dtype=torch.long)
-                mask[row, :n] = 1
-                if tt is not None:
-                    tt[row, :n] = torch.tensor(types[i], dtype=torch.long)
+            ids, mask = pad([sequences[i] for i in pos], self.pad_id)
+            tt = pad([types[i] for i in pos], 0)[0] if types is not None else None
             yield pos, ids, mask, tt
 
     @torch.inference_mode()
