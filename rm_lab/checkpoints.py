@@ -22,9 +22,10 @@ CHECKPOINTS = Path("checkpoints")  # in a run's folder
 BEST = CHECKPOINTS / "best.ckpt"    # the weights the test set was scored with (single-fit methods)
 
 
-def last_checkpoint(run_dir: str | Path, part: str) -> Path:
-    """Where a fit of `part` (reward_model, heads, router, reward_model/<domain>) checkpoints."""
-    return Path(run_dir) / CHECKPOINTS / part / "last.ckpt"
+def last_checkpoint(run_dir: str | Path, part: str | None = None) -> Path:
+    """Where a fit checkpoints: checkpoints/last.ckpt for a method trained in one fit, and
+    checkpoints/<part>/last.ckpt for each part of a composite one (router, reward_model/<domain>)."""
+    return Path(run_dir) / CHECKPOINTS / (part or "") / "last.ckpt"
 
 
 class LastCheckpoint(pl.Callback):

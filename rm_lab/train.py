@@ -89,11 +89,12 @@ def finished_run(path: Path, resume: bool) -> Results | None:
                           "add resume=true to skip it")
 
 
-def checkpoint_callbacks(cfg: DictConfig, component: str | None) -> tuple[list, Path | None]:
-    """The checkpoint a fit writes as it goes (and resumes from with resume=true)."""
+def checkpoint_callbacks(cfg: DictConfig, component: str | None, whole: bool) -> tuple[list, Path | None]:
+    """The checkpoint a fit writes as it goes (and resumes from with resume=true); `whole`: the
+    fit trains the whole method (checkpoints/last.ckpt), else one of its parts."""
     if not component or not (cfg.get("checkpoint") or {}).get("last", True):
         return [], None
-    path = last_checkpoint(cfg.paths.output_dir, component)
+    path = last_checkpoint(cfg.paths.output_dir, None if whole else component)
     every = (cfg.get("checkpoint") or {}).get("every_n_steps")
     return [LastCheckpoint(path, every)], path if cfg.get("resume") else None
 
@@ -179,7 +180,7 @@ def run(cfg: DictConfig) -> Results:
         selectors: list[BestWeights] = []
 
         def make_trainer(monitor: str | None = None, component: str | None = None, **overrides):
-            saving, resume_from = checkpoint_callbacks(cfg, component)
+            saving, resume_from = checkpoint_callbacks(cfg, component, module.checkpoint_whole)
             callbacks = [timer, *selection_callbacks(cfg, monitor, component, selectors), *saving]
             return build_trainer(cfg, loggers, callbacks, resume_from=resume_from, **overrides)
 

@@ -59,7 +59,7 @@ def _same_outcome(a: dict, b: dict) -> None:
 
 def test_a_killed_run_resumes_mid_epoch_and_ends_like_an_uninterrupted_one(tmp_path):
     whole = _run(tmp_path, "whole")
-    _kill_when(tmp_path, "killed", "checkpoints/reward_model/last.ckpt")
+    _kill_when(tmp_path, "killed", "checkpoints/last.ckpt")
     resumed = _run(tmp_path, "killed", "resume=true")
     assert resumed["status"] == "completed"
     _same_outcome(whole, resumed)
