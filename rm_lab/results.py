@@ -74,7 +74,8 @@ class Params(TypedDict):
 
 class TrainTime(TypedDict, total=False):
     total_s: float           # wall seconds of all fits
-    per_epoch_s: list[float]
+    per_epoch_s: list[float]         # each epoch's training seconds, its validation passes left out
+    validation_s: list[float]        # each epoch's validation seconds
     by_component: dict[str, float]   # wall seconds of each component's fit
     pairs_per_s: float | None        # None for methods that fit components on parts of the data
     epochs: int              # optional: epochs trained, when not the config's

@@ -15,10 +15,10 @@ LAYERS = [
     {"eval"},
     {"methods"},
     {"results"},
-    {"build", "publish", "checkpoints", "scoring"},
+    {"build", "publish", "checkpoints", "scoring", "memory", "strategies"},
     {"train"},
     {"__main__", "add_domain", "param_table", "inference_compare", "embedding_study", "report", "analysis",
-     "score", "export", "plan"},
+     "score", "export", "plan", "bench"},
 ]
 TOOLS = LAYERS[-1]
 # tools that use another tool on purpose: the base-model analysis reads runs with the report's loader

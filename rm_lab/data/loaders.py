@@ -1,9 +1,12 @@
 """Seeded data loaders, and a datamodule over part of a split (one domain's pairs, say).
 
 The shuffling generator is seeded from torch's initial seed, which `seed_everything(seed)`
-sets, so a run's batch order follows its seed and nothing else. Evaluation loaders in a
-multi-process run give each process its share of the pairs without the padding repeats of
-a plain DistributedSampler, so every test pair is scored exactly once.
+sets, so a run's batch order follows its seed and nothing else. Given each row's length, a
+training loader groups rows of similar length into a batch (`LengthGroupedBatches`: shuffled,
+then sorted within windows of `window` batches, batches in shuffled order), so batches carry
+little padding and stay random; evaluation loaders then go longest first. Evaluation loaders
+in a multi-process run give each process its share of the pairs without the padding repeats
+of a plain DistributedSampler, so every test pair is scored exactly once.
 """
 from __future__ import annotations
 
@@ -11,7 +14,55 @@ from typing import Callable
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+GROUP_WINDOW = 32  # batches per window of length grouping: larger, less padding and less randomness
+
+
+class LengthGroupedBatches(Sampler[list[int]]):
+    """Batches of row indices with little padding that keep a shuffled order: each epoch the
+    rows are shuffled, cut into windows of `window` batches, sorted by length inside a window
+    and cut into batches, and the batches are shuffled. A row is a pair (its chosen and rejected
+    texts have one length: the longer), so both sides stay together. Every row is served once
+    per epoch; the last batch of a window may be short. Draws only from `generator`."""
+
+    def __init__(self, lengths: list[int], batch_size: int, generator: torch.Generator,
+                 window: int = GROUP_WINDOW):
+        if batch_size < 1 or window < 1:
+            raise ValueError(f"batch_size and window must be >= 1, got {batch_size} and {window}")
+        self.lengths = torch.as_tensor(list(lengths), dtype=torch.long)
+        self.batch_size, self.window, self.generator = batch_size, window, generator
+
+    def batches(self) -> list[list[int]]:
+        order = torch.randperm(len(self.lengths), generator=self.generator)
+        span = self.batch_size * self.window
+        batches = []
+        for start in range(0, len(order), span):
+            rows = order[start:start + span]
+            rows = rows[torch.argsort(self.lengths[rows], descending=True, stable=True)]
+            batches += [rows[i:i + self.batch_size].tolist() for i in range(0, len(rows), self.batch_size)]
+        return [batches[i] for i in torch.randperm(len(batches), generator=self.generator).tolist()]
+
+    def __iter__(self):
+        yield from self.batches()
+
+    def __len__(self) -> int:
+        full, rest = divmod(len(self.lengths), self.batch_size * self.window)
+        return full * self.window + -(-rest // self.batch_size)
+
+
+class LongestFirst(Sampler[int]):
+    """Evaluation order: the longest rows first (the biggest batch runs first, so a batch that
+    does not fit fails at once), similar lengths batched together."""
+
+    def __init__(self, lengths: list[int]):
+        self.order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+
+    def __iter__(self):
+        return iter(self.order)
+
+    def __len__(self) -> int:
+        return len(self.order)
 
 
 class ResumableLoader(DataLoader):
@@ -48,23 +99,34 @@ class ResumableLoader(DataLoader):
 
 
 def seeded_loader(data: Dataset, batch_size: int, shuffle: bool, collate_fn: Callable,
-                  num_workers: int = 0, seed: int | None = None) -> DataLoader:
+                  num_workers: int = 0, seed: int | None = None, lengths: list[int] | None = None,
+                  window: int = GROUP_WINDOW) -> DataLoader:
     """A DataLoader whose order depends only on the run's seed (or `seed` when given), and that a
-    resumed fit continues mid-epoch (`ResumableLoader`)."""
+    resumed fit continues mid-epoch (`ResumableLoader`). With `lengths` (one per row) and
+    `shuffle`, batches are length-grouped (`LengthGroupedBatches`)."""
     seed = torch.initial_seed() % 2**63 if seed is None else seed
     generator = torch.Generator().manual_seed(seed)
+    if shuffle and lengths is not None:
+        batches = LengthGroupedBatches(lengths, batch_size, generator, window)
+        return ResumableLoader(data, batch_sampler=batches, collate_fn=collate_fn, num_workers=num_workers,
+                               generator=generator)
     return ResumableLoader(data, batch_size=batch_size, shuffle=shuffle, collate_fn=collate_fn,
                            num_workers=num_workers, generator=generator)
 
 
-def eval_loader(data: Dataset, batch_size: int, collate_fn: Callable, num_workers: int = 0) -> DataLoader:
-    """In order; in a multi-process run, this process's share of the rows, none repeated."""
+def eval_loader(data: Dataset, batch_size: int, collate_fn: Callable, num_workers: int = 0,
+                lengths: list[int] | None = None) -> DataLoader:
+    """Every row once: in order, or longest first given `lengths`; in a multi-process run, this
+    process's share of the rows (in order), none repeated."""
     dist = torch.distributed
     if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
         from pytorch_lightning.overrides.distributed import UnrepeatedDistributedSampler
 
         sampler = UnrepeatedDistributedSampler(data, shuffle=False)
         return DataLoader(data, batch_size=batch_size, sampler=sampler, collate_fn=collate_fn,
+                          num_workers=num_workers)
+    if lengths is not None:
+        return DataLoader(data, batch_size=batch_size, sampler=LongestFirst(lengths), collate_fn=collate_fn,
                           num_workers=num_workers)
     return seeded_loader(data, batch_size, False, collate_fn, num_workers)
 
@@ -74,17 +136,24 @@ class DomainSubset(pl.LightningDataModule):
     (a component of a composite method fits and is selected on its own domains only)."""
 
     def __init__(self, train: Dataset, validation: Dataset, batch_size: int, eval_batch_size: int,
-                 collate_fn: Callable, num_workers: int = 0):
+                 collate_fn: Callable, num_workers: int = 0, lengths: Callable[[Dataset], list[int]] | None = None,
+                 window: int = GROUP_WINDOW):
         super().__init__()
         self.train, self.validation = train, validation
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.collate_fn, self.num_workers = collate_fn, num_workers
+        self.lengths, self.window = lengths, window  # rows -> their lengths (length grouping), or None
 
     def __len__(self) -> int:
         return len(self.train)
 
+    def _lengths(self, rows: Dataset) -> list[int] | None:
+        return self.lengths(rows) if self.lengths is not None else None
+
     def train_dataloader(self) -> DataLoader:
-        return seeded_loader(self.train, self.batch_size, True, self.collate_fn, self.num_workers)
+        return seeded_loader(self.train, self.batch_size, True, self.collate_fn, self.num_workers,
+                             lengths=self._lengths(self.train), window=self.window)
 
     def val_dataloader(self) -> DataLoader:
-        return eval_loader(self.validation, self.eval_batch_size, self.collate_fn, self.num_workers)
+        return eval_loader(self.validation, self.eval_batch_size, self.collate_fn, self.num_workers,
+                           lengths=self._lengths(self.validation))

@@ -28,25 +28,42 @@ def clock(device=None) -> float:
 
 
 class EpochTimer(pl.Callback):
-    """Records each training epoch's wall time in seconds (`per_epoch`)."""
+    """Records each training epoch's wall time in seconds (`per_epoch`), without the validation
+    passes run inside it (their seconds are `validation_per_epoch`), so training throughput
+    means training alone whatever the validation set's size."""
 
     def __init__(self):
         self.per_epoch: list[float] = []
+        self.validation_per_epoch: list[float] = []
         self._start = None
+        self._validation_start = None
+        self._validation = 0.0
 
     def on_train_epoch_start(self, trainer, pl_module):
         self._start = clock(pl_module.device)
+        self._validation = 0.0
+
+    def on_validation_start(self, trainer, pl_module):
+        if self._start is not None:
+            self._validation_start = clock(pl_module.device)
+
+    def on_validation_end(self, trainer, pl_module):
+        if self._validation_start is not None:
+            self._validation += clock(pl_module.device) - self._validation_start
+            self._validation_start = None
 
     def on_train_epoch_end(self, trainer, pl_module):
         if self._start is not None:
-            self.per_epoch.append(clock(pl_module.device) - self._start)
+            self.per_epoch.append(clock(pl_module.device) - self._start - self._validation)
+            self.validation_per_epoch.append(self._validation)
             self._start = None
 
     def state_dict(self) -> dict:  # kept in checkpoints, so a resumed run reports every epoch
-        return {"per_epoch": list(self.per_epoch)}
+        return {"per_epoch": list(self.per_epoch), "validation_per_epoch": list(self.validation_per_epoch)}
 
     def load_state_dict(self, state: dict) -> None:
         self.per_epoch = list(state.get("per_epoch", []))
+        self.validation_per_epoch = list(state.get("validation_per_epoch", []))
 
 
 class InferenceClock:
