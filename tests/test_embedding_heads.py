@@ -44,15 +44,17 @@ def test_ensemble_member_equals_a_lone_head_with_its_seed():
 
 def test_bootstrap_weights_are_resamples_per_head():
     rm = EmbeddingRM(["a"], input_dim=4, hidden=[4], ensemble_size=4, seed=3)
-    rm.set_bootstrap(50)
-    w = rm.boot_weights
+    assert rm.resample == "bootstrap"  # the default
+    rm.set_member_weights(50)
+    w = rm.pair_weights
     assert w.shape == (4, 50)
     assert torch.equal(w.sum(1), torch.full((4,), 50.0))
     assert (w == 0).any(1).all()  # each resample leaves some pairs out
+    assert (w > 1).any(1).all()  # ... and draws some twice: with replacement
     assert len({tuple(row.tolist()) for row in w}) == 4
     single = EmbeddingRM(["a"], input_dim=4, hidden=[4], ensemble_size=1)
-    single.set_bootstrap(50)
-    assert torch.equal(single.boot_weights, torch.ones(1, 50))
+    single.set_member_weights(50)
+    assert torch.equal(single.pair_weights, torch.ones(1, 50))
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""python -m rm_lab.embedding_study [experiment=embedding_case_study] [key=value ...]"""
+"""python -m rm_lab.embedding_study [experiment=embedding_case_study | experiment=embedding_paper data.path=DIR] [key=value ...]"""
 from __future__ import annotations
 
 import hydra

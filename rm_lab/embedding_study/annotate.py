@@ -3,7 +3,14 @@
 For a pair of responses with golden rewards r1, r2 the annotator prefers the first with
 probability sigmoid(beta * (r1 - r2) / std(r)), std(r) over all golden rewards of the set
 (the reference code's normalisation); beta is the annotation quality (larger = cleaner),
-`beta=None` a perfect annotator. Pairs are drawn within one prompt or across prompts.
+`beta=None` a perfect annotator.
+
+Two ways to draw the pairs (`annotate(..., n_pairs=...)`):
+- a count N: N pairs drawn over the prompts with replacement (a prompt may be drawn several
+  times, a pair twice), within one prompt or, with `cross_prompt`, across two prompts;
+- `"per_prompt"` (the reference code's `pair_annotate`): for every prompt, min(k, R(R-1)/2)
+  distinct unordered pairs of its R responses (k = `pairs_per_prompt`, 10 in the reference),
+  drawn without replacement, each shown in a random order.
 """
 from __future__ import annotations
 
@@ -55,19 +62,54 @@ def sample_pairs(prompts: int, responses: int, n: int, cross_prompt: bool, rng: 
     return np.stack([p1, r1], 1), np.stack([p2, r2], 1)
 
 
-def annotate(rewards: np.ndarray, n_pairs: int, beta: float | None, cross_prompt: bool = False,
-             rng: np.random.Generator | int = 0) -> Annotations:
-    """Draw `n_pairs` pairs from a (prompts, responses) golden-reward array and label them."""
-    if n_pairs < 1:
-        raise ValueError(f"n_pairs must be >= 1, got {n_pairs}")
+PER_PROMPT = "per_prompt"
+KEYS_PER_CHUNK = 1 << 22  # random keys drawn at once by sample_pairs_per_prompt
+
+
+def sample_pairs_per_prompt(prompts: int, responses: int, per_prompt: int, rng: np.random.Generator):
+    """For every prompt, min(per_prompt, R(R-1)/2) distinct unordered pairs of two different
+    responses, without replacement, each in a random order (first/second rows, prompt-major)."""
+    if responses < 2:
+        raise ValueError("per-prompt pairs need at least two responses per prompt")
+    if per_prompt < 1:
+        raise ValueError(f"annotation.pairs_per_prompt must be >= 1, got {per_prompt}")
+    lo, hi = np.triu_indices(responses, 1)  # every unordered pair {i, j}, i < j
+    m = min(per_prompt, len(lo))
+    picks = np.empty((prompts, m), dtype=np.int64)
+    step = max(1, KEYS_PER_CHUNK // len(lo))
+    for start in range(0, prompts, step):  # the m smallest of uniform keys: a uniform m-subset
+        keys = rng.random((min(step, prompts - start), len(lo)))
+        picks[start:start + len(keys)] = np.argpartition(keys, m - 1, axis=1)[:, :m] if m < len(lo) else \
+            np.argsort(keys, axis=1)
+    swap = rng.random((prompts, m)) < 0.5
+    r1, r2 = np.where(swap, hi[picks], lo[picks]).ravel(), np.where(swap, lo[picks], hi[picks]).ravel()
+    p = np.repeat(np.arange(prompts), m)
+    return np.stack([p, r1], 1), np.stack([p, r2], 1)
+
+
+def annotate(rewards: np.ndarray, n_pairs: int | str, beta: float | None, cross_prompt: bool = False,
+             rng: np.random.Generator | int = 0, pairs_per_prompt: int = 10) -> Annotations:
+    """Draw pairs from a (prompts, responses) golden-reward array and label them: `n_pairs`
+    pairs over the prompts, or, with n_pairs="per_prompt", `pairs_per_prompt` distinct pairs
+    of each prompt's responses (see the module doc)."""
     if beta is not None and beta < 0:
         raise ValueError(f"annotation quality beta must be >= 0 (or null for a perfect annotator), got {beta}")
     rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
-    first, second = sample_pairs(*rewards.shape, n_pairs, cross_prompt, rng)
+    if isinstance(n_pairs, str):
+        if n_pairs != PER_PROMPT:
+            raise ValueError(f"annotation.pairs must be a number of pairs or {PER_PROMPT!r}, got {n_pairs!r}")
+        if cross_prompt:
+            raise ValueError("annotation.pairs=per_prompt pairs the responses of one prompt: set "
+                             "annotation.cross_prompt=false, or annotation.pairs=<count> for cross-prompt pairs")
+        first, second = sample_pairs_per_prompt(*rewards.shape, pairs_per_prompt, rng)
+    else:
+        if n_pairs < 1:
+            raise ValueError(f"annotation.pairs must be >= 1 (or {PER_PROMPT!r}), got {n_pairs}")
+        first, second = sample_pairs(*rewards.shape, n_pairs, cross_prompt, rng)
     delta = rewards[first[:, 0], first[:, 1]] - rewards[second[:, 0], second[:, 1]]
     if beta is None:
         prob = np.where(delta > 0, 1.0, np.where(delta < 0, 0.0, 0.5))
     else:
         prob = 1.0 / (1.0 + np.exp(-beta * delta / (np.std(rewards) + 1e-8)))
-    wins = rng.random(n_pairs) < prob
+    wins = rng.random(len(prob)) < prob
     return Annotations(first, second, wins, prob)

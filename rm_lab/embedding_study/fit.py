@@ -31,9 +31,11 @@ def fit_heads(embeddings: np.ndarray, labels: Annotations, heads: dict, seed: in
 
 
 @torch.no_grad()
-def predict(rm: EmbeddingRM, embeddings: np.ndarray, chunk: int = 65536) -> np.ndarray:
-    """(prompts, responses, dim) -> every head's rewards (K, prompts, responses)."""
+def predict(rm: EmbeddingRM, embeddings: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    """(prompts, responses, dim) -> every head's rewards (K, prompts, responses); reads the
+    (possibly memory-mapped) array `chunk` rows at a time."""
     rm.eval()
     flat = embeddings.reshape(-1, embeddings.shape[-1])
-    out = [rm.heads(torch.from_numpy(np.ascontiguousarray(flat[i:i + chunk]))) for i in range(0, len(flat), chunk)]
+    out = [rm.heads(torch.from_numpy(np.array(flat[i:i + chunk], dtype=np.float32)))
+           for i in range(0, len(flat), chunk)]
     return torch.cat(out, dim=1).reshape(rm.heads.k, *embeddings.shape[:2]).numpy()

@@ -16,16 +16,16 @@ def beta_name(beta) -> str:
 
 def table(summary: list[dict], title: str, ns: list[int]) -> str:
     shown = [n for n in ns if n in (ns[-1], 10, 100)] if len(ns) > 3 else ns
-    head = ["annotation", "label agreement", "rule", *[f"BoN gain N={n}" for n in shown],
-            "Spearman", "pairwise acc"]
+    head = ["annotation", "label agreement", "rule", f"golden reward BoN N={ns[-1]}",
+            *[f"BoN gain N={n}" for n in shown], "Spearman", "pairwise acc"]
     lines = [f"### {title}", "", "| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for row in summary:
-        cells = [beta_name(row["beta"]), _pm(row["agreement"]), row["rule"],
+        cells = [beta_name(row["beta"]), _pm(row["agreement"]), row["rule"], _pm(row["best_of_n"].get(str(ns[-1]))),
                  *[_pm(row["bon_gain"].get(str(n))) for n in shown], _pm(row["spearman"]), _pm(row["pairwise_accuracy"])]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
-    lines.append("Mean ± std over seeds. BoN gain: golden reward of the best-of-N response (by the "
-                 "reward model) minus that of a random response (N=1).")
+    lines.append("Mean ± std over seeds. Golden reward BoN: the mean golden reward of the best-of-N response "
+                 "(by the reward model); BoN gain: that minus the golden reward of a random response (N=1).")
     return "\n".join(lines) + "\n"
 
 

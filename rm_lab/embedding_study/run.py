@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from rm_lab.embedding_study.annotate import annotate
 from rm_lab.embedding_study.fit import fit_heads, predict
-from rm_lab.embedding_study.golden import GoldenSet, load_golden_files
+from rm_lab.embedding_study.golden import GoldenSet, find_golden_name, load_golden_files
 from rm_lab.embedding_study.metrics import (
     best_of_n,
     pairwise_accuracy,
@@ -38,18 +38,25 @@ STUDY_NAME = "study.json"
 def load_sets(data: DictConfig) -> tuple[GoldenSet, GoldenSet]:
     if data.source == "synthetic":
         s = data.synthetic
-        make = lambda split, prompts, responses, seed: synthetic_testbed(  # noqa: E731
+        make = lambda split, prompts, responses, seed: synthetic_testbed(
             prompts, responses, s.dim, seed=seed, reward_seed=s.reward_seed, response_spread=s.response_spread,
             split=split)
         return (make("train", s.train_prompts, s.train_responses, s.seed),
                 make("test", s.test_prompts, s.test_responses, s.seed + 1))
     if data.source == "files":
-        if not data.path or not data.name:
-            raise ValueError("data.source=files needs data.path (the folder) and data.name (the <name> in "
-                             "embd_<name>_<split>.npy), e.g. data.name=Gemma2b-sft_Gemma2b_Harmless")
+        if not data.path:
+            raise ValueError("data.source=files needs data.path=DIR, the folder with embd_<name>_<split>.npy and "
+                             "reward_<name>_<split>.npy (splits train and test), and data.name=<name> when it "
+                             "holds several sets, e.g. data.name=Gemma2b-sft_Gemma2b_Harmless")
+        name = data.name or find_golden_name(data.path)
         caps = data.max_prompts or {}
-        return tuple(load_golden_files(data.path, data.name, split, data.layout, caps.get(split))
-                     for split in ("train", "test"))
+        train, test = (load_golden_files(data.path, name, split, data.layout, caps.get(split), data.get("dim"))
+                       for split in ("train", "test"))
+        if train.embeddings.shape[-1] != test.embeddings.shape[-1]:
+            raise ValueError(f"{name}: train embeddings are {train.embeddings.shape[-1]}-dimensional, test "
+                             f"embeddings {test.embeddings.shape[-1]}-dimensional; both splits must come from "
+                             "the same embedding model")
+        return train, test
     raise ValueError(f"data.source must be one of {list(SOURCES)}, got {data.source!r}")
 
 
@@ -82,7 +89,8 @@ def run_study(cfg: DictConfig) -> dict:
     started = time.perf_counter()
     train, test = load_sets(cfg.data)
     title = (f"synthetic testbed, {test.prompts} test prompts x {test.responses} responses"
-             if train.source == "synthetic" else f"{cfg.data.name} ({test.prompts} test prompts x {test.responses} responses)")
+             if train.source == "synthetic" else
+             f"{train.name.removesuffix('_train')} ({test.prompts} test prompts x {test.responses} responses)")
     log.info("study on %s: train %s, test %s", title, train.embeddings.shape, test.embeddings.shape)
     heads = OmegaConf.to_container(cfg.heads, resolve=True)
     trainer = OmegaConf.to_container(cfg.trainer, resolve=True) if cfg.get("trainer") else {}
@@ -91,7 +99,7 @@ def run_study(cfg: DictConfig) -> dict:
     for b_idx, beta in enumerate(cfg.annotation.betas):
         for seed in cfg.seeds:
             labels = annotate(train.rewards, cfg.annotation.pairs, beta, cfg.annotation.cross_prompt,
-                              np.random.default_rng([seed, b_idx]))
+                              np.random.default_rng([seed, b_idx]), cfg.annotation.get("pairs_per_prompt", 10))
             agreement = labels.agreement(train.rewards)
             fit_start = time.perf_counter()
             rm = fit_heads(train.embeddings, labels, heads, seed, trainer)
@@ -102,18 +110,21 @@ def run_study(cfg: DictConfig) -> dict:
             for rule in cfg.rules:
                 flat = combine(scores.flatten(1), rule, heads.get("lam", 1.0), heads.get("member", 0))
                 pred = flat.reshape(test.rewards.shape).numpy()
-                rows.append({"beta": beta, "seed": seed, "rule": rule, "agreement": agreement, "fit_s": fit_s,
+                rows.append({"beta": beta, "seed": seed, "rule": rule, "agreement": agreement, "pairs": len(labels),
+                             "fit_s": fit_s,
                              "best_of_n": {str(n): v for n, v in best_of_n(pred, test.rewards, ns, cfg.eval.repeats,
                                                                            seed).items()},
                              "spearman": spearman_per_prompt(pred, test.rewards),
                              "pairwise_accuracy": pairwise_accuracy(pred, test.rewards, heldout.first, heldout.second)})
-            log.info("beta=%s seed=%s: label agreement %.3f, fit %.1f s", beta, seed, agreement, fit_s)
+            log.info("beta=%s seed=%s: %d pairs, label agreement %.3f, fit %.1f s", beta, seed, len(labels),
+                     agreement, fit_s)
     summary = summarize(rows)
     write_text_atomic(out_dir / "table.md", table(summary, title, [n for n in ns if n <= test.responses]))
     plot(summary, title, out_dir / "best_of_n.png")
     results = {"status": "completed", "study": "embedding_ensembles", "source": train.source, "title": title,
                "synthetic": train.source == "synthetic",
                "shapes": {"train": list(train.embeddings.shape), "test": list(test.embeddings.shape)},
+               "data": {split: {"name": s.name, **s.meta} for split, s in (("train", train), ("test", test))},
                "config": OmegaConf.to_container(cfg, resolve=True), "versions": versions(),
                "summary": summary, "runs": rows, "wall_time_s": time.perf_counter() - started,
                "files": {"table": "table.md", "plot": "best_of_n.png"}}

@@ -11,14 +11,18 @@ options under `method.embed`); K heads then train on the vectors on a CPU in sec
 
 Heads: `bt` (an MLP trained with the Bradley-Terry loss), `clf` (the same MLP as a classifier:
 each response labelled winner or loser, binary cross-entropy, its logit is the reward) and
-`linear` (a linear Bradley-Terry head). An ensemble of K heads has one seed per head and, with
-`bootstrap`, one bootstrap resample of the training pairs per head; `rule` combines the heads
-at scoring time (mean, min, mean_minus_var, mean_minus_std with `lam`, single `member`).
-Accuracy under every rule and of every member lands in results.json (`ensemble`).
+`linear` (a linear Bradley-Terry head). An ensemble of K heads has one seed per head and trains
+each head on its own share of the pairs, `resample` (rm_lab/models/resample.py): `bootstrap` (a
+bootstrap resample per head), `split` (the reference code's random 80% per head, seed 42 + i) or
+`none` (every pair); `rule` combines the heads at scoring time (mean, min, mean_minus_var,
+mean_minus_std with `lam`, single `member`). Accuracy under every rule and of every member lands
+in results.json (`ensemble`). The former `bootstrap: true|false` option still builds (it means
+`resample: bootstrap|none`, with a warning), so stored runs load.
 """
 from __future__ import annotations
 
 import contextlib
+import warnings
 
 import torch
 from torch import nn
@@ -29,6 +33,7 @@ from rm_lab.eval.metrics import PairwiseAccuracy
 from rm_lab.eval.timing import clock
 from rm_lab.methods.base import VAL_MONITOR, RewardModule, pairwise_step
 from rm_lab.models.losses import bradley_terry_losses, classification_losses
+from rm_lab.models.resample import RESAMPLES, member_weights
 from rm_lab.models.reward_heads import RULES, HeadEnsemble, combine
 
 HEADS = ("bt", "clf", "linear")
@@ -47,14 +52,30 @@ def intra_op_threads(n: int | None):
         torch.set_num_threads(before)
 
 
+def resample_option(resample: str, bootstrap: bool | None = None) -> str:
+    """The ensemble's `resample` scheme; the former `bootstrap: true|false` maps to
+    `bootstrap|none` (with a warning naming method.resample)."""
+    if bootstrap is not None:
+        old = "bootstrap" if bootstrap else "none"
+        if resample not in ("bootstrap", old):
+            raise ValueError(f"method.bootstrap={bootstrap} contradicts method.resample={resample!r}: drop "
+                             "method.bootstrap (replaced by method.resample: bootstrap|split|none)")
+        warnings.warn(f"method.bootstrap is replaced by method.resample; bootstrap={bootstrap} runs as "
+                      f"resample={old}", FutureWarning, stacklevel=3)
+        resample = old
+    if resample not in RESAMPLES:
+        raise ValueError(f"method.resample must be one of {list(RESAMPLES)}, got {resample!r}")
+    return resample
+
+
 class EmbeddingRM(RewardModule):
     inputs = "vectors"
 
     def __init__(self, domains: list[str], input_dim: int, head: str = "bt", hidden: list[int] = (256, 128),
                  ensemble_size: int = 1, rule: str = "mean", lam: float = 1.0, member: int = 0,
-                 bootstrap: bool = True, seed: int | None = None, lr: float = 1e-3, weight_decay: float = 0.0,
+                 resample: str = "bootstrap", seed: int | None = None, lr: float = 1e-3, weight_decay: float = 0.0,
                  warmup_steps: int = 0, epochs: int = 30, batch_size: int = 256, eval_batch_size: int = 1024,
-                 num_threads: int | None = 1):
+                 num_threads: int | None = 1, bootstrap: bool | None = None):
         super().__init__(domains, lr=lr, weight_decay=weight_decay, warmup_steps=warmup_steps)
         if head not in HEADS:
             raise ValueError(f"method.head must be one of {list(HEADS)}, got {head!r}")
@@ -62,15 +83,16 @@ class EmbeddingRM(RewardModule):
             raise ValueError(f"method.rule must be one of {list(RULES)}, got {rule!r}")
         if not 0 <= member < ensemble_size:
             raise ValueError(f"method.member={member} is not a head of an ensemble of {ensemble_size}")
+        resample = resample_option(resample, bootstrap)
         self.label = HEAD_LABELS[head]
         self.head, self.rule, self.lam, self.member = head, rule, float(lam), int(member)
         seed = torch.initial_seed() % 2**31 if seed is None else seed  # None: the run's seed
-        self.bootstrap, self.seed, self.epochs = bool(bootstrap), int(seed), int(epochs)
+        self.resample, self.seed, self.epochs = resample, int(seed), int(epochs)
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.num_threads = num_threads
         self.heads = HeadEnsemble(input_dim, () if head == "linear" else tuple(hidden), k=ensemble_size,
                                   seeds=[self.seed * 1000 + k for k in range(ensemble_size)])
-        self.register_buffer("boot_weights", torch.ones(ensemble_size, 0), persistent=False)
+        self.register_buffer("pair_weights", torch.ones(ensemble_size, 0), persistent=False)
         self.rule_accuracy = {r: PairwiseAccuracy(self.domains) for r in RULES}
         self.member_accuracy = [PairwiseAccuracy(self.domains) for _ in range(ensemble_size)]
 
@@ -87,20 +109,12 @@ class EmbeddingRM(RewardModule):
         return {"heads": "Heads"}
 
     def prepare(self, data: PairData) -> None:
-        self.set_bootstrap(data.num_pairs("train"))
+        self.set_member_weights(data.num_pairs("train"))
 
-    def set_bootstrap(self, n_train: int) -> None:
-        """Per-head weights over the training pairs: how often each pair is drawn in that head's
-        bootstrap resample (all ones for a single head or without bootstrap)."""
-        k = self.heads.k
-        if k == 1 or not self.bootstrap or n_train == 0:
-            self.boot_weights = torch.ones(k, n_train)
-            return
-        rows = []
-        for i in range(k):
-            g = torch.Generator().manual_seed(self.seed * 1000 + 500 + i)
-            rows.append(torch.bincount(torch.randint(n_train, (n_train,), generator=g), minlength=n_train))
-        self.boot_weights = torch.stack(rows).float()
+    def set_member_weights(self, n_train: int) -> None:
+        """Per-head weights over the training pairs, by `resample`: bootstrap counts, the 80%
+        split's 0/1 mask, or all ones (a single head, or `none`)."""
+        self.pair_weights = member_weights(self.resample, n_train, self.heads.k, self.seed)
 
     # -- training ---------------------------------------------------------------------------
     def run_training(self, make_trainer, data: PairData) -> dict[str, float]:
@@ -111,7 +125,7 @@ class EmbeddingRM(RewardModule):
 
     def training_step(self, batch: VectorBatch, batch_idx: int) -> torch.Tensor:
         rewards = self.heads(batch["embeddings"])  # (K, 2B)
-        weights = self.boot_weights[:, batch["index"]] if self.boot_weights.shape[1] else None
+        weights = self.pair_weights[:, batch["index"]] if self.pair_weights.shape[1] else None
         loss = classification_losses if self.head == "clf" else bradley_terry_losses
         return pairwise_step(self, rewards, pair_loss=loss, weights=weights)
 
@@ -147,7 +161,8 @@ class EmbeddingRM(RewardModule):
                     "per_domain": {d: r["accuracy"] for d, r in res["per_domain"].items()}}
 
         return {"ensemble": {"head": self.head, "size": self.heads.k, "rule": self.rule, "lambda": self.lam,
-                             "member": self.member, "bootstrap": self.bootstrap and self.heads.k > 1,
+                             "member": self.member,
+                             "resample": self.resample if self.heads.k > 1 else "none",
                              "by_rule": {r: brief(a) for r, a in self.rule_accuracy.items()},
                              "members": [brief(a)["average"] for a in self.member_accuracy]}}
 
