@@ -5,5 +5,6 @@
 
 Inputs: sweep results (read through rm_lab.results) and a benchmark table (CSV). Outputs
 in reports/: correlations with p-values, top-k coverage, a cross-validated Elastic Net, the
-selection gain within size groups, PNG plots. See rm_lab/analysis/report.py.
+selection gain within size groups, PNG plots. See rm_lab/analysis/report.py. Post-training
+stages against their base model: `python -m rm_lab.analysis.stages` (rm_lab/analysis/stages.py).
 """

@@ -3,8 +3,10 @@
 Files (every one carries the benchmark table's label; with a synthetic table each says SYNTHETIC):
   scores.csv               reward-model score per base model (seeds averaged) joined with its benchmarks
   correlations.csv         Pearson / Spearman of each benchmark (and size, tokens) with the score, p-values
-  topk_coverage.csv        top-k coverage of each benchmark and of the Elastic Net, per k
-  elastic_net.json         best degree / alpha / l1 ratio, CV RMSE, selected features
+  topk_coverage.csv        top-k coverage of each benchmark (oriented on training folds) and of the
+                           Elastic Net (nested out-of-fold predictions), per k
+  elastic_net.json         best degree / alpha / l1 ratio, CV RMSE, nested out-of-fold RMSE and the
+                           parameters chosen per outer fold, selected features
   predicted_ranking.csv    the Elastic Net's ranking of every model in the benchmark table
   selection_gain.csv       best against default within size groups
   correlations.png, predicted_vs_actual.png, summary.md
@@ -67,7 +69,8 @@ def build_report(scores: pd.DataFrame, info: dict, table: BenchmarkTable, out: s
     kwargs = {k: v for k, v in {"alphas": alphas, "l1_ratios": l1_ratios}.items() if v}
     fit = fit_elastic_net(features, target, degrees=degrees, folds=folds, seed=seed, **kwargs)
     ks = [k for k in ks if 1 <= k <= len(matched)] or [1]
-    coverage = coverage_table(features, target, ks, extra={"ElasticNet (out of fold)": fit["out_of_fold"]})
+    coverage = coverage_table(features, target, ks, extra={"ElasticNet (out of fold)": fit["out_of_fold"]},
+                              fold_of=fit["fold_of"])  # benchmarks oriented on the same training folds
     _labelled(coverage, label).to_csv(out / "topk_coverage.csv", index=False)
 
     ranking = predict(fit, table.frame).sort_values(ascending=False).to_frame()
@@ -96,7 +99,7 @@ def build_report(scores: pd.DataFrame, info: dict, table: BenchmarkTable, out: s
         "target": info.get("target"), "models_scored": len(scores), "models_matched": len(matched),
         "runs": {"found": info.get("runs"), "used": info.get("used"), "skipped": info.get("skipped")},
         "unmatched_models": unmatched,
-        "elastic_net": {k: v for k, v in fit.items() if k not in ("model", "out_of_fold")},
+        "elastic_net": {k: v for k, v in fit.items() if k not in ("model", "out_of_fold", "fold_of")},
         "best_single_predictor": best_single, "topk_elastic_net_vs_best_single": improvement,
     }
     write_json_atomic(out / "elastic_net.json", summary)
@@ -130,8 +133,11 @@ def render_summary(summary, joined, corr, coverage, gain, ranking) -> str:
              "## Correlations with the score (two-sided t-test p-values)\n", _md(corr, ".3g"),
              "## Top-k coverage\n", _md(coverage),
              f"## Elastic Net ({net['folds']}-fold CV over degree, alpha, l1 ratio)\n",
-             f"best: {net['best_params']}; CV RMSE {net['cv_rmse']:.4f}, out-of-fold RMSE "
+             f"best: {net['best_params']}; CV RMSE {net['cv_rmse']:.4f}, nested out-of-fold RMSE "
              f"{net['out_of_fold_rmse']:.4f}, predicting the mean {net['baseline_rmse']:.4f}\n\n"
+             "Out-of-fold predictions are nested: each outer fold's hyper-parameters are chosen on the other "
+             "folds only, and each single benchmark's direction in the top-k table comes from the other folds "
+             "too (`orientation`: +, - or mixed over folds).\n\n"
              "selected features: " + (", ".join(f"{n} ({c:+.3g})" for n, c in net["selected"]) or
                                       "none (the model predicts the mean: no benchmark helps)") + "\n",
              "## Predicted ranking (every model in the benchmark table)\n", _md(ranking.reset_index()),

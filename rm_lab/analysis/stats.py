@@ -1,4 +1,4 @@
-"""Correlations with p-values and top-k coverage.
+"""Correlations with p-values, top-k coverage, and benchmarks oriented out of fold.
 
 Pearson's r and Spearman's rho come from scipy.stats; their p-values are the two-sided t-tests
 scipy computes (t = r * sqrt((n - 2) / (1 - r^2)) with n - 2 degrees of freedom). Rows missing
@@ -45,14 +45,45 @@ def top_k_coverage(predicted: pd.Series, actual: pd.Series, k: int) -> float:
     return len(top_k(predicted[common], k) & top_k(actual[common], k)) / k
 
 
+def orientation(values: pd.Series, target: pd.Series) -> float:
+    """-1 when the values correlate negatively with the target (Spearman), else +1 (also when
+    either is constant or fewer than 2 models have both)."""
+    both = pd.concat([values, target], axis=1, join="inner").dropna()
+    x, y = both.iloc[:, 0].to_numpy(float), both.iloc[:, 1].to_numpy(float)
+    if len(both) < 2 or np.ptp(x) <= 0 or np.ptp(y) <= 0:
+        return 1.0
+    return -1.0 if stats.spearmanr(x, y).statistic < 0 else 1.0
+
+
+def oriented_out_of_fold(values: pd.Series, target: pd.Series, fold_of: pd.Series) -> tuple[pd.Series, list[float]]:
+    """A single benchmark as an out-of-fold predictor: each fold's values times the sign of the
+    benchmark's Spearman correlation with the target on the other folds (its training folds),
+    so a held-out model's orientation never depends on its own fold's scores. Returns the
+    oriented values (models with a value, a target and a fold) and the sign used per fold."""
+    common = values.dropna().index.intersection(target.dropna().index).intersection(fold_of.index)
+    out = pd.Series(np.nan, index=common, dtype=float)
+    signs = []
+    for fold in sorted(set(fold_of[common])):
+        test = common[fold_of[common].to_numpy() == fold]
+        train = common[fold_of[common].to_numpy() != fold]
+        sign = orientation(values[train], target[train])
+        signs.append(sign)
+        out[test] = values[test].to_numpy(float) * sign
+    return out, signs
+
+
 def coverage_table(features: pd.DataFrame, target: pd.Series, ks: list[int],
-                   extra: dict[str, pd.Series] | None = None) -> pd.DataFrame:
+                   extra: dict[str, pd.Series] | None = None, fold_of: pd.Series | None = None) -> pd.DataFrame:
     """Top-k coverage of each feature (and of each `extra` predictor) against the target.
 
     A feature that correlates negatively with the target is ranked in reverse (lower is better),
-    so coverage measures how well it selects, whatever its sign. `extra` predictors (the Elastic
-    Net) are taken as they are: higher predicted is better. A predictor that gives every model
-    the same value selects nothing; its coverage is left empty.
+    so coverage measures how well it selects, whatever its sign. With `fold_of` (each model's
+    outer fold, rm_lab.analysis.predictor.outer_folds) the sign comes from the training folds
+    only (`oriented_out_of_fold`), as the Elastic Net's out-of-fold predictions do; `orientation`
+    then says "+", "-" or "mixed" over the folds. Without it the sign comes from all models (an
+    optimistic single predictor). `extra` predictors (the Elastic Net) are taken as they are:
+    higher predicted is better. A predictor that gives every model the same value selects
+    nothing; its coverage is left empty.
     """
     rows = []
     candidates = [(c, features[c], True) for c in features.columns]
@@ -63,13 +94,17 @@ def coverage_table(features: pd.DataFrame, target: pd.Series, ks: list[int],
             continue
         row = {"predictor": name, "n": len(common)}
         constant = np.ptp(values[common].to_numpy(float)) <= 1e-12 * max(1.0, float(np.abs(values[common]).max()))
-        sign = 1.0
+        ranked, signs = values, [1.0]
         if orient and not constant:
-            rho = stats.spearmanr(values[common], target[common]).statistic
-            sign = -1.0 if rho < 0 else 1.0
+            if fold_of is not None:
+                ranked, signs = oriented_out_of_fold(values, target, fold_of)
+            else:
+                signs = [orientation(values[common], target[common])]
+                ranked = values * signs[0]
+        row["orientation"] = "mixed" if len(set(signs)) > 1 else ("-" if signs[0] < 0 else "+")
         for k in ks:
-            row[f"top{k}"] = (np.nan if constant or k > len(common)
-                              else top_k_coverage(values * sign, target, k))
+            row[f"top{k}"] = (np.nan if constant or k > len(ranked.dropna().index.intersection(common))
+                              else top_k_coverage(ranked, target, k))
         rows.append(row)
     table = pd.DataFrame(rows)
     if not table.empty:

@@ -24,6 +24,9 @@ class PairBatch(_PairBatchRequired, total=False):
     token_type_ids: torch.Tensor         # (2B, L) where the tokenizer gives segment ids
     margin: torch.Tensor                 # (B,) float: each pair's margin (`Pair.margin`), NaN where a pair
                                          # has none; present when some pair of the batch has one
+    attributes: torch.Tensor             # (2B, K) float: each text's attribute ratings (`Pair.attributes`), chosen
+                                         # rows then rejected rows, NaN where a pair has none; present when some
+                                         # pair of the batch has them
 
 
 class VectorBatch(TypedDict):
@@ -33,9 +36,12 @@ class VectorBatch(TypedDict):
     ids: list[str]                       # (B,)
 
 
-def pad(seqs: list[list[int]], value: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Right-padded ids (N, longest) and their attention mask."""
+def pad(seqs: list[list[int]], value: int, multiple: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded ids (N, longest, rounded up to a multiple of `multiple` when given: tensor
+    cores want multiples of 8) and their attention mask."""
     length = max(max((len(s) for s in seqs), default=1), 1)
+    if multiple:
+        length = -(-length // multiple) * multiple
     ids = torch.full((len(seqs), length), value, dtype=torch.long)
     mask = torch.zeros((len(seqs), length), dtype=torch.long)
     for i, s in enumerate(seqs):
@@ -47,10 +53,14 @@ def pad(seqs: list[list[int]], value: int) -> tuple[torch.Tensor, torch.Tensor]:
 def pair_batch(chosen: list[list[int]], rejected: list[list[int]], prompts: list[list[int]], pad_id: int,
                domain: list[int], ids: list[str], chosen_types: list[list[int]] | None = None,
                rejected_types: list[list[int]] | None = None,
-               margins: list[float | None] | None = None) -> PairBatch:
+               margins: list[float | None] | None = None, pad_to_multiple_of: int | None = None,
+               attributes: list | None = None) -> PairBatch:
     """The one way token ids become a `PairBatch` (training, evaluation and scoring). `margins`:
-    each pair's margin or None; the batch gets a `margin` tensor (None -> NaN) when any is set."""
-    input_ids, mask = pad(chosen + rejected, pad_id)
+    each pair's margin or None; the batch gets a `margin` tensor (None -> NaN) when any is set.
+    `pad_to_multiple_of`: the texts' padded length rounded up to a multiple of it. `attributes`:
+    each pair's (chosen ratings, rejected ratings) or None; the batch gets an `attributes` tensor
+    (2B, K) (None -> NaN) when any is set."""
+    input_ids, mask = pad(chosen + rejected, pad_id, pad_to_multiple_of)
     prompt_ids, prompt_mask = pad(prompts, pad_id)
     batch: PairBatch = {"input_ids": input_ids, "attention_mask": mask, "prompt_input_ids": prompt_ids,
                         "prompt_attention_mask": prompt_mask, "domain": torch.tensor(domain, dtype=torch.long),
@@ -61,7 +71,20 @@ def pair_batch(chosen: list[list[int]], rejected: list[list[int]], prompts: list
     if margins is not None and any(m is not None for m in margins):
         batch["margin"] = torch.tensor([float("nan") if m is None else float(m) for m in margins],
                                        dtype=torch.float32)
+    if attributes is not None and any(a is not None for a in attributes):
+        batch["attributes"] = attribute_rows(attributes)
     return batch
+
+
+def attribute_rows(attributes: list) -> torch.Tensor:
+    """Pairs' (chosen ratings, rejected ratings), None where a pair has none -> (2B, K): the chosen
+    texts' ratings, then the rejected texts', NaN rows for pairs without ratings."""
+    width = len(next(a for a in attributes if a is not None)[0])
+    rows = torch.full((2, len(attributes), width), float("nan"), dtype=torch.float32)
+    for i, pair in enumerate(attributes):
+        if pair is not None:
+            rows[:, i] = torch.tensor([list(side) for side in pair], dtype=torch.float32)
+    return rows.reshape(2 * len(attributes), width)
 
 
 def select_pairs(batch: dict, index: list[int]) -> dict:
@@ -85,7 +108,7 @@ def select_pairs(batch: dict, index: list[int]) -> dict:
     return out
 
 
-TEXT_ROWS = ("input_ids", "attention_mask", "token_type_ids", "embeddings")  # 2B rows: chosen, rejected
+TEXT_ROWS = ("input_ids", "attention_mask", "token_type_ids", "embeddings", "attributes")  # 2B rows: chosen, rejected
 
 
 def _trim(batch: dict, mask_key: str, keys: tuple[str, ...]) -> None:

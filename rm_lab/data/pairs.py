@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 
 log = logging.getLogger(__name__)
 
-PAIR_FIELDS = ("id", "domain", "prompt", "chosen", "rejected", "group", "source", "margin")
+PAIR_FIELDS = ("id", "domain", "prompt", "chosen", "rejected", "group", "source", "margin", "attributes")
 
 
 class MalformedRow(ValueError):
@@ -26,8 +26,10 @@ class Pair:
     knows better: an SHP post, an OpenAssistant message tree, a HellaSwag source video);
     `source` names the file or hub subset it came from; `margin`, where the domain grades its
     preferences, is how strongly chosen beats rejected (HelpSteer2-Preference: |strength|, 1..3;
-    None elsewhere), the reward gap of the margin loss (`method.use_margin`). None of the three
-    takes part in the pair's id."""
+    None elsewhere), the reward gap of the margin loss (`method.use_margin`); `attributes`, where
+    the domain rates each response (HelpSteer2's five attributes), is (the chosen response's
+    ratings, the rejected one's), in the domain's attribute order (None elsewhere), what an
+    attribute regression learns. None of these takes part in the pair's id."""
 
     id: str
     domain: str
@@ -37,6 +39,7 @@ class Pair:
     group: str = field(default="", compare=False)
     source: str = field(default="", compare=False)
     margin: float | None = field(default=None, compare=False)
+    attributes: tuple[tuple[float, ...], tuple[float, ...]] | None = field(default=None, compare=False)
 
     @property
     def split_key(self) -> str:
