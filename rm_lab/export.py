@@ -5,30 +5,42 @@
     python -m rm_lab.export RUN_DIR OUT_DIR --push-to-hub user/my-reward-model
 
 Two formats (`--format auto`, the default: `transformers` for Baseline and BaseLoRA, refused with
-the reason on a backbone without an exact mapping; `run` for the other methods):
+the reason where the run has no exact mapping; `run` for the other methods):
 
-- `transformers` (Baseline and BaseLoRA on a DeBERTa-v2/v3 backbone): a Hugging Face folder
-  (config.json, model.safetensors, tokenizer files, README.md model card, manifest.json) that
-  plain transformers loads, no custom code:
+- `transformers` (Baseline and BaseLoRA): a Hugging Face folder (config.json, model.safetensors,
+  tokenizer files, README.md model card, manifest.json) that plain transformers loads, no custom code:
 
       model = AutoModelForSequenceClassification.from_pretrained(OUT_DIR)    # num_labels=1
       tok = AutoTokenizer.from_pretrained(OUT_DIR)                            # truncation_side=left
       reward = model(**tok(prompt, response, truncation=True, return_tensors="pt")).logits[:, 0]
 
-  The logits are the run's rewards (fp32). Our reward model is encoder -> first token ->
-  linear head; `DebertaV2ForSequenceClassification` is encoder -> ContextPooler (first token,
-  dense, `pooler_hidden_act`) -> classifier, so the export sets the pooler's dense layer to the
-  identity (bias 0) with `pooler_hidden_act="linear"` and the classifier to our head (the pooler
-  adds hidden^2 + hidden parameters). BaseLoRA's adapters are merged into the backbone first
-  (peft `merge_and_unload()` on a copy). The tokenizer keeps the run's left truncation and its
-  max length (`model_max_length`). The export checks itself: the saved folder, loaded back
-  through transformers, must give the run's rewards on a few probe pairs (max abs difference
-  <= 1e-4, recorded in manifest.json), else nothing is written.
-  Refused, with the reason (use `--format run` instead): BERT-family backbones (MiniLM,
-  bert-*: `BertForSequenceClassification` applies the BERT pooler's tanh, which no weights make
-  the identity; RoBERTa's head likewise), decoders (gpt2, llama, qwen2, gemma2: their `score`
-  layer has no bias, our head has one, and they find the last token through pad_token_id where
-  the run uses the attention mask), and any pooling other than the first token.
+  (chat-format runs: the chat template's text of the conversation with the response as the last
+  assistant turn, ending with EOS, tokenized with add_special_tokens=False; the model card shows it.)
+  The logits are the run's rewards (fp32). Each family trains the reward head (`model.head`, set
+  in its conf/model file) that its transformers class holds exactly:
+  * DeBERTa-v2/v3, `linear` (first token -> linear): `DebertaV2ForSequenceClassification` is
+    encoder -> ContextPooler (first token, dense, `pooler_hidden_act`) -> classifier, so the pooler's
+    dense is the identity (bias 0) with `pooler_hidden_act="linear"` and the classifier is our head
+    (the pooler adds hidden^2 + hidden parameters).
+  * BERT family (MiniLM, bert-*) and RoBERTa, `pooler` (first token -> the backbone's own pooler,
+    dense and tanh -> linear): `BertForSequenceClassification` holds the same pooler and our head as
+    its classifier; `RobertaForSequenceClassification` holds the pooler's dense as `classifier.dense`
+    and our head as `classifier.out_proj`.
+  * decoders (gpt2, llama with SmolLM2, qwen2, gemma, gemma2, mistral), `nobias` (last token ->
+    linear without bias): `*ForSequenceClassification`'s `score` is our head; it reads the rightmost
+    token that is not `pad_token_id`, the run reads the attention mask's last token, and they agree
+    because the decoder's pad is a token no input ends with (never EOS, which ends every chat input:
+    `rm_lab.models.backbone.decoder_pad_token`); the config carries that pad_token_id. A tokenizer
+    without a spare special token (GPT-2) gets `<|pad|>` added in the export, with one embedding row.
+  BaseLoRA's adapters are merged into the backbone first (peft `merge_and_unload()` on a copy). The
+  tokenizer keeps the run's left truncation and its max length (`model_max_length`), and gives
+  token_type_ids only where the run's model reads them. The export checks itself: the saved folder,
+  loaded back through transformers, must give the run's rewards on a few probe pairs, one by one and
+  as one right-padded batch (max abs difference <= 1e-4, recorded in manifest.json), else nothing
+  is written. Refused, with the reason (use `--format run` instead): a reward head other than the
+  family's (a run saved without `model.head` had `linear`: BERT's tanh and a decoder's bias-free
+  `score` cannot hold it), a pooling other than the family's (first token; decoders: last), and
+  model types without a mapping here.
 - `run` (every method: MoRE, RODOS, ARLISS, the embedding heads, and Baseline/BaseLoRA on any
   backbone): a portable copy of what `rm_lab.load_reward_model` needs (results.json, then
   checkpoints/best.ckpt or components/) plus manifest.json and README.md.
@@ -58,12 +70,26 @@ MANIFEST = "manifest.json"
 TOLERANCE = 1e-4  # max abs difference allowed between the export's logits and the run's rewards
 EXIT_USAGE = 2
 
-# backbones whose model_type has an exact transformers classification head for our reward head
-EXACT = {"deberta-v2": "DebertaV2ForSequenceClassification"}
-ENCODER_TANH = {"bert": "BertForSequenceClassification", "roberta": "RobertaForSequenceClassification",
-                "xlm-roberta": "XLMRobertaForSequenceClassification"}
-DECODERS = ("gpt2", "llama", "qwen2", "gemma2", "gemma", "mistral")
-EXPORTS = "DeBERTa-v2/v3 backbones (model_type deberta-v2: tiny-deberta, deberta-v3-xsmall/small/base/large)"
+# model_type -> (the reward head design that maps exactly, the transformers class it maps onto)
+EXACT = {"deberta-v2": ("linear", "DebertaV2ForSequenceClassification"),
+         "bert": ("pooler", "BertForSequenceClassification"),
+         "roberta": ("pooler", "RobertaForSequenceClassification"),
+         "xlm-roberta": ("pooler", "XLMRobertaForSequenceClassification"),
+         "gpt2": ("nobias", "GPT2ForSequenceClassification"),
+         "llama": ("nobias", "LlamaForSequenceClassification"),
+         "qwen2": ("nobias", "Qwen2ForSequenceClassification"),
+         "gemma": ("nobias", "GemmaForSequenceClassification"),
+         "gemma2": ("nobias", "Gemma2ForSequenceClassification"),
+         "mistral": ("nobias", "MistralForSequenceClassification")}
+POOLING = {"linear": "first", "pooler": "first", "nobias": "last"}  # the token each transformers head reads
+EXPORTS = ("DeBERTa-v2/v3 with model.head=linear; BERT family (MiniLM, bert-*) and RoBERTa with model.head=pooler "
+           "(their configs' default); decoders gpt2, llama (SmolLM2), qwen2, gemma, gemma2, mistral with "
+           "model.head=nobias (their configs' default)")
+WHY = {"pooler": "puts the pooler (first token, dense, tanh) between the first token's state and the classifier, "
+                 "and no weights make tanh the identity",
+       "nobias": "scores the last non-padding token with a bias-free `score` layer, and a bias cannot be mapped",
+       "linear": "reads the first token's state through its ContextPooler, which maps our linear head exactly"}
+PAD = "<|pad|>"  # the pad token an export adds to a decoder tokenizer that has no spare one (GPT-2)
 
 PROBES = [  # (prompt, response): short, empty prompt, long enough to be truncated from the left
     ("How do I boil an egg?", "Put it in boiling water for nine minutes, then cool it in cold water."),
@@ -119,30 +145,41 @@ def transformers_refusal(cfg, model_type: str | None) -> str | None:
     if not single_model(cfg):
         return (f"method {method} is not one reward model on a backbone (only baseline and base_lora are); "
                 "its parts load through rm_lab")
-    kind, pooling = cfg.model.get("kind", "encoder"), cfg.model.get("pooling")
-    if model_type in ENCODER_TANH:
-        return (f"backbone {cfg.model.name} is model_type {model_type}: {ENCODER_TANH[model_type]} puts a pooler "
-                "with a tanh (dense + tanh) between the first token's state and the classifier, while our reward "
-                "head reads that state directly; tanh is not the identity for any weights, so no exact mapping "
-                f"exists. Backbones that export to transformers: {EXPORTS}")
-    if kind == "decoder" or model_type in DECODERS:
-        return (f"backbone {cfg.model.name} is a decoder (model_type {model_type}): its *ForSequenceClassification "
-                "scores the last non-padding token, found through pad_token_id, with a bias-free `score` layer; "
-                "our reward head has a bias and finds the last token through the attention mask, so no exact "
-                f"mapping exists. Backbones that export to transformers: {EXPORTS}")
     if model_type not in EXACT:
         return (f"backbone {cfg.model.name} (model_type {model_type}) has no exact transformers classification head "
                 f"for our reward head. Backbones that export to transformers: {EXPORTS}")
-    if (pooling or "first") != "first":
-        return (f"the run pools with model.pooling={pooling}; {EXACT[model_type]} reads the first token only")
-    if cfg.model.get("input_format", "pair") != "pair":
-        return "the run reads input_format=chat; a transformers tokenizer call reproduces only the pair format"
+    design, cls = EXACT[model_type]
+    head = cfg.model.get("head") or "linear"  # runs saved before model.head existed had the linear head
+    if head != design:
+        return (f"the run's reward head is model.head={head}, while {cls} (backbone {cfg.model.name}, model_type "
+                f"{model_type}) {WHY[design]}: retrain with model.head={design}. Backbones that export to "
+                f"transformers: {EXPORTS}")
+    pooling = cfg.model.get("pooling") or ("last" if cfg.model.get("kind") == "decoder" else "first")
+    if pooling != POOLING[design]:
+        token = "first token" if POOLING[design] == "first" else "last non-padding token"
+        return f"the run pools with model.pooling={pooling}; {cls} reads the {token} only"
     return None
 
 
 # -- transformers format ------------------------------------------------------------------------
-def transformers_model(module):
-    """`DebertaV2ForSequenceClassification` holding the run's reward model exactly (see module doc)."""
+def exported_tokenizer(backbone):
+    """A copy of the run's tokenizer for the export: left truncation, its max length, and for a
+    decoder a pad token no input ends with (the run's; `PAD` added where the tokenizer has no spare one)."""
+    tok = copy.deepcopy(backbone.tokenizer())
+    tok.model_max_length = backbone.max_length
+    tok.truncation_side, tok.padding_side = "left", "right"
+    if backbone.kind == "decoder" and tok.pad_token in (None, tok.eos_token, tok.bos_token):
+        tok.add_special_tokens({"pad_token": PAD})
+    return tok
+
+
+def _base_state(base, prefix: str, skip: str | None = None) -> dict:
+    return {f"{prefix}.{k}": v for k, v in base.state_dict().items() if not (skip and k.startswith(skip))}
+
+
+def transformers_model(module, tok=None):
+    """The `*ForSequenceClassification` holding the run's reward model exactly (see the module doc);
+    `tok` is the exported tokenizer (a decoder's pad_token_id, and its size where a pad was added)."""
     import torch
     from transformers import AutoModelForSequenceClassification
 
@@ -151,58 +188,97 @@ def transformers_model(module):
     if hasattr(base, "merge_and_unload"):  # peft: adapters merged into a copy
         base = copy.deepcopy(base).merge_and_unload()
     config = copy.deepcopy(base.config)
+    if "gguf" in str(getattr(getattr(config, "quantization_config", None), "quant_method", "")).lower():
+        del config.quantization_config  # a GGUF (SmolLM2) is de-quantized on load: plain float weights
     model_type = config.model_type
     if model_type not in EXACT:
         raise ExportError(f"no exact transformers head for model_type {model_type}; exportable: {EXPORTS}")
-    hidden = config.hidden_size
+    design, cls = EXACT[model_type]
+    if (head.bias is None) != (design == "nobias") or encoder.pooler != (design == "pooler"):
+        raise ExportError(f"the run's reward head does not match {cls}'s: exportable: {EXPORTS}")
+    hidden = config.hidden_size if hasattr(config, "hidden_size") else config.n_embd
     config.num_labels = 1
     config.id2label, config.label2id = {0: "reward"}, {"reward": 0}
-    config.architectures = [EXACT[model_type]]
-    config.pooler_hidden_size = hidden
-    config.pooler_hidden_act = "linear"  # transformers' ACT2FN["linear"] is the identity
-    config.pooler_dropout = 0.0
-    config.cls_dropout = 0.0
+    config.architectures = [cls]
+    weight = head.weight.detach().clone()
+    if model_type == "deberta-v2":
+        config.pooler_hidden_size = hidden
+        config.pooler_hidden_act = "linear"  # transformers' ACT2FN["linear"] is the identity
+        config.pooler_dropout = 0.0
+        config.cls_dropout = 0.0
+    if design == "nobias":
+        config.pad_token_id = tok.pad_token_id
     model = AutoModelForSequenceClassification.from_config(config)
-    state = {f"{model.base_model_prefix}.{k}": v for k, v in base.state_dict().items()}
-    state["pooler.dense.weight"] = torch.eye(hidden, dtype=head.weight.dtype)
-    state["pooler.dense.bias"] = torch.zeros(hidden, dtype=head.weight.dtype)
-    state["classifier.weight"] = head.weight.detach().clone()
-    state["classifier.bias"] = head.bias.detach().clone()
+    prefix = model.base_model_prefix
+    if model_type == "deberta-v2":
+        state = _base_state(base, prefix)
+        state["pooler.dense.weight"] = torch.eye(hidden, dtype=weight.dtype)
+        state["pooler.dense.bias"] = torch.zeros(hidden, dtype=weight.dtype)
+        state["classifier.weight"], state["classifier.bias"] = weight, head.bias.detach().clone()
+    elif model_type == "bert":  # BertModel's own pooler is the run's; the classifier is our head
+        state = _base_state(base, prefix)
+        state["classifier.weight"], state["classifier.bias"] = weight, head.bias.detach().clone()
+    elif design == "pooler":  # RoBERTa: the classification head holds the pooler's dense, then out_proj
+        state = _base_state(base, prefix, skip="pooler.")
+        state["classifier.dense.weight"] = base.pooler.dense.weight.detach().clone()
+        state["classifier.dense.bias"] = base.pooler.dense.bias.detach().clone()
+        state["classifier.out_proj.weight"], state["classifier.out_proj.bias"] = weight, head.bias.detach().clone()
+    else:  # decoders: the base model, then `score` (no bias) on the last token that is not pad_token_id
+        state = _base_state(base, prefix)
+        state["score.weight"] = weight
     model.load_state_dict(state, strict=True)
+    if design == "nobias" and len(tok) > model.get_input_embeddings().num_embeddings:
+        model.resize_token_embeddings(len(tok))  # an added pad: its row is read only at padding positions
     return model.float().eval()
 
 
-def export_tokenizer(backbone, folder: Path) -> None:
-    """The run's tokenizer with its left truncation and max length saved in tokenizer_config.json."""
-    tok = copy.deepcopy(backbone.tokenizer())
-    tok.model_max_length = backbone.max_length
-    tok.truncation_side, tok.padding_side = "left", "right"
+def uses_token_types(model) -> bool:
+    """Whether the model reads token_type_ids (the run's encoder passes them only then)."""
+    return getattr(model.config, "type_vocab_size", 0) > 1
+
+
+def save_tokenizer(tok, backbone, model, folder: Path) -> None:
+    """The exported tokenizer, its left truncation and max length written in tokenizer_config.json."""
+    names = [n for n in tok.model_input_names if n != "token_type_ids" or uses_token_types(model)]
+    tok.model_input_names = names
     tok.save_pretrained(folder)
     path = folder / "tokenizer_config.json"  # make sure the settings travel whatever the version saves
     settings = json.loads(path.read_text()) if path.exists() else {}
-    settings.update({"model_max_length": backbone.max_length, "truncation_side": "left", "padding_side": "right"})
+    settings.update({"model_max_length": backbone.max_length, "truncation_side": "left", "padding_side": "right",
+                     "model_input_names": names})
     if "max_length" in settings:  # a call default some tokenizers ship (MiniLM: 128)
         settings["max_length"] = backbone.max_length
     path.write_text(json.dumps(settings, indent=2, ensure_ascii=False) + "\n")
 
 
-def exported_logits(folder: Path, pairs: list[tuple[str, str]]) -> list[float]:
-    """The transformers folder's logits for (prompt, response) pairs, loaded as a user would."""
+def exported_logits(folder: Path, pairs: list[tuple[str, str]], input_format: str = "pair") -> list[float]:
+    """The transformers folder's logits for (prompt, response) pairs, loaded as a user would (the
+    model card's recipe; chat: `rm_lab.data.render.chat_text`, which is that recipe): one pair at a
+    time, then all of them as one right-padded batch; both lists, concatenated."""
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+    from rm_lab.data.render import chat_text
+
     model = AutoModelForSequenceClassification.from_pretrained(folder).float().eval()
     tok = AutoTokenizer.from_pretrained(folder)
-    out = []
+
+    def encode(prompts: list[str], responses: list[str], **kwargs) -> dict:
+        if input_format == "chat":
+            texts = [chat_text(tok, p, r) for p, r in zip(prompts, responses, strict=True)]
+            return tok(texts, truncation=True, add_special_tokens=False, return_tensors="pt", **kwargs)
+        return tok(prompts, responses, truncation=True, return_tensors="pt", **kwargs)
+
     with torch.inference_mode():
-        for prompt, response in pairs:
-            enc = tok(prompt, response, truncation=True, return_tensors="pt")
-            out.append(float(model(**enc).logits[0, 0]))
+        out = [float(model(**encode([p], [r])).logits[0, 0]) for p, r in pairs]
+        batch = encode([p for p, _ in pairs], [r for _, r in pairs], padding=True)
+        out += [float(x) for x in model(**batch).logits[:, 0]]
     return out
 
 
 def check_transformers(folder: Path, scorer) -> float:
-    """Max abs difference between the saved folder's logits and the run's rewards (fp32) on PROBES."""
+    """Max abs difference between the saved folder's logits (one by one and batched) and the run's
+    rewards (fp32) on PROBES."""
     rows = [{"prompt": p, "response": r} for p, r in PROBES]
     mixed = scorer.mixed_precision
     scorer.mixed_precision = False
@@ -210,26 +286,36 @@ def check_transformers(folder: Path, scorer) -> float:
         expected = scorer.score_responses(rows)
     finally:
         scorer.mixed_precision = mixed
-    got = exported_logits(folder, PROBES)
-    diff = max(abs(a - b) for a, b in zip(got, expected, strict=True))
+    got = exported_logits(folder, PROBES, scorer.backbone.input_format)
+    diff = max(abs(a - b) for a, b in zip(got, expected * 2, strict=True))
     if not diff <= TOLERANCE:
         raise ExportError(f"the exported model's logits differ from the run's rewards by {diff:.3g} "
                           f"(> {TOLERANCE}): the export was not written")
     return diff
 
 
+HEADS = {"linear": "ContextPooler dense = identity (bias 0), pooler_hidden_act = linear; classifier = reward head",
+         "bert": "BERT pooler (first token, dense, tanh) = the run's pooler; classifier = reward head",
+         "pooler": "classifier.dense = the run's pooler dense (then tanh); classifier.out_proj = reward head",
+         "nobias": "score = reward head (no bias), read at the last token that is not pad_token_id"}
+
+
 def write_transformers(run_dir: Path, results: dict, cfg, folder: Path) -> dict:
     from rm_lab.scoring import load_reward_model
 
     scorer = load_reward_model(run_dir, device="cpu", progress=False)
-    model = transformers_model(scorer.module)
+    tok = exported_tokenizer(scorer.backbone)
+    model = transformers_model(scorer.module, tok)
     model.save_pretrained(folder)
-    export_tokenizer(scorer.backbone, folder)
+    save_tokenizer(tok, scorer.backbone, model, folder)
     diff = check_transformers(folder, scorer)
+    design = EXACT[model.config.model_type][0]
+    head = HEADS["bert" if model.config.model_type == "bert" else design]
+    if design == "nobias":
+        head += f" ({tok.pad_token!r}, id {tok.pad_token_id})"
     return {"format": "transformers", "architecture": model.config.architectures[0],
-            "parameters": sum(p.numel() for p in model.parameters()),
-            "head": "ContextPooler dense = identity (bias 0), pooler_hidden_act = linear; classifier = reward head"
-                    + ("; LoRA adapters merged" if cfg.method.get("name") == "base_lora" else ""),
+            "parameters": sum(p.numel() for p in model.parameters()), "input_format": scorer.backbone.input_format,
+            "head": head + ("; LoRA adapters merged" if cfg.method.get("name") == "base_lora" else ""),
             "check": {"probe_pairs": len(PROBES), "max_abs_diff": diff, "tolerance": TOLERANCE}}
 
 
@@ -307,13 +393,23 @@ def model_card(results: dict, cfg, manifest: dict) -> str:
         lines += ["```python", "import torch",
                   "from transformers import AutoModelForSequenceClassification, AutoTokenizer", "",
                   "model = AutoModelForSequenceClassification.from_pretrained(PATH).eval()",
-                  "tok = AutoTokenizer.from_pretrained(PATH)  # truncation from the left, max length kept",
-                  "with torch.no_grad():",
-                  "    reward = model(**tok(prompt, response, truncation=True, return_tensors='pt')).logits[0, 0]",
-                  "```", "",
-                  (f"The head: {manifest['head']}. The logits are the run's rewards (checked on "
-                   f"{manifest['check']['probe_pairs']} probe pairs: max abs difference "
-                   f"{manifest['check']['max_abs_diff']:.2e} in fp32).")]
+                  "tok = AutoTokenizer.from_pretrained(PATH)  # truncation from the left, max length kept"]
+        if manifest.get("input_format") == "chat":
+            lines += ["messages = [{'role': 'user', 'content': prompt}, {'role': 'assistant', 'content': response}]",
+                      "text = tok.apply_chat_template(messages, tokenize=False)",
+                      "text = text.rstrip() if text.rstrip().endswith(tok.eos_token) else text + tok.eos_token",
+                      "with torch.no_grad():",
+                      "    enc = tok(text, add_special_tokens=False, truncation=True, return_tensors='pt')",
+                      "    reward = model(**enc).logits[0, 0]", "```", "",
+                      ("The text ends with EOS, the token the reward reads; batches pad on the right with the "
+                       "pad token, which no input ends with."), ""]
+        else:
+            lines += ["with torch.no_grad():",
+                      "    reward = model(**tok(prompt, response, truncation=True, return_tensors='pt')).logits[0, 0]",
+                      "```", ""]
+        lines += [(f"The head: {manifest['head']}. The logits are the run's rewards (checked on "
+                   f"{manifest['check']['probe_pairs']} probe pairs, one by one and as a padded batch: max abs "
+                   f"difference {manifest['check']['max_abs_diff']:.2e} in fp32).")]
     else:
         lines += ["```python", "import rm_lab", "", "scorer = rm_lab.load_reward_model(PATH)",
                   "scorer.score_pairs([{'prompt': '...', 'chosen': '...', 'rejected': '...'}])",
@@ -384,7 +480,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_dir", help="folder of a completed run (holds results.json)")
     parser.add_argument("out_dir", help="where to write the export (must not exist, or be empty)")
     parser.add_argument("--format", default="auto", choices=FORMATS,
-                        help="transformers (Baseline/BaseLoRA on DeBERTa), run (any method), auto (default: "
+                        help="transformers (Baseline/BaseLoRA), run (any method), auto (default: "
                              "transformers for Baseline/BaseLoRA, run for the others)")
     parser.add_argument("--push-to-hub", metavar="REPO", help="upload the folder to this hub model repository")
     args = parser.parse_args(argv)

@@ -178,3 +178,44 @@ def test_eos_is_appended_only_where_the_template_does_not_end_with_it(minilm):
     assert render(tok, "Hi", " Hello", "chat") == "[user] Hi[SEP][assistant] Hello[SEP]"
     ids = encode(tok, "Hi", " Hello", "chat", 64)["input_ids"]
     assert ids[-1] == tok.sep_token_id and ids.count(tok.cls_token_id) == 0  # no special tokens added
+
+
+def test_a_decoder_pads_with_a_token_no_input_ends_with(smollm2):
+    """SmolLM2's own pad is EOS (<|im_end|>), the token every chat input ends with: the backbone pads
+    with a spare special token instead, so transformers' rule (the rightmost token that is not
+    pad_token_id) finds the token the attention mask's last position holds, EOS."""
+    import torch
+
+    cfg, backbone = smollm2
+    tok = backbone.tokenizer()
+    assert tok.pad_token == "<empty_output>" and tok.pad_token_id not in (tok.eos_token_id, tok.bos_token_id)
+    assert tok.pad_token not in tok.chat_template
+    datamodule, _ = build_data(cfg, backbone)
+    batch = next(iter(datamodule.test_dataloader()))
+    ids, mask = batch["input_ids"], batch["attention_mask"]
+    assert (mask == 0).any()  # the batch is padded
+    last_by_mask = mask.sum(1) - 1
+    rows = torch.arange(ids.size(0))
+    assert (ids[rows, last_by_mask] == tok.eos_token_id).all()
+    assert (ids[mask == 0] == tok.pad_token_id).all()
+    positions = torch.arange(ids.size(1))
+    last_by_pad = (positions * (ids != tok.pad_token_id)).argmax(-1)
+    assert torch.equal(last_by_pad, last_by_mask)
+
+
+def test_decoder_pad_choice_keeps_a_distinct_pad_and_prefers_a_pad_named_spare(smollm2, minilm):
+    from rm_lab.models.backbone import decoder_pad_token
+
+    tok = copy.deepcopy(smollm2[1].tokenizer())
+    tok.pad_token = tok.eos_token
+    assert decoder_pad_token(tok) == "<empty_output>"  # the last spare special token
+    tok.add_special_tokens({"additional_special_tokens": ["<|finetune_right_pad_id|>"]})
+    assert decoder_pad_token(tok) == "<|finetune_right_pad_id|>"  # Llama-3's spare pad, by name
+    tok.pad_token = "<|endoftext|>"
+    tok.unk_token = None
+    assert decoder_pad_token(tok) == "<|endoftext|>"  # a pad distinct from BOS/EOS/UNK is kept (Qwen2)
+    bert = copy.deepcopy(minilm)
+    bert.eos_token = bert.pad_token = "[SEP]"
+    assert decoder_pad_token(bert) == "[PAD]"
+    bert.bos_token = "[PAD]"  # every special token named (GPT-2: its one, <|endoftext|>): none spare
+    assert decoder_pad_token(bert) is None

@@ -6,6 +6,8 @@ domain and the active adapter is switched once per group, starting with the adap
 active, never once per input (`adapter_switches` in results.json counts them). At inference
 (`merge_at_inference`) a switch writes the adapter into the backbone's weights, restored from
 a pristine copy each time (no drift), so every forward pass runs at the plain backbone's speed.
+The per-input inference time is measured both ways (`inference_time_per_input_merged` and
+`_unmerged` in results.json); the run's own figure follows `merge_at_inference`.
 
     python -m rm_lab method=arliss model=tiny-deberta
     python -m rm_lab experiment=paper_arliss model=deberta-v3-base
@@ -19,10 +21,11 @@ import torch
 from torch import nn
 
 from rm_lab.data.batch import PairBatch
+from rm_lab.eval.timing import InferenceClock
 from rm_lab.methods.fitting import RewardFit, RouterFit
 from rm_lab.methods.routed import PREFIX, ROUTER, RoutedRewardModule
-from rm_lab.models.backbone import Backbone, RewardEncoder
-from rm_lab.models.heads import LinearHead
+from rm_lab.models.backbone import Backbone
+from rm_lab.models.heads import LinearHead, reward_encoder, reward_head
 from rm_lab.models.lora import (
     ParameterView,
     adapter_parameters,
@@ -53,15 +56,16 @@ class ARLISS(RoutedRewardModule):
         peft_model = get_peft_model(model, config, adapter_name=ROUTER)
         for d in self.domains:
             peft_model.add_adapter(adapter_name(PREFIX + d), config)
-        self.encoder = RewardEncoder(backbone, model=peft_model)
+        self.encoder = reward_encoder(backbone, model=peft_model)
         self.router_head = LinearHead(backbone.hidden_size, len(self.domains), router_dropout)
-        self.reward_heads = nn.ModuleDict({d: LinearHead(backbone.hidden_size, dropout=head_dropout)
+        self.reward_heads = nn.ModuleDict({d: reward_head(backbone, head_dropout)
                                            for d in self.domains})
         self.store_backbone = not backbone.pretrained  # random weights cannot be rebuilt from source
         self.active: str | None = None
         self.switches = 0
         self.inference_batches = 0
         self.merge_at_inference = merge_at_inference
+        self.inference_other = InferenceClock()  # the per-input protocol with the other merge setting
         self._pristine: dict[int, torch.Tensor] = {}
         self._set_trainable(None)
 
@@ -163,8 +167,24 @@ class ARLISS(RoutedRewardModule):
         self.switches = switches  # only the routed pass counts
         return rewards
 
+    def time_single_inputs(self, batch: PairBatch) -> None:
+        """The per-input protocol as configured (`merge_at_inference`), then again on the same
+        pairs with the other setting into `inference_other`, so both figures are reported."""
+        super().time_single_inputs(batch)
+        own, self.inference = self.inference, self.inference_other
+        self.merge_at_inference = not self.merge_at_inference
+        try:
+            super().time_single_inputs(batch)
+        finally:
+            self.merge_at_inference = not self.merge_at_inference
+            self.inference = own
+
+    def test_state(self) -> dict:
+        return {**super().test_state(), "inference_other": self.inference_other}
+
     def on_test_epoch_start(self) -> None:
         super().on_test_epoch_start()
+        self.inference_other.reset()
         self.switches = 0
         self.inference_batches = 0
 
@@ -177,6 +197,10 @@ class ARLISS(RoutedRewardModule):
         batches = self.inference_batches or 1
         out["adapter_switches"] = {"total": self.switches, "per_batch": self.switches / batches,
                                    "inputs_per_switch": self.inference.inputs / self.switches if self.switches else None}
+        # seconds per input, per-input protocol, adapters merged on switch and unmerged (peft's LoRA layers)
+        clocks = {self.merge_at_inference: self.inference, not self.merge_at_inference: self.inference_other}
+        for merged, name in ((True, "merged"), (False, "unmerged")):
+            out[f"inference_time_per_input_{name}"] = clocks[merged].summary()["per_input"]["seconds_per_input"]
         return out
 
     def summary_lines(self, results: dict) -> list[str]:
@@ -184,6 +208,9 @@ class ARLISS(RoutedRewardModule):
         switches = results.get("adapter_switches")
         if switches:
             lines.append(f"adapter switches: {switches['total']} ({switches['per_batch']:.2f} per test batch)")
+        merged, unmerged = (results.get(f"inference_time_per_input_{k}") for k in ("merged", "unmerged"))
+        if merged is not None and unmerged is not None:
+            lines.append(f"inference per input: adapters merged {1000 * merged:.2f} ms, unmerged {1000 * unmerged:.2f} ms")
         return lines
 
     # -- components ----------------------------------------------------------------------------

@@ -281,17 +281,29 @@ class RewardModule(PairwiseLossOptions, pl.LightningModule):
         return rewards
 
     def time_single_inputs(self, batch: Batch) -> None:
-        """The per-input protocol: while the clock wants more, score this batch's pairs one by
-        one (each pair's two texts), timed; the results are discarded."""
-        wanted = min(self.inference.wants_single, len(batch["ids"]))
+        """The per-input protocol: while the clock wants more, score some of this batch's pairs
+        one by one (each pair's two texts), timed; the results are discarded. The pairs are
+        spread over the test batches (as many from each as the clock needs over all of them,
+        evenly spaced inside a batch), so a length-sorted test set is sampled at every length."""
+        batches = self._test_batches()
+        spread = -(-self.inference.per_input_pairs // batches) if batches else len(batch["ids"])
+        wanted = min(self.inference.wants_single, len(batch["ids"]), spread)
         if not wanted:
             return
+        picks = torch.linspace(0, len(batch["ids"]) - 1, wanted).round().long().tolist()
         with self.timing_only():
-            for i in range(wanted):
+            for i in picks:
                 single = select_pairs(batch, [i])
                 start = clock(self.device)
                 rewards = self.score(single)
                 self.inference.add_single(clock(self.device) - start, int(rewards.shape[-1]))
+
+    def _test_batches(self) -> int | None:
+        """How many test batches this process scores (None outside a Lightning test loop)."""
+        trainer = self._trainer
+        counts = getattr(trainer, "num_test_batches", None) if trainer is not None else None
+        total = sum(c for c in counts or [] if c != float("inf"))
+        return int(total) or None
 
     @contextlib.contextmanager
     def timing_only(self):

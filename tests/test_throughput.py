@@ -1,0 +1,220 @@
+"""What makes training and scoring fast, checked for what it must not change: length-grouped
+batches (every pair once, random, resumable), longest-first evaluation, padding to a multiple,
+dropout off, the epoch timer without validation, bf16 weights, the memory estimate with FSDP,
+and the benchmark's arithmetic."""
+from __future__ import annotations
+
+import logging
+import time
+
+import pytest
+import pytorch_lightning as pl
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from rm_lab.bench import matmul_peak, table_line, training_flops
+from rm_lab.build import build_backbone, build_data
+from rm_lab.config import compose
+from rm_lab.data.batch import pair_batch
+from rm_lab.data.loaders import LengthGroupedBatches, LongestFirst, eval_loader, seeded_loader
+from rm_lab.eval.timing import EpochTimer
+from rm_lab.memory import memory_plan, shards
+from rm_lab.train import warn_if_too_big
+
+
+def _lengths(n: int = 500, seed: int = 0) -> list[int]:
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randint(5, 256, (n,), generator=g)).tolist()
+
+
+def _padded(batches: list[list[int]], lengths: list[int]) -> int:
+    return sum(len(b) * max(lengths[i] for i in b) for b in batches)
+
+
+def test_length_grouped_batches_serve_every_pair_once_with_less_padding():
+    lengths = _lengths()
+    grouped = LengthGroupedBatches(lengths, 16, torch.Generator().manual_seed(0), window=8).batches()
+    flat = [i for b in grouped for i in b]
+    assert sorted(flat) == list(range(len(lengths)))
+    assert len(grouped) == len(LengthGroupedBatches(lengths, 16, torch.Generator(), window=8))
+    assert all(len(b) <= 16 for b in grouped)
+    shuffled = torch.randperm(len(lengths), generator=torch.Generator().manual_seed(0)).tolist()
+    random_batches = [shuffled[i:i + 16] for i in range(0, len(shuffled), 16)]
+    assert _padded(grouped, lengths) < 0.75 * _padded(random_batches, lengths)
+
+
+def test_length_grouping_stays_random_and_seeded():
+    lengths = _lengths()
+    first = LengthGroupedBatches(lengths, 16, torch.Generator().manual_seed(0)).batches()
+    again = LengthGroupedBatches(lengths, 16, torch.Generator().manual_seed(0)).batches()
+    other = LengthGroupedBatches(lengths, 16, torch.Generator().manual_seed(1)).batches()
+    assert first == again
+    assert first != other
+    # batches do not come sorted by length: their order is shuffled
+    longest = [max(lengths[i] for i in b) for b in first]
+    assert longest != sorted(longest) and longest != sorted(longest, reverse=True)
+    # a second epoch of the same sampler draws a new order
+    sampler = LengthGroupedBatches(lengths, 16, torch.Generator().manual_seed(0))
+    assert list(sampler) != list(sampler)
+
+
+def test_length_grouped_loader_resumes_mid_epoch():
+    rows = [{"x": i} for i in range(100)]
+    lengths = _lengths(100)
+
+    def loader():
+        return seeded_loader(rows, 8, True, lambda b: [r["x"] for r in b], seed=3, lengths=lengths, window=4)
+
+    whole = list(loader())
+    first = loader()
+    seen = []
+    for batch in first:
+        seen.append(batch)
+        if len(seen) == 5:
+            state = first.state_dict()
+            break
+    resumed = loader()
+    resumed.load_state_dict(state)
+    assert seen + list(resumed) == whole
+    assert sorted(x for b in whole for x in b) == list(range(100))
+
+
+def test_eval_loader_goes_longest_first_and_scores_every_row_once():
+    rows = list(range(40))
+    lengths = _lengths(40)
+    loader = eval_loader(rows, 8, list, lengths=lengths)
+    order = [i for b in loader for i in b]
+    assert sorted(order) == rows
+    assert [lengths[i] for i in order] == sorted(lengths, reverse=True)
+    assert list(LongestFirst(lengths)) == order
+
+
+def test_pad_to_multiple_of():
+    batch = pair_batch([[1, 2, 3]], [[4, 5, 6, 7, 8, 9, 10, 11, 12]], [[1]], 0, [0], ["a"], pad_to_multiple_of=8)
+    assert batch["input_ids"].shape == (2, 16)
+    assert batch["attention_mask"].sum().item() == 12
+    plain = pair_batch([[1, 2, 3]], [[4, 5, 6, 7, 8, 9, 10, 11, 12]], [[1]], 0, [0], ["a"])
+    assert plain["input_ids"].shape == (2, 9)
+
+
+def test_datamodule_batches_are_grouped_and_padded(tmp_path):
+    common = ["model=tiny-deberta", "dataset=hh_rlhf_sample", "dataset.max_pairs.train=96",
+              "dataset.batch_size=8", f"dataset.cache_dir={tmp_path}"]
+    grouped, _ = build_data(compose([*common, "dataset.pad_to_multiple_of=8"]))
+    plain, _ = build_data(compose([*common, "dataset.group_by_length=false"]))
+    torch.manual_seed(0)
+    g = list(grouped.train_dataloader())
+    torch.manual_seed(0)
+    p = list(plain.train_dataloader())
+    assert all(b["input_ids"].shape[1] % 8 == 0 for b in g)
+    assert sorted(i for b in g for i in b["ids"]) == sorted(i for b in p for i in b["ids"])
+    assert sum(b["input_ids"].numel() for b in g) < sum(b["input_ids"].numel() for b in p)
+    test = [i for b in grouped.test_dataloader() for i in b["ids"]]
+    assert sorted(test) == sorted(grouped.pair_ids("test"))
+
+
+def test_disable_dropout_makes_training_forward_deterministic():
+    backbone = build_backbone(compose(["model=tiny-deberta", "++model.architecture.hidden_dropout_prob=0.3"]))
+    model = backbone.build()
+    assert model.training
+    assert all(m.p == 0 for m in model.modules() if isinstance(m, nn.Dropout))
+    ids = torch.randint(5, 100, (2, 12))
+    with torch.no_grad():
+        assert torch.equal(model(input_ids=ids).last_hidden_state, model(input_ids=ids).last_hidden_state)
+    kept = build_backbone(compose(["model=tiny-deberta", "model.disable_dropout=false",
+                                   "++model.architecture.hidden_dropout_prob=0.3"])).build()
+    assert any(m.p > 0 for m in kept.modules() if isinstance(m, nn.Dropout))
+    with torch.no_grad():
+        assert not torch.equal(kept(input_ids=ids).last_hidden_state, kept(input_ids=ids).last_hidden_state)
+
+
+def test_model_dtype_and_attention_implementation():
+    model = build_backbone(compose(["model=tiny-deberta", "model.dtype=bfloat16",
+                                    "model.attn_implementation=eager"])).build()
+    assert next(model.parameters()).dtype == torch.bfloat16
+    assert model.config._attn_implementation == "eager"
+    with pytest.raises(Exception, match="model.dtype must be one of"):
+        build_backbone(compose(["model=tiny-deberta", "model.dtype=float8"]))
+
+
+class _SlowValidation(pl.LightningModule):
+    """Cheap training steps, a validation pass that sleeps: the timer must leave it out."""
+
+    def __init__(self):
+        super().__init__()
+        self.layer = nn.Linear(2, 1)
+
+    def training_step(self, batch, _):
+        return self.layer(batch).pow(2).mean()
+
+    def validation_step(self, batch, _):
+        time.sleep(0.4)
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+def test_epoch_timer_leaves_validation_out(tmp_path):
+    timer = EpochTimer()
+    data = torch.randn(8, 2)
+    trainer = pl.Trainer(max_epochs=2, accelerator="cpu", logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+                         callbacks=[timer], default_root_dir=tmp_path)
+    trainer.fit(_SlowValidation(), DataLoader(data, batch_size=4), DataLoader(data, batch_size=4))
+    assert len(timer.per_epoch) == 2 and len(timer.validation_per_epoch) == 2
+    assert all(v >= 0.75 for v in timer.validation_per_epoch)  # two batches of 0.4 s
+    assert all(t < 0.5 for t in timer.per_epoch)
+
+
+def test_fsdp_plan_shards_states_by_hand():
+    """Lightning's FSDP needs CUDA (the installed stack refuses accelerator=cpu), so on CPU the
+    FSDP path is checked through the memory estimate's arithmetic, by hand."""
+    single = memory_plan(compose(["model=deberta-v3-base", "trainer=gpu", "trainer.precision=32-true"]))
+    sharded = memory_plan(compose(["model=deberta-v3-base", "trainer=fsdp", "trainer.devices=4",
+                                   "trainer.precision=32-true"]))
+    assert shards(compose(["trainer=fsdp", "trainer.devices=4"]).trainer) == 4
+    assert shards(compose(["trainer=ddp", "trainer.devices=4"]).trainer) == 1
+    n, t = sharded["params"], sharded["trainable"]
+    assert sharded["bytes"]["weights"] == pytest.approx(4 * n / 4)
+    assert sharded["bytes"]["gradients"] == pytest.approx(4 * t / 4)
+    assert sharded["bytes"]["optimizer"] == pytest.approx(8 * t / 4)
+    assert sharded["bytes"]["activations"] == single["bytes"]["activations"]
+    bf16 = memory_plan(compose(["model=deberta-v3-base", "model.dtype=bfloat16"]))
+    assert bf16["bytes"]["weights"] == pytest.approx(2 * bf16["params"])
+    assert bf16["bytes"]["optimizer"] == pytest.approx(4 * bf16["trainable"])
+
+
+def test_fsdp_strategy_builds():
+    from pytorch_lightning.strategies import FSDPStrategy
+    from hydra.utils import instantiate
+
+    strategy = instantiate(compose(["trainer=fsdp"]).trainer.strategy)
+    assert isinstance(strategy, FSDPStrategy)
+    policy = strategy.kwargs["auto_wrap_policy"]
+    big, small = nn.Linear(4000, 4000), nn.Linear(10, 10)
+    assert policy(big, recurse=False, nonwrapped_numel=sum(p.numel() for p in big.parameters()))
+    assert not policy(small, recurse=False, nonwrapped_numel=sum(p.numel() for p in small.parameters()))
+
+
+def test_runner_warns_before_a_run_that_cannot_fit(caplog):
+    cfg = compose(["model=gemma-2-9b-it"])
+    with caplog.at_level(logging.WARNING, logger="rm_lab"):
+        estimate = warn_if_too_big(cfg)
+    assert estimate is not None and not estimate["fits"]
+    assert "may not fit" in caplog.text and "method=base_lora" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="rm_lab"):
+        assert warn_if_too_big(compose(["model=tiny-deberta"]))["fits"]
+    assert "may not fit" not in caplog.text
+
+
+def test_bench_arithmetic():
+    # one 10-token text, 100 linear parameters, 2 layers of width 4: 6*100*10 + 12*2*4*100
+    assert training_flops([10], 100, 2, 4) == 6000 + 9600
+    assert matmul_peak(seconds=0.05, n=64) > 0
+    line = table_line({"method": "baseline", "model": "m", "train_pairs": 10, "pairs_per_s": 2.0,
+                       "real_tokens_per_s": 100.0, "padded_tokens_per_s": 150.0, "padding_share": 1 / 3,
+                       "percent_of_peak": 12.0, "matmul_peak_gflops": 100.0, "test_inputs_per_s": 5.0,
+                       "score_inputs_per_s": 6.0, "test_accuracy": 0.5})
+    assert "2.00 pairs/s" in line and "padding 33%" in line and "accuracy 0.500" in line
