@@ -37,6 +37,7 @@ from rm_lab.eval.summary import accuracy_table
 from rm_lab.eval.selection import BestWeights
 from rm_lab.eval.timing import EpochTimer, clock
 from rm_lab.io import is_main_process
+from rm_lab.memory import describe, device_bytes, memory_plan
 from rm_lab.publish import close_loggers, publish
 from rm_lab.results import RESULTS_NAME, Results, add_blocks, new_results, read_results, write_results
 
@@ -135,9 +136,31 @@ def load_checkpoint_run(module, run_dir: Path) -> None:
                          f"stored run's method options, e.g. method.num_experts, method.lora): {err}") from err
 
 
+def warn_if_too_big(cfg: DictConfig) -> dict | None:
+    """Before anything is loaded: the run's memory estimate (rm_lab/memory.py) against its
+    device (the GPU for a GPU trainer, RAM for a CPU one); a warning saying what to change when
+    it does not fit. Returns the estimate (None when it cannot be made)."""
+    memory, what = device_bytes(cfg)
+    if memory is None or getattr(method_class(cfg.method), "inputs", "tokens") != "tokens":
+        return None
+    try:
+        estimate = memory_plan(cfg, memory)
+    except Exception as err:  # an estimate must never stop a run
+        log.debug("no memory estimate for this run: %s", err)
+        return None
+    if not estimate["fits"]:
+        log.warning("this run may not fit %s: about %.1f GB per device estimated, %.1f GB available "
+                    "(python -m rm_lab.plan <overrides> for the parts)\n%s", what, estimate["total_bytes"] / 1e9,
+                    memory / 1e9, describe(estimate))
+    return estimate
+
+
 def run(cfg: DictConfig) -> Results:
     """Train and evaluate one configured run; always leaves a results.json behind (written by
     the first process only, in a multi-process run)."""
+    if cfg.get("runs_with", "rm_lab") != "rm_lab":  # an experiment of a study, not of the runner
+        raise ValueError(f"experiment={cfg.experiment_name} is not a training run: run it with "
+                         f"python -m {cfg.runs_with} experiment={cfg.experiment_name}")
     if cfg.get("test_on", "best") not in TEST_ON:
         raise ValueError(f"test_on must be one of {list(TEST_ON)}, got {cfg.test_on!r}")
     ckpt_dir = checkpoint_run(cfg)
@@ -145,6 +168,8 @@ def run(cfg: DictConfig) -> Results:
     main = is_main_process()
     if main and (done := finished_run(output_dir / RESULTS_NAME, bool(cfg.get("resume")))):
         return done
+    if main:
+        warn_if_too_big(cfg)
     output_dir.mkdir(parents=True, exist_ok=True)
     results = new_results(cfg)
     if ckpt_dir is not None:
@@ -204,6 +229,7 @@ def run(cfg: DictConfig) -> Results:
         train_pairs = data.num_pairs("train") * len(timer.per_epoch)
         single_fit = len(by_component) <= 1  # composite methods fit components on parts of the data
         results["train_time"] = {"total_s": train_total, "per_epoch_s": timer.per_epoch,
+                                 "validation_s": timer.validation_per_epoch,
                                  "by_component": by_component,
                                  "pairs_per_s": train_pairs / sum(timer.per_epoch)
                                  if timer.per_epoch and single_fit else None}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 
 import datasets
@@ -18,13 +19,33 @@ from torch.utils.data import DataLoader
 
 from rm_lab.data.batch import PairBatch, pair_batch
 from rm_lab.data.domains.base import SPLITS, Domain, DomainSplits
-from rm_lab.data.loaders import DomainSubset, eval_loader, seeded_loader
+from rm_lab.data.loaders import GROUP_WINDOW, DomainSubset, eval_loader, seeded_loader
 from rm_lab.data.pairs import PAIR_FIELDS, Pair, sample_pairs
 from rm_lab.data.render import check_format, encode, encode_prompt
 
 log = logging.getLogger(__name__)
 
-TOKEN_FORMAT = "4"  # bump when _tokenize() changes what it writes, so old caches are not reused
+TOKEN_FORMAT = "5"  # bump when _tokenize() changes what it writes, so old caches are not reused
+
+
+def check_caps(max_pairs: dict, domains: list[str]) -> None:
+    """Each split's cap is null, a number >= 0, or a mapping {domain: null or number} naming
+    configured domains only; anything else fails here, before any data is read."""
+    def bad(value) -> bool:
+        return value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0)
+
+    for split, cap in max_pairs.items():
+        if isinstance(cap, Mapping):
+            unknown = sorted(set(cap) - set(domains))
+            if unknown:
+                raise ValueError(f"dataset.max_pairs.{split} names unknown domains {unknown}; "
+                                 f"configured: {sorted(set(domains))}")
+            wrong = {d: v for d, v in cap.items() if bad(v)}
+        else:
+            wrong = {split: cap} if bad(cap) else {}
+        if wrong:
+            raise ValueError(f"dataset.max_pairs.{split}: caps must be null or integers >= 0, got {wrong}; "
+                             f"give one number per split, or a mapping {{domain: number}}")
 
 
 def expand_domains(domains: dict[str, Domain]) -> dict[str, Domain]:
@@ -44,7 +65,8 @@ class PreferenceDataModule(pl.LightningDataModule):
     def __init__(self, domains: dict[str, Domain], name: str = "dataset",
                  max_pairs: dict | None = None, batch_size: int = 16, eval_batch_size: int = 32,
                  num_workers: int = 0, cache_dir: str | None = ".cache/rm_lab", path=None,
-                 data_seed: int = 0):
+                 data_seed: int = 0, group_by_length: bool = True, group_window: int = GROUP_WINDOW,
+                 pad_to_multiple_of: int | None = None):
         super().__init__()
         if not domains:
             raise ValueError("dataset.domains is empty: configure at least one domain")
@@ -62,9 +84,14 @@ class PreferenceDataModule(pl.LightningDataModule):
                                  f"{list(self.domains)}: set dataset.domains.<domain>.path instead")
             next(iter(self.domains.values())).path = path
         self.domains = expand_domains(self.domains)
+        check_caps(self.max_pairs, [*domains, *self.domains])
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size
         self.num_workers = num_workers
+        self.group_by_length, self.group_window = group_by_length, group_window
+        if pad_to_multiple_of is not None and (isinstance(pad_to_multiple_of, bool) or pad_to_multiple_of < 1):
+            raise ValueError(f"dataset.pad_to_multiple_of must be null or an integer >= 1, got {pad_to_multiple_of!r}")
+        self.pad_to_multiple_of = pad_to_multiple_of
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self.splits: dict[str, DomainSplits] = {}
         self.pairs: dict[str, list[Pair]] = {}
@@ -95,9 +122,13 @@ class PreferenceDataModule(pl.LightningDataModule):
         for name, domain in self.domains.items():
             self.splits[name] = domain.load()
         for split in SPLITS:
-            cap = self.max_pairs.get(split)
             self.pairs[split] = [p for d in self.domain_names for p in sample_pairs(
-                self.splits[d].pairs[split], cap, f"{self.data_seed}:{d}:{split}")]
+                self.splits[d].pairs[split], self.cap(split, d), f"{self.data_seed}:{d}:{split}")]
+            for d in self.domain_names:
+                have, cap = len(self.splits[d].pairs[split]), self.cap(split, d)
+                if cap and have < cap and not self.splits[d].absent:
+                    log.warning("domain %s, %s split: %d pairs available, fewer than its cap of %d; "
+                                "using all of them", d, split, have, cap)
         if not self.pairs["train"] and not self.pairs["test"]:
             raise ValueError(f"dataset {self.name!r} produced no pairs at all; check its sources")
         for name in self.domain_names:
@@ -106,6 +137,13 @@ class PreferenceDataModule(pl.LightningDataModule):
                 log.warning("domain %s is absent: %s", name, s.absent)
             else:
                 log.info("domain %s: %s", name, self.counts()[name])
+
+    def cap(self, split: str, domain: str) -> int | None:
+        """The most pairs `domain` keeps in `split` (None: all): `dataset.max_pairs.<split>` is
+        one number for every domain, or a mapping {domain: number} (a domain it leaves out keeps
+        all its pairs)."""
+        cap = self.max_pairs.get(split)
+        return cap.get(domain) if isinstance(cap, Mapping) else cap
 
     def counts(self) -> dict:
         """Per domain: pairs used and available per split, where the used pairs came from
@@ -150,6 +188,8 @@ class PreferenceDataModule(pl.LightningDataModule):
             key.update(pair.id.encode())
             if pair.margin is not None:
                 key.update(f"margin={pair.margin!r}".encode())
+            if pair.attributes is not None:
+                key.update(f"attributes={pair.attributes!r}".encode())
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         return str(self.cache_dir / f"tokens-{split}-{key.hexdigest()[:20]}.arrow")
 
@@ -166,6 +206,7 @@ class PreferenceDataModule(pl.LightningDataModule):
         prompts = encode_prompt(self.tokenizer, batch["prompt"], self.input_format, self.max_length)
         out["prompt_input_ids"] = prompts["input_ids"]
         out["domain_idx"] = [self.domain_names.index(d) for d in batch["domain"]]
+        out["length"] = [max(len(c), len(r)) for c, r in zip(out["chosen_input_ids"], out["rejected_input_ids"])]
         return out
 
     def setup(self, stage: str | None = None) -> None:
@@ -207,7 +248,16 @@ class PreferenceDataModule(pl.LightningDataModule):
             return table.select([i for i, d in enumerate(table["domain_idx"]) if d in wanted])
 
         return DomainSubset(rows("train"), rows("validation"), self.batch_size, self.eval_batch_size,
-                            self.collate, self.num_workers)
+                            self.collate, self.num_workers, self.row_lengths if self.group_by_length else None,
+                            self.group_window)
+
+    @staticmethod
+    def row_lengths(rows: datasets.Dataset) -> list[int]:
+        """Each pair's length in tokens (its longer text): what length grouping sorts by."""
+        return list(rows["length"])
+
+    def _lengths(self, split: str) -> list[int] | None:
+        return self.row_lengths(self.tokenized[split]) if self.group_by_length else None
 
     def collate(self, rows: list[dict]) -> PairBatch:
         """input_ids/attention_mask: chosen rows then rejected rows (2 x batch); prompt_*: the
@@ -219,13 +269,17 @@ class PreferenceDataModule(pl.LightningDataModule):
                           [r["domain_idx"] for r in rows], [r["id"] for r in rows],
                           [r["chosen_token_type_ids"] for r in rows] if types else None,
                           [r["rejected_token_type_ids"] for r in rows] if types else None,
-                          [r.get("margin") for r in rows])
+                          [r.get("margin") for r in rows], pad_to_multiple_of=self.pad_to_multiple_of,
+                          attributes=[r.get("attributes") for r in rows])
 
     def train_dataloader(self) -> DataLoader:
-        return seeded_loader(self.tokenized["train"], self.batch_size, True, self.collate, self.num_workers)
+        return seeded_loader(self.tokenized["train"], self.batch_size, True, self.collate, self.num_workers,
+                             lengths=self._lengths("train"), window=self.group_window)
 
     def val_dataloader(self) -> DataLoader:
-        return eval_loader(self.tokenized["validation"], self.eval_batch_size, self.collate, self.num_workers)
+        return eval_loader(self.tokenized["validation"], self.eval_batch_size, self.collate, self.num_workers,
+                           lengths=self._lengths("validation"))
 
     def test_dataloader(self) -> DataLoader:
-        return eval_loader(self.tokenized["test"], self.eval_batch_size, self.collate, self.num_workers)
+        return eval_loader(self.tokenized["test"], self.eval_batch_size, self.collate, self.num_workers,
+                           lengths=self._lengths("test"))
