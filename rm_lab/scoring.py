@@ -261,6 +261,7 @@ class RewardScorer:
         self.run_dir, self.device, self.batch_size, self.progress = run_dir, device, batch_size, progress
         self.vectors = getattr(module, "inputs", "tokens") == "vectors"
         self.mixed_precision = True  # score under the run's trainer.precision; False: fp32 throughout
+        self.autocast_dtype: torch.dtype | None = None  # set (torch.bfloat16): score under this autocast instead
         self._embedder: Embedder | None = None
         self._cache: EmbeddingCache | None = None
 
@@ -306,7 +307,7 @@ class RewardScorer:
 
     # -- batches -----------------------------------------------------------------------------
     def _autocast(self):
-        dtype = PRECISIONS.get(str(self.cfg.get("trainer", {}).get("precision")))
+        dtype = self.autocast_dtype or PRECISIONS.get(str(self.cfg.get("trainer", {}).get("precision")))
         if dtype is None or not self.mixed_precision:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=dtype)

@@ -227,6 +227,22 @@ def test_cli_scores_plain_rows_and_skips_malformed_ones(baseline_run, tmp_path, 
     assert "dropped: 4 rows: chosen_equals_rejected 1, empty_text 1, invalid_json 1, missing_field 1" in printed
 
 
+def test_cli_precision_bf16_scores_close_to_fp32(baseline_run, tmp_path):
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text("\n".join(json.dumps({"prompt": f"Question {i}: how are you?", "chosen": "Fine, thanks " * (i + 1),
+                                          "rejected": "Go away."}) for i in range(6)) + "\n")
+    rewards = {}
+    for precision in ("fp32", "bf16"):
+        out = tmp_path / f"{precision}.jsonl"
+        assert score_main([str(baseline_run), str(rows), "--out", str(out), "--no-progress",
+                           "--precision", precision]) == 0
+        rewards[precision] = [line["reward_chosen"] for line in _lines(out)]
+    assert rewards["bf16"] == pytest.approx(rewards["fp32"], abs=0.1)
+    assert rewards["bf16"] != rewards["fp32"]  # bf16 autocast really ran
+    with pytest.raises(SystemExit):
+        score_main([str(baseline_run), str(rows), "--precision", "fp8"])
+
+
 @pytest.mark.slow
 def test_cli_wrong_paths_exit_2_with_a_message(baseline_run, fixtures, tmp_path):
     env = {**os.environ, "RM_LAB_CACHE": str(tmp_path / "cache")}
