@@ -218,3 +218,11 @@ def test_bench_arithmetic():
                        "percent_of_peak": 12.0, "matmul_peak_gflops": 100.0, "test_inputs_per_s": 5.0,
                        "score_inputs_per_s": 6.0, "test_accuracy": 0.5})
     assert "2.00 pairs/s" in line and "padding 33%" in line and "accuracy 0.500" in line
+
+
+def test_compile_option_compiles_in_place():
+    plain = build_backbone(compose(["model=tiny-deberta"])).build()
+    compiled = build_backbone(compose(["model=tiny-deberta", "model.compile=true"])).build()
+    assert getattr(plain, "_compiled_call_impl", None) is None
+    assert getattr(compiled, "_compiled_call_impl", None) is not None
+    assert set(compiled.state_dict()) == set(plain.state_dict())  # checkpoints keep their keys

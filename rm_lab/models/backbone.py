@@ -10,7 +10,8 @@ size exists offline for parameter counts and timings. `input_format` (pair|chat)
 dtype (bfloat16 halves a 7-9B backbone's memory), `attn_implementation` transformers' attention
 kernel (null: its default, sdpa where supported), `disable_dropout` (default true) sets every
 dropout to 0 as TRL's RewardTrainer does: on CPUs that doubles training speed, since dropout
-masks cost time and make attention leave the fused kernel.
+masks cost time and make attention leave the fused kernel. `compile: true` compiles the
+backbone with torch.compile (dynamic shapes) on its first call.
 """
 from __future__ import annotations
 
@@ -119,7 +120,7 @@ class Backbone:
                  architecture: dict | None = None, tokenizer: str | None = None,
                  offline_tokenizer: str | None = "packaged:minilm", gradient_checkpointing: bool = False,
                  input_format: str = "pair", dtype: str = "float32", attn_implementation: str | None = None,
-                 disable_dropout: bool = True):
+                 disable_dropout: bool = True, compile: bool = False):
         if kind not in KINDS:
             raise ValueError(f"model.kind must be one of {list(KINDS)}, got {kind!r}")
         if input_format not in INPUT_FORMATS:
@@ -143,6 +144,7 @@ class Backbone:
         self.dtype = dtype
         self.attn_implementation = attn_implementation
         self.disable_dropout = disable_dropout
+        self.compile = compile
         self._config = None
         self._tokenizer = None
 
@@ -198,6 +200,8 @@ class Backbone:
             without_dropout(model)
         if self.gradient_checkpointing:
             model.gradient_checkpointing_enable()
+        if self.compile:
+            model.compile(dynamic=True)  # in place: state_dict keys unchanged, compiled on first call
         tokenizer = self.tokenizer()
         if len(tokenizer) > model.get_input_embeddings().num_embeddings:
             raise ValueError(f"tokenizer of {self.name} has {len(tokenizer)} tokens but the model "
