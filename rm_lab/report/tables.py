@@ -20,6 +20,12 @@ LABELS = {
     "gpt2": "GPT-2", "minilm-l6": "MiniLM-L6", "tiny-deberta": "tiny DeBERTa (random)",
 }
 TABLES = ("2", "3", "6", "7")
+# Under Table 2 whenever HellaSwag is a column: why the paper's HellaSwag column differs from ours.
+HELLASWAG_NOTE = ("HellaSwag: the paper's accuracies sit at 0.50 for every method, consistent with its "
+                  "unlabelled 10,003-row test split; we test on the labelled validation split.")
+# A method's inference time per input in other forms (results.json `inference_time_per_input_<form>`,
+# seconds; ARLISS: merged, unmerged), shown in Table 6 beside the run's own figure.
+INFERENCE_FORM = "inference_time_per_input_"
 
 
 def label(name: str) -> str:
@@ -128,6 +134,8 @@ def table2(groups, methods=None, models=None, alpha=0.05) -> Table:
     cols = [_params_column()]
     pct = _percent_of_largest_baseline(rows)
     cols += [pct] if pct else []
+    if any(c.key == "accuracy/hellaswag" for c in domain_cols):
+        notes.append(HELLASWAG_NOTE)
     return _finish(Table("table2", "Table 2: pairwise accuracy per domain (mean ± std over seeds)",
                          cols + domain_cols, rows, alpha=alpha), notes)
 
@@ -156,7 +164,20 @@ def table6(groups, methods=None, models=None, alpha=0.05) -> Table:
     notes = ["Inference time: seconds per scored text (each pair is two), one protocol for every method: "
              "the first test pairs scored one pair at a time, the accelerator synchronized before each "
              "clock reading (results.json `inference.per_input`; the batched figure is `inference.batched`)."]
+    forms = list(dict.fromkeys(k[len(INFERENCE_FORM):] for row in rows for run in row.runs
+                               for k in run if k.startswith(INFERENCE_FORM)))
+    cols += [Column(f"inference_ms/{form}", f"Adapters {form} (ms / input)",
+                    (lambda run, form=form: _ms(run.get(INFERENCE_FORM + form))), "ms") for form in forms]
+    if forms:
+        notes.append(f"Adapters {' / '.join(forms)}: the same per-input protocol on the same pairs, with ARLISS's "
+                     "adapters merged into the weights on each switch and as peft's unmerged LoRA layers; "
+                     "the Inference column is the run's own setting (`method.merge_at_inference`; the paper "
+                     "profile measures unmerged, as the paper does).")
     return _finish(Table("table6", "Table 6: inference time per input", cols, rows, alpha=alpha), notes)
+
+
+def _ms(seconds) -> float | None:
+    return 1000.0 * seconds if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) else None
 
 
 def table7(groups, methods=None, models=None, alpha=0.05) -> Table:
