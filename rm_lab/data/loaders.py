@@ -103,10 +103,10 @@ def seeded_loader(data: Dataset, batch_size: int, shuffle: bool, collate_fn: Cal
                   window: int = GROUP_WINDOW) -> DataLoader:
     """A DataLoader whose order depends only on the run's seed (or `seed` when given), and that a
     resumed fit continues mid-epoch (`ResumableLoader`). With `lengths` (one per row) and
-    `shuffle`, batches are length-grouped (`LengthGroupedBatches`)."""
+    `shuffle`, batches are length-grouped (`LengthGroupedBatches`), except in a multi-process run."""
     seed = torch.initial_seed() % 2**63 if seed is None else seed
     generator = torch.Generator().manual_seed(seed)
-    if shuffle and lengths is not None:
+    if shuffle and lengths is not None and not distributed():
         batches = LengthGroupedBatches(lengths, batch_size, generator, window)
         return ResumableLoader(data, batch_sampler=batches, collate_fn=collate_fn, num_workers=num_workers,
                                generator=generator)
@@ -114,12 +114,19 @@ def seeded_loader(data: Dataset, batch_size: int, shuffle: bool, collate_fn: Cal
                            num_workers=num_workers, generator=generator)
 
 
+def distributed() -> bool:
+    """True in a multi-process run. Its training loaders are sharded by Lightning's
+    DistributedSampler, which a custom batch sampler cannot take, so batches are not
+    length-grouped there (evaluation loaders shard themselves and still go in order)."""
+    dist = torch.distributed
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
 def eval_loader(data: Dataset, batch_size: int, collate_fn: Callable, num_workers: int = 0,
                 lengths: list[int] | None = None) -> DataLoader:
     """Every row once: in order, or longest first given `lengths`; in a multi-process run, this
     process's share of the rows (in order), none repeated."""
-    dist = torch.distributed
-    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+    if distributed():
         from pytorch_lightning.overrides.distributed import UnrepeatedDistributedSampler
 
         sampler = UnrepeatedDistributedSampler(data, shuffle=False)
