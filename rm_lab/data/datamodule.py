@@ -254,7 +254,7 @@ class PreferenceDataModule(pl.LightningDataModule):
     @staticmethod
     def row_lengths(rows: datasets.Dataset) -> list[int]:
         """Each pair's length in tokens (its longer text): what length grouping sorts by."""
-        return list(rows["length"])
+        return list(rows["length"]) if "length" in rows.column_names else [0] * len(rows)  # an empty split has no columns
 
     def _lengths(self, split: str) -> list[int] | None:
         return self.row_lengths(self.tokenized[split]) if self.group_by_length else None
