@@ -17,6 +17,9 @@ and reports:
                           12 x layers x hidden x length for attention scores (Kaplan et al. 2020)
   test_inputs_per_s       texts scored per second by the test loop (batched)
   score_inputs_per_s      texts scored per second by the scoring code (length-sorted batches)
+  score_bf16 / score_int8 the same under `--precision bf16` and `--precision int8` (CPU):
+                          inputs_per_s, agreement (share of pairs whose winner is fp32's) and
+                          max_abs_diff (the largest reward change)
   test_accuracy           the run's test accuracy (a faster setting must not learn worse)
 It prints one JSON object, then one table line. Defaults match the side-by-side comparison with
 TRL's RewardTrainer (max length 256, batch 16, lr 5e-5, one epoch, fp32). Timings drift on a
@@ -103,8 +106,10 @@ def bench(overrides: list[str], pairs: int = 600, test_pairs: int = 200, out_dir
     test = [p.to_dict() for p in data.pairs["test"]]
     scorer.progress = False
     start = time.perf_counter()
-    scorer.score_pairs(test)
+    fp32 = scorer.score_pairs(test)
     score_s = time.perf_counter() - start
+    lower = {precision: score_precision(cfg.paths.output_dir, test, fp32, precision)
+             for precision in ("bf16", "int8")} if test else {}
     batched = (results.get("inference") or {}).get("batched") or {}
     epochs = len(results["train_time"]["per_epoch_s"]) or 1
     return {
@@ -118,8 +123,28 @@ def bench(overrides: list[str], pairs: int = 600, test_pairs: int = 200, out_dir
         "percent_of_peak": 100 * flops * epochs / train_s / 1e9 / peak,
         "test_inputs_per_s": 1 / batched["seconds_per_input"] if batched.get("seconds_per_input") else None,
         "score_inputs_per_s": 2 * len(test) / score_s if test else None,
+        **{f"score_{precision}": figures for precision, figures in lower.items()},
         "test_accuracy": (results.get("accuracy") or {}).get("average"), "run_dir": cfg.paths.output_dir,
     }
+
+
+def score_precision(run_dir: str, pairs: list[dict], fp32: list[tuple[float, float]], precision: str) -> dict:
+    """Scoring throughput of the run at a lower precision, and how far its rewards are from fp32's."""
+    from rm_lab.models.int8 import quantize_backbones
+    from rm_lab.scoring import load_reward_model
+
+    scorer = load_reward_model(run_dir, device="cpu", progress=False)
+    if precision == "int8":
+        quantize_backbones(scorer.module)
+        scorer.mixed_precision = False
+    else:
+        scorer.autocast_dtype = torch.bfloat16
+    start = time.perf_counter()
+    rewards = scorer.score_pairs(pairs)
+    seconds = time.perf_counter() - start
+    same = sum((c > r) == (c0 > r0) for (c, r), (c0, r0) in zip(rewards, fp32))
+    diff = max(abs(a - b) for pair, ref in zip(rewards, fp32) for a, b in zip(pair, ref))
+    return {"inputs_per_s": 2 * len(pairs) / seconds, "agreement": same / len(pairs), "max_abs_diff": diff}
 
 
 def table_line(r: dict) -> str:
@@ -127,7 +152,9 @@ def table_line(r: dict) -> str:
             f"{r['real_tokens_per_s']:,.0f} real tok/s | {r['padded_tokens_per_s']:,.0f} padded tok/s | "
             f"padding {100 * r['padding_share']:.0f}% | {r['percent_of_peak']:.0f}% of {r['matmul_peak_gflops']:.0f} "
             f"GFLOP/s | test {r['test_inputs_per_s'] or 0:.1f} inputs/s | score {r['score_inputs_per_s'] or 0:.1f} "
-            f"inputs/s | accuracy {r['test_accuracy'] if r['test_accuracy'] is not None else float('nan'):.3f} |")
+            f"inputs/s | bf16 {(r.get('score_bf16') or {}).get('inputs_per_s', 0):.1f} | "
+            f"int8 {(r.get('score_int8') or {}).get('inputs_per_s', 0):.1f} inputs/s | "
+            f"accuracy {r['test_accuracy'] if r['test_accuracy'] is not None else float('nan'):.3f} |")
 
 
 def main(argv: list[str] | None = None) -> dict:

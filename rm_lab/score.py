@@ -5,6 +5,7 @@
     python -m rm_lab.score RUN_DIR shp_test.jsonl.gz --domain shp        # a domain's hub schema
     python -m rm_lab.score RUN_DIR rows.jsonl --batch-size 16 --device cpu
     python -m rm_lab.score RUN_DIR rows.jsonl --precision bf16                # bf16 autocast: faster, rewards within ~1e-2
+    python -m rm_lab.score RUN_DIR rows.jsonl --precision int8                # int8 linear layers (CPU): fastest
 
 MODEL is the folder of a completed run (see rm_lab/scoring.py for what is loaded). FILE is a
 `.jsonl`, `.json`, `.parquet` or `.csv` file (optionally `.gz`), or a folder of them, holding
@@ -165,9 +166,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--domain", help=f"read FILE in this domain's hub schema: {', '.join(domain_choices())}")
     parser.add_argument("--batch-size", type=int, help="pairs per batch (default: the run's dataset.eval_batch_size)")
     parser.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when available, else cpu)")
-    parser.add_argument("--precision", choices=("run", "fp32", "bf16"), default="run",
+    parser.add_argument("--precision", choices=("run", "fp32", "bf16", "int8"), default="run",
                         help="run: the run's trainer.precision (default); fp32; bf16: bf16 autocast, about "
-                             "2x faster on CPUs with AVX512-BF16 or AMX and on GPUs, rewards within ~1e-2")
+                             "2x faster on CPUs with AVX512-BF16 or AMX and on GPUs, rewards within ~1e-2; "
+                             "int8: the backbone's linear layers in int8 (CPU only, rm_lab/models/int8.py), "
+                             "faster still, rewards within a few 1e-2")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
 
@@ -206,6 +209,14 @@ def main(argv: list[str] | None = None) -> int:
         scorer.mixed_precision = False
     elif args.precision == "bf16":
         scorer.autocast_dtype = torch.bfloat16
+    elif args.precision == "int8":
+        from rm_lab.models.int8 import quantize_backbones
+
+        try:
+            quantize_backbones(scorer.module)
+        except ValueError as err:
+            return fail(f"--precision int8: {err}")
+        scorer.mixed_precision = False
     score_items(scorer, items)
     if args.out:
         write_lines(Path(args.out), items)

@@ -11,10 +11,11 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import torch
 from omegaconf import OmegaConf
 
 import rm_lab
-from rm_lab.build import build_data
+from rm_lab.build import build_backbone, build_data
 from rm_lab.config import compose
 from rm_lab.data.domains.shp import SHP
 from rm_lab.score import main as score_main
@@ -232,13 +233,15 @@ def test_cli_precision_bf16_scores_close_to_fp32(baseline_run, tmp_path):
     rows.write_text("\n".join(json.dumps({"prompt": f"Question {i}: how are you?", "chosen": "Fine, thanks " * (i + 1),
                                           "rejected": "Go away."}) for i in range(6)) + "\n")
     rewards = {}
-    for precision in ("fp32", "bf16"):
+    for precision in ("fp32", "bf16", "int8"):
         out = tmp_path / f"{precision}.jsonl"
         assert score_main([str(baseline_run), str(rows), "--out", str(out), "--no-progress",
                            "--precision", precision]) == 0
         rewards[precision] = [line["reward_chosen"] for line in _lines(out)]
     assert rewards["bf16"] == pytest.approx(rewards["fp32"], abs=0.1)
     assert rewards["bf16"] != rewards["fp32"]  # bf16 autocast really ran
+    assert rewards["int8"] == pytest.approx(rewards["fp32"], abs=0.1)
+    assert rewards["int8"] != rewards["fp32"] and rewards["int8"] != rewards["bf16"]  # int8 layers really ran
     with pytest.raises(SystemExit):
         score_main([str(baseline_run), str(rows), "--precision", "fp8"])
 
@@ -262,3 +265,43 @@ def test_cli_wrong_paths_exit_2_with_a_message(baseline_run, fixtures, tmp_path)
         assert proc.returncode == 2, proc.stderr[-2000:]
         assert message in proc.stderr and "Traceback" not in proc.stderr
         assert proc.stderr.startswith("rm_lab.score: ")
+
+
+def test_int8_quantizes_every_backbone_linear_layer(baseline_run):
+    from rm_lab.models.int8 import quantize_backbones
+
+    scorer = load_reward_model(baseline_run, progress=False)
+    pairs = _test_pairs(scorer.results)
+    before = [r for pair in scorer.score_pairs(pairs) for r in pair]
+    assert quantize_backbones(scorer.module) == 1
+    encoder = scorer.module.model.encoder.model
+    quantized = [m for m in encoder.modules() if isinstance(m, torch.ao.nn.quantized.dynamic.Linear)]
+    assert quantized and not [m for m in encoder.modules() if type(m) is torch.nn.Linear]
+    assert type(scorer.module.model.head.linear) is torch.nn.Linear  # the reward head stays fp32
+    after = [r for pair in scorer.score_pairs(pairs) for r in pair]
+    assert after == pytest.approx(before, abs=0.1) and after != before
+    with pytest.raises(ValueError, match="cached embeddings"):
+        quantize_backbones(torch.nn.Sequential(torch.nn.Linear(4, 1)))
+
+
+def test_int8_merges_a_lora_adapter_first():
+    from rm_lab.methods.base_lora import BaseLoRA
+    from rm_lab.models.int8 import has_adapters, quantize_backbones
+
+    torch.manual_seed(0)
+    module = BaseLoRA(build_backbone(compose(["model=tiny-deberta"])), ["hh_rlhf"]).eval()
+    for name, param in module.named_parameters():
+        if "lora_B" in name:  # a trained adapter: merging it must change the weights
+            torch.nn.init.normal_(param, std=0.5)
+    ids = torch.randint(5, 1000, (4, 12))
+    mask = torch.ones_like(ids)
+    with torch.no_grad():
+        adapted = module.model(ids, mask)
+        module.model.encoder.model.disable_adapter_layers()
+        frozen = module.model(ids, mask)
+        module.model.encoder.model.enable_adapter_layers()
+        quantize_backbones(module)
+        merged = module.model(ids, mask)
+    assert not has_adapters(module.model.encoder.model)
+    assert (adapted - frozen).abs().max() > 0.05
+    assert (merged - adapted).abs().max() < 0.3 * (adapted - frozen).abs().max()

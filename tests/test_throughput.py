@@ -226,3 +226,77 @@ def test_compile_option_compiles_in_place():
     assert getattr(plain, "_compiled_call_impl", None) is None
     assert getattr(compiled, "_compiled_call_impl", None) is not None
     assert set(compiled.state_dict()) == set(plain.state_dict())  # checkpoints keep their keys
+
+
+TINY = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
+        "max_position_embeddings": 128}
+BACKBONES = {
+    "deberta": ["model=tiny-deberta"],
+    "bert_pooler": ["model=minilm-l6", "model.pretrained=false", "model.model_type=bert",
+                    *(f"++model.architecture.{k}={v}" for k, v in TINY.items())],
+    "llama_last": ["model=smollm2-135m", "model.pretrained=false", "model.model_type=llama",
+                   *(f"+model.architecture.{k}={v}" for k, v in {**TINY, "vocab_size": 49152,
+                                                                  "num_key_value_heads": 1}.items())],
+}
+
+
+def _ragged_batch(rows: int = 10, width: int = 30, seed: int = 0) -> dict:
+    g = torch.Generator().manual_seed(seed)
+    lengths = torch.randint(1, width + 1, (rows,), generator=g)
+    lengths[3] = width
+    mask = (torch.arange(width) < lengths[:, None]).long()
+    ids = torch.randint(5, 1000, (rows, width), generator=g) * mask
+    types = (torch.arange(width) >= (lengths[:, None] // 2)).long() * mask
+    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+
+
+@pytest.mark.parametrize("name", sorted(BACKBONES))
+def test_chunked_encoding_gives_the_whole_batch_rewards_and_gradients(name):
+    from rm_lab.models.heads import RewardModel
+
+    backbone = build_backbone(compose([*BACKBONES[name], "model.chunk_tokens=null"]))
+    torch.manual_seed(0)
+    model = RewardModel(backbone)
+    batch = _ragged_batch()
+    results = {}
+    for chunks in (None, 40):  # 40 tokens: chunks of one to several texts, each cut to its longest
+        model.encoder.chunk_tokens = chunks
+        model.zero_grad()
+        rewards = model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+        rewards.pow(2).sum().backward()
+        results[chunks] = (rewards.detach(), {n: p.grad.clone() for n, p in model.named_parameters()
+                                              if p.grad is not None})
+    (whole, whole_grads), (chunked, chunked_grads) = results[None], results[40]
+    assert torch.allclose(whole, chunked, atol=1e-5), (whole - chunked).abs().max()
+    assert whole_grads.keys() == chunked_grads.keys() and len(whole_grads) > 10
+    for key, grad in whole_grads.items():
+        assert torch.allclose(grad, chunked_grads[key], atol=1e-5), key
+
+
+def test_length_chunks_cover_every_row_once_within_the_budget():
+    from rm_lab.models.backbone import length_chunks
+
+    batch = _ragged_batch(rows=40, width=64, seed=3)
+    lengths = batch["attention_mask"].sum(1)
+    chunks = length_chunks(batch["attention_mask"], budget=100)
+    rows = torch.cat([index for index, _ in chunks])
+    assert sorted(rows.tolist()) == list(range(40))
+    extents = [extent for _, extent in chunks]
+    assert extents == sorted(extents, reverse=True) and extents[0] == 64
+    for index, extent in chunks:
+        assert int(lengths[index].max()) == extent  # each chunk is cut to its own longest text
+        assert len(index) == 1 or len(index) * extent <= 100
+    assert len(chunks) > 1
+
+
+def test_chunk_tokens_setting():
+    from rm_lab.models.backbone import CACHE_ELEMENTS, chunk_budget
+
+    assert chunk_budget("auto", torch.device("cpu"), 384) == CACHE_ELEMENTS // 384 == 2048
+    assert chunk_budget("auto", torch.device("cuda"), 384) is None  # accelerators take whole batches
+    assert chunk_budget(None, torch.device("cpu"), 384) is None
+    assert chunk_budget(512, torch.device("cuda"), 384) == 512
+    assert build_backbone(compose(["model=minilm-l6"])).chunk_tokens == "auto"
+    for bad in ("0", "-5", "fast"):
+        with pytest.raises(Exception, match="model.chunk_tokens must be auto, null or a number"):
+            build_backbone(compose(["model=tiny-deberta", f"model.chunk_tokens={bad}"]))

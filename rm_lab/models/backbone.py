@@ -11,7 +11,12 @@ dtype (bfloat16 halves a 7-9B backbone's memory), `attn_implementation` transfor
 kernel (null: its default, sdpa where supported), `disable_dropout` (default true) sets every
 dropout to 0 as TRL's RewardTrainer does: on CPUs that doubles training speed, since dropout
 masks cost time and make attention leave the fused kernel. `compile: true` compiles the
-backbone with torch.compile (dynamic shapes) on its first call.
+backbone with torch.compile (dynamic shapes) on its first call. `chunk_tokens` is how many
+tokens the backbone takes in one call: a batch's texts are sorted by length and cut into chunks
+of about that many tokens, each without the padding its own longest text does not need
+(`RewardEncoder`); the rewards are the same, and on CPUs a layer's activations then stay in the
+cache (`auto`: chunks on CPU, sized to the hidden width; the whole batch on GPUs; null: the whole
+batch always).
 """
 from __future__ import annotations
 
@@ -120,7 +125,7 @@ class Backbone:
                  architecture: dict | None = None, tokenizer: str | None = None,
                  offline_tokenizer: str | None = "packaged:minilm", gradient_checkpointing: bool = False,
                  input_format: str = "pair", dtype: str = "float32", attn_implementation: str | None = None,
-                 disable_dropout: bool = True, compile: bool = False):
+                 disable_dropout: bool = True, compile: bool = False, chunk_tokens: int | str | None = "auto"):
         if kind not in KINDS:
             raise ValueError(f"model.kind must be one of {list(KINDS)}, got {kind!r}")
         if input_format not in INPUT_FORMATS:
@@ -132,6 +137,10 @@ class Backbone:
             raise ValueError(f"model.pooling must be one of {list(POOLINGS)}, got {pooling!r}")
         if head not in HEADS:
             raise ValueError(f"model.head must be one of {list(HEADS)}, got {head!r}")
+        if not (chunk_tokens in (None, "auto") or (isinstance(chunk_tokens, int) and not isinstance(chunk_tokens, bool)
+                                                    and chunk_tokens > 0)):
+            raise ValueError(f"model.chunk_tokens must be auto, null or a number of tokens > 0, got {chunk_tokens!r}")
+        self.chunk_tokens = chunk_tokens
         self.head = head
         self.name, self.source, self.kind = name, source, kind
         self.pretrained, self.pooling, self.max_length = pretrained, pooling, max_length
@@ -266,16 +275,50 @@ def has_pooler(model: nn.Module) -> bool:
     return getattr(base, "pooler", None) is not None
 
 
+CACHE_ELEMENTS = 2048 * 384  # auto chunks: tokens x hidden width (2048 tokens for MiniLM's 384)
+
+
+def chunk_budget(setting: int | str | None, device: torch.device, hidden: int) -> int | None:
+    """Tokens per backbone call for `model.chunk_tokens` on this device (None: the whole batch).
+    `auto` chunks on CPU only, CACHE_ELEMENTS / hidden tokens: measured on 2 CPU cores, MiniLM
+    trains ~25% and scores ~60% faster in 2,048-token chunks than in whole batches of 32 texts
+    of 256 tokens, as a layer's activations then fit the cache; GPUs want the whole batch."""
+    if setting == "auto":
+        return max(1, CACHE_ELEMENTS // hidden) if device.type == "cpu" else None
+    return setting
+
+
+def length_chunks(attention_mask: torch.Tensor, budget: int) -> list[tuple[torch.Tensor, int]]:
+    """(rows, extent) chunks of a batch: rows sorted by extent (up to the last kept token),
+    longest first, each chunk as many rows as fit `budget` tokens at its longest row's extent
+    (at least one)."""
+    width = attention_mask.shape[1]
+    extent = width - attention_mask.flip(1).ne(0).int().argmax(1)  # one past each row's last kept token
+    extent = torch.where(attention_mask.ne(0).any(1), extent, torch.ones_like(extent))
+    order = torch.argsort(extent, descending=True, stable=True)
+    extents = extent[order].tolist()
+    chunks, start = [], 0
+    while start < len(extents):
+        rows = max(1, budget // max(1, extents[start]))
+        chunks.append((order[start:start + rows], extents[start]))
+        start += rows
+    return chunks
+
+
 class RewardEncoder(nn.Module):
     """Backbone + pooling: token ids -> one vector per sequence. With `pooler=True` (the `pooler`
     head design, first-token pooling) the vector is the backbone's own pooler output: first
-    token, dense, tanh, as `BertForSequenceClassification` reads it."""
+    token, dense, tanh, as `BertForSequenceClassification` reads it. A batch larger than the
+    backbone's `chunk_tokens` budget goes through the backbone in length-sorted chunks, each cut to
+    its longest text (`length_chunks`), and the vectors come back in the batch's order."""
 
     def __init__(self, backbone: Backbone, model: nn.Module | None = None, pooler: bool = False):
         super().__init__()
         self.model = model if model is not None else backbone.build()
         self.pooling = backbone.pooling
         self.pooler = pooler
+        self.chunk_tokens = backbone.chunk_tokens
+        self.hidden = backbone.hidden_size
         if pooler and (self.pooling != "first" or not has_pooler(self.model)):
             raise ValueError(f"model.head=pooler reads the backbone's own pooler over the first token; {backbone.name} "
                              f"(pooling {self.pooling}, {type(self.model).__name__}) "
@@ -283,6 +326,17 @@ class RewardEncoder(nn.Module):
                              "use model.head=linear (encoders) or model.head=nobias (decoders), or model.pooling=null")
 
     def forward(self, input_ids, attention_mask, token_type_ids=None) -> torch.Tensor:
+        budget = chunk_budget(self.chunk_tokens, input_ids.device, self.hidden)
+        if budget is None or input_ids.numel() <= budget:
+            return self.encode(input_ids, attention_mask, token_type_ids)
+        rows, vectors = [], []
+        for index, extent in length_chunks(attention_mask, budget):
+            types = None if token_type_ids is None else token_type_ids[index, :extent]
+            vectors.append(self.encode(input_ids[index, :extent], attention_mask[index, :extent], types))
+            rows.append(index)
+        return torch.cat(vectors)[torch.argsort(torch.cat(rows))]
+
+    def encode(self, input_ids, attention_mask, token_type_ids=None) -> torch.Tensor:
         kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
         if token_type_ids is not None and getattr(self.model.config, "type_vocab_size", 0) > 1:
             kwargs["token_type_ids"] = token_type_ids
