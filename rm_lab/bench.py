@@ -18,8 +18,9 @@ and reports:
   test_inputs_per_s       texts scored per second by the test loop (batched)
   score_inputs_per_s      texts scored per second by the scoring code (length-sorted batches)
   score_bf16 / score_int8 the same under `--precision bf16` and `--precision int8` (CPU):
-                          inputs_per_s, agreement (share of pairs whose winner is fp32's) and
-                          max_abs_diff (the largest reward change)
+                          inputs_per_s, agreement (share of pairs whose winner is fp32's),
+                          max_abs_diff (the largest reward change) and accuracy on the test pairs;
+                          score_accuracy and score_median_margin are fp32's, to compare against
   test_accuracy           the run's test accuracy (a faster setting must not learn worse)
 It prints one JSON object, then one table line. Defaults match the side-by-side comparison with
 TRL's RewardTrainer (max length 256, batch 16, lr 5e-5, one epoch, fp32). Timings drift on a
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import logging
 import tempfile
 import time
@@ -123,6 +125,8 @@ def bench(overrides: list[str], pairs: int = 600, test_pairs: int = 200, out_dir
         "percent_of_peak": 100 * flops * epochs / train_s / 1e9 / peak,
         "test_inputs_per_s": 1 / batched["seconds_per_input"] if batched.get("seconds_per_input") else None,
         "score_inputs_per_s": 2 * len(test) / score_s if test else None,
+        "score_accuracy": pair_accuracy(fp32) if test else None,
+        "score_median_margin": statistics.median(abs(c - r) for c, r in fp32) if test else None,
         **{f"score_{precision}": figures for precision, figures in lower.items()},
         "test_accuracy": (results.get("accuracy") or {}).get("average"), "run_dir": cfg.paths.output_dir,
     }
@@ -144,7 +148,13 @@ def score_precision(run_dir: str, pairs: list[dict], fp32: list[tuple[float, flo
     seconds = time.perf_counter() - start
     same = sum((c > r) == (c0 > r0) for (c, r), (c0, r0) in zip(rewards, fp32))
     diff = max(abs(a - b) for pair, ref in zip(rewards, fp32) for a, b in zip(pair, ref))
-    return {"inputs_per_s": 2 * len(pairs) / seconds, "agreement": same / len(pairs), "max_abs_diff": diff}
+    return {"inputs_per_s": 2 * len(pairs) / seconds, "agreement": same / len(pairs), "max_abs_diff": diff,
+            "accuracy": pair_accuracy(rewards)}
+
+
+def pair_accuracy(rewards: list[tuple[float, float]]) -> float:
+    """Share of pairs whose chosen text gets the higher reward."""
+    return sum(c > r for c, r in rewards) / len(rewards)
 
 
 def table_line(r: dict) -> str:

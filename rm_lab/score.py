@@ -5,7 +5,7 @@
     python -m rm_lab.score RUN_DIR shp_test.jsonl.gz --domain shp        # a domain's hub schema
     python -m rm_lab.score RUN_DIR rows.jsonl --batch-size 16 --device cpu
     python -m rm_lab.score RUN_DIR rows.jsonl --precision bf16                # bf16 autocast: faster, rewards within ~1e-2
-    python -m rm_lab.score RUN_DIR rows.jsonl --precision int8                # int8 linear layers (CPU): fastest
+    python -m rm_lab.score RUN_DIR rows.jsonl --precision int8                # int8 linear layers (CPU): fastest, approximate
 
 MODEL is the folder of a completed run (see rm_lab/scoring.py for what is loaded). FILE is a
 `.jsonl`, `.json`, `.parquet` or `.csv` file (optionally `.gz`), or a folder of them, holding
@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="run: the run's trainer.precision (default); fp32; bf16: bf16 autocast, about "
                              "2x faster on CPUs with AVX512-BF16 or AMX and on GPUs, rewards within ~1e-2; "
                              "int8: the backbone's linear layers in int8 (CPU only, rm_lab/models/int8.py), "
-                             "faster still, rewards within a few 1e-2")
+                             "faster still, rewards within a few 1e-2, so near-ties can flip (see make bench)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
 
