@@ -49,3 +49,44 @@ def test_two_processes_train_a_step(tmp_path):
     assert results["status"] == "completed"
     assert len(results["train_time"]["per_epoch_s"]) == 1
     assert results["accuracy"]["n"] == 21
+
+
+GROUPED_RANKS = """
+import json, sys
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from rm_lab.data.loaders import seeded_loader
+
+def rank_main(rank, folder):
+    dist.init_process_group("gloo", init_method=f"file://{folder}/group", rank=rank, world_size=2)
+    lengths = [(7 * i) % 61 + 3 for i in range(50)]
+    loader = seeded_loader(list(range(50)), 4, True, lambda rows: rows, seed=5, lengths=lengths, window=3)
+    epochs = [[batch for batch in loader] for _ in range(2)]
+    with open(f"{folder}/rank{rank}.json", "w") as f:
+        json.dump({"sampler": type(loader.sampler).__name__, "epochs": epochs, "lengths": lengths}, f)
+    dist.destroy_process_group()
+
+if __name__ == "__main__":
+    mp.spawn(rank_main, args=(sys.argv[1],), nprocs=2)
+"""
+
+
+def test_two_processes_train_on_shared_length_grouped_batches(tmp_path):
+    """In a gloo process group the training loader keeps length grouping: both processes draw the
+    same grouped epoch from the seed and split its batches, so together they serve every pair."""
+    script = tmp_path / "ranks.py"
+    script.write_text(GROUPED_RANKS)
+    proc = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2)]
+    assert [r["sampler"] for r in ranks] == ["ShardedGroupedRows"] * 2
+    lengths = ranks[0]["lengths"]
+    for epoch in range(2):
+        mine, theirs = ranks[0]["epochs"][epoch], ranks[1]["epochs"][epoch]
+        assert len(mine) == len(theirs) == 7  # 13 grouped batches of 4 (50 pairs), evened to 14
+        assert {i for b in mine + theirs for i in b} == set(range(50))
+        spread = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in mine + theirs)
+        assert spread < 0.5 * 14 * (max(lengths) - min(lengths))  # grouped: lengths close within a batch
+    assert ranks[0]["epochs"][0] != ranks[0]["epochs"][1]  # a new order each epoch

@@ -17,7 +17,13 @@ from rm_lab.bench import matmul_peak, table_line, training_flops
 from rm_lab.build import build_backbone, build_data
 from rm_lab.config import compose
 from rm_lab.data.batch import pair_batch
-from rm_lab.data.loaders import LengthGroupedBatches, LongestFirst, eval_loader, seeded_loader
+from rm_lab.data.loaders import (
+    LengthGroupedBatches,
+    LongestFirst,
+    ShardedGroupedRows,
+    eval_loader,
+    seeded_loader,
+)
 from rm_lab.eval.timing import EpochTimer
 from rm_lab.memory import memory_plan, shards
 from rm_lab.train import warn_if_too_big
@@ -57,6 +63,37 @@ def test_length_grouping_stays_random_and_seeded():
     # a second epoch of the same sampler draws a new order
     sampler = LengthGroupedBatches(lengths, 16, torch.Generator().manual_seed(0))
     assert list(sampler) != list(sampler)
+
+
+@pytest.mark.parametrize("n", [500, 7, 48])
+def test_processes_share_the_grouped_batches_of_one_seed(n):
+    """Multi-process length grouping: two ranks built from the same seed split one epoch's grouped
+    batches between them, all full and as many on each, every pair served, few repeated."""
+    lengths = _lengths(n)
+    single = LengthGroupedBatches(lengths, 16, torch.Generator().manual_seed(0), window=8).batches()
+    ranks = [ShardedGroupedRows(lengths, 16, torch.Generator().manual_seed(0), window=8, num_replicas=2, rank=r)
+             for r in range(2)]
+    loaders = [DataLoader(list(range(n)), batch_size=16, sampler=rank) for rank in ranks]
+    served = [[b.tolist() for b in loader] for loader in loaders]
+    assert len(served[0]) == len(served[1]) == len(loaders[0]) == -(-len(single) // 2)
+    assert all(len(b) == 16 for batches in served for b in batches)
+    flat = [i for batches in served for b in batches for i in b]
+    assert set(flat) == set(range(n))
+    assert len(flat) - n < 2 * 16  # only the short batch's fill and one batch to even the ranks
+    # the loaders cut the ranks' rows back into the single process's batches, taken in turn
+    in_turn = [b for step in zip(*served) for b in step][:len(single)]
+    for mine, one in zip(in_turn, single):
+        assert mine[:len(one)] == one  # the short batch is filled at its end
+
+
+def test_processes_keep_length_grouped_padding():
+    lengths = _lengths()
+    rank = ShardedGroupedRows(lengths, 16, torch.Generator().manual_seed(0), window=8, num_replicas=2, rank=0)
+    batches = rank.batches()
+    shuffled = torch.randperm(len(lengths), generator=torch.Generator().manual_seed(0)).tolist()
+    random_batches = [shuffled[i:i + 16] for i in range(0, len(shuffled) // 2, 16)]
+    assert _padded(batches, lengths) < 0.75 * _padded(random_batches, lengths)
+    assert rank.batches() != batches  # a new order each epoch
 
 
 def test_length_grouped_loader_resumes_mid_epoch():

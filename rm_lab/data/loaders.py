@@ -6,7 +6,9 @@ training loader groups rows of similar length into a batch (`LengthGroupedBatche
 then sorted within windows of `window` batches, batches in shuffled order), so batches carry
 little padding and stay random; evaluation loaders then go longest first. Evaluation loaders
 in a multi-process run give each process its share of the pairs without the padding repeats
-of a plain DistributedSampler, so every test pair is scored exactly once.
+of a plain DistributedSampler, so every test pair is scored exactly once. Training loaders in a
+multi-process run stay length-grouped (`ShardedGroupedRows`): every process draws the same
+grouped batches from the same seed and takes every world-th one.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from typing import Callable
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 GROUP_WINDOW = 32  # batches per window of length grouping: larger, less padding and less randomness
 
@@ -49,6 +51,39 @@ class LengthGroupedBatches(Sampler[list[int]]):
     def __len__(self) -> int:
         full, rest = divmod(len(self.lengths), self.batch_size * self.window)
         return full * self.window + -(-rest // self.batch_size)
+
+
+class ShardedGroupedRows(DistributedSampler):
+    """Length-grouped training batches in a multi-process run: each process draws the grouped
+    batches of `LengthGroupedBatches` from the same seeded generator (so all draw the same ones),
+    fills the epoch's short last batch with its first rows, repeats batches from the start until
+    every process has as many, and takes every `num_replicas`-th batch from its `rank`. It yields
+    those batches' rows one after another; a loader with the same `batch_size` cuts them back into
+    the same batches. Like DistributedSampler without drop_last, a few rows are repeated so that
+    every process runs the same number of steps. A DistributedSampler, so Lightning keeps it."""
+
+    def __init__(self, lengths: list[int], batch_size: int, generator: torch.Generator,
+                 window: int = GROUP_WINDOW, num_replicas: int | None = None, rank: int | None = None):
+        super().__init__(list(lengths), num_replicas=num_replicas, rank=rank, shuffle=False)
+        self.grouped = LengthGroupedBatches(lengths, batch_size, generator, window)
+        self.batch_size = batch_size
+        self.steps = -(-len(self.grouped) // self.num_replicas)  # batches per process
+
+    def batches(self) -> list[list[int]]:
+        """This process's batches for the next epoch (all full, `self.steps` of them)."""
+        batches = self.grouped.batches()
+        rows = [row for batch in batches for row in batch]
+        for batch in batches:
+            if len(batch) < self.batch_size:  # the epoch's one short batch (the end of the last window)
+                batch += [rows[i % len(rows)] for i in range(self.batch_size - len(batch))]
+        batches += [batches[i % len(batches)] for i in range(self.steps * self.num_replicas - len(batches))]
+        return batches[self.rank::self.num_replicas]
+
+    def __iter__(self):
+        return (row for batch in self.batches() for row in batch)
+
+    def __len__(self) -> int:
+        return self.steps * self.batch_size
 
 
 class LongestFirst(Sampler[int]):
@@ -103,10 +138,15 @@ def seeded_loader(data: Dataset, batch_size: int, shuffle: bool, collate_fn: Cal
                   window: int = GROUP_WINDOW) -> DataLoader:
     """A DataLoader whose order depends only on the run's seed (or `seed` when given), and that a
     resumed fit continues mid-epoch (`ResumableLoader`). With `lengths` (one per row) and
-    `shuffle`, batches are length-grouped (`LengthGroupedBatches`), except in a multi-process run."""
+    `shuffle`, batches are length-grouped (`LengthGroupedBatches`; `ShardedGroupedRows` in a
+    multi-process run, where the seed must be the same in every process)."""
     seed = torch.initial_seed() % 2**63 if seed is None else seed
     generator = torch.Generator().manual_seed(seed)
-    if shuffle and lengths is not None and not distributed():
+    if shuffle and lengths is not None and distributed():
+        rows = ShardedGroupedRows(lengths, batch_size, generator, window)
+        return ResumableLoader(data, batch_size=batch_size, sampler=rows, collate_fn=collate_fn,
+                               num_workers=num_workers, generator=generator)
+    if shuffle and lengths is not None:
         batches = LengthGroupedBatches(lengths, batch_size, generator, window)
         return ResumableLoader(data, batch_sampler=batches, collate_fn=collate_fn, num_workers=num_workers,
                                generator=generator)
@@ -115,9 +155,8 @@ def seeded_loader(data: Dataset, batch_size: int, shuffle: bool, collate_fn: Cal
 
 
 def distributed() -> bool:
-    """True in a multi-process run. Its training loaders are sharded by Lightning's
-    DistributedSampler, which a custom batch sampler cannot take, so batches are not
-    length-grouped there (evaluation loaders shard themselves and still go in order)."""
+    """True in a multi-process run: loaders with rows' lengths shard themselves (training:
+    `ShardedGroupedRows`; evaluation: each row once); the others get Lightning's DistributedSampler."""
     dist = torch.distributed
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 
