@@ -30,8 +30,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import logging
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -134,15 +134,10 @@ def bench(overrides: list[str], pairs: int = 600, test_pairs: int = 200, out_dir
 
 def score_precision(run_dir: str, pairs: list[dict], fp32: list[tuple[float, float]], precision: str) -> dict:
     """Scoring throughput of the run at a lower precision, and how far its rewards are from fp32's."""
-    from rm_lab.models.int8 import quantize_backbones
     from rm_lab.scoring import load_reward_model
 
     scorer = load_reward_model(run_dir, device="cpu", progress=False)
-    if precision == "int8":
-        quantize_backbones(scorer.module)
-        scorer.mixed_precision = False
-    else:
-        scorer.autocast_dtype = torch.bfloat16
+    scorer.set_precision(precision)
     start = time.perf_counter()
     rewards = scorer.score_pairs(pairs)
     seconds = time.perf_counter() - start

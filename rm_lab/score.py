@@ -166,15 +166,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--domain", help=f"read FILE in this domain's hub schema: {', '.join(domain_choices())}")
     parser.add_argument("--batch-size", type=int, help="pairs per batch (default: the run's dataset.eval_batch_size)")
     parser.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when available, else cpu)")
-    parser.add_argument("--precision", choices=("run", "fp32", "bf16", "int8"), default="run",
+    parser.add_argument("--precision", choices=("run", "fp32", "bf16", "int8"), default="run",  # set_precision
                         help="run: the run's trainer.precision (default); fp32; bf16: bf16 autocast, about "
                              "2x faster on CPUs with AVX512-BF16 or AMX and on GPUs, rewards within ~1e-2; "
                              "int8: the backbone's linear layers in int8 (CPU only, rm_lab/models/int8.py), "
                              "faster still, rewards within a few 1e-2, so near-ties can flip (see make bench)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
-
-    import torch
 
     from rm_lab.data.sources import list_files
     from rm_lab.hub import HubUnavailable
@@ -205,18 +203,10 @@ def main(argv: list[str] | None = None) -> int:
         # no stored weights, an unreachable or missing backbone, a config this rm_lab cannot build
         return fail(f"cannot load the model {args.model}: {err}")
 
-    if args.precision == "fp32":
-        scorer.mixed_precision = False
-    elif args.precision == "bf16":
-        scorer.autocast_dtype = torch.bfloat16
-    elif args.precision == "int8":
-        from rm_lab.models.int8 import quantize_backbones
-
-        try:
-            quantize_backbones(scorer.module)
-        except ValueError as err:
-            return fail(f"--precision int8: {err}")
-        scorer.mixed_precision = False
+    try:
+        scorer.set_precision(args.precision)
+    except ValueError as err:  # int8 where it does not apply
+        return fail(f"--precision {args.precision}: {err}")
     score_items(scorer, items)
     if args.out:
         write_lines(Path(args.out), items)

@@ -250,6 +250,9 @@ class _Units:
 
 
 # -- scoring -----------------------------------------------------------------------------------
+PRECISIONS_TO_SCORE = ("run", "fp32", "bf16", "int8")  # RewardScorer.set_precision, score --precision
+
+
 class RewardScorer:
     """A run's trained reward model: `score_pairs(rows)`, `score_responses(rows)`."""
 
@@ -277,6 +280,20 @@ class RewardScorer:
         return list(self.module.domains)
 
     # -- public ------------------------------------------------------------------------------
+    def set_precision(self, precision: str) -> None:
+        """Score at `precision` (PRECISIONS_TO_SCORE): run: the run's trainer.precision; fp32;
+        bf16: bf16 autocast; int8: the backbone's linear layers in int8, in place (CPU only;
+        rm_lab/models/int8.py raises ValueError where it does not apply)."""
+        if precision not in PRECISIONS_TO_SCORE:
+            raise ValueError(f"precision must be one of {PRECISIONS_TO_SCORE}, got {precision!r}")
+        if precision == "bf16":
+            self.autocast_dtype = torch.bfloat16
+        elif precision == "int8":
+            from rm_lab.models.int8 import quantize_backbones
+
+            quantize_backbones(self.module)
+        self.mixed_precision = precision in ("run", "bf16")
+
     def score_pairs(self, rows: Iterable) -> list[tuple[float, float]]:
         """(reward of chosen, reward of rejected) for each row {prompt, chosen, rejected} (a dict
         or a `Pair`), in input order."""
