@@ -83,7 +83,7 @@ base-model-report: $(STAMP)
 	$(PY) -m rm_lab -m experiment=base_model_sweep_offline model=bert-small,deberta-v3-xsmall \
 		model.pretrained=false hydra.sweep.dir=$(BASE_MODEL_SWEEP) $(ARGS)
 	$(PY) -m rm_lab.analysis --runs $(BASE_MODEL_SWEEP) \
-		--benchmarks rm_lab/analysis/tables/benchmarks_synthetic_offline.csv \
+		--benchmarks rm_lab/studies/base_model/tables/benchmarks_synthetic_offline.csv \
 		--default minilm-l6 --size-groups 0,0.05,1 --k 1-3 --out reports/base_model_offline
 
 # Router methods (BaseLoRA, MoRE, RODOS, ARLISS): parameter table against the paper (built from

@@ -3,7 +3,7 @@
 `python -m rm_lab` trains the configured method; see README.md for the commands.
 `rm_lab.load_reward_model(RUN_DIR)` loads a trained run's reward model to score texts.
 """
-from rm_lab.config import register_resolvers
+from rm_lab.core.config import register_resolvers
 
 __version__ = "0.1.0"
 
@@ -12,7 +12,7 @@ register_resolvers()
 
 def load_reward_model(path, device=None, batch_size=None, progress=True):
     """The reward model of a completed run (its folder), ready to score: `score_pairs(rows)`,
-    `score_responses(rows)`. Imported on first use (rm_lab.scoring), so `import rm_lab` stays light."""
-    from rm_lab.scoring import load_reward_model as load
+    `score_responses(rows)`. Imported on first use (rm_lab.inference.scorer), so `import rm_lab` stays light."""
+    from rm_lab.inference.scorer import load_reward_model as load
 
     return load(path, device=device, batch_size=batch_size, progress=progress)

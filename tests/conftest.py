@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from rm_lab.config import compose
-from rm_lab.results import REQUIRED, identity_from_path, write_results
+from rm_lab.core.config import compose
+from rm_lab.rundir.results import REQUIRED, identity_from_path, write_results
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

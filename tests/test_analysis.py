@@ -6,11 +6,11 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from rm_lab.analysis.benchmarks import SYNTHETIC_OFFLINE, TEMPLATE, read_benchmarks
-from rm_lab.analysis.predictor import fit_elastic_net
-from rm_lab.analysis.selection import selection_gain
-from rm_lab.analysis.stats import correlations, coverage_table, top_k_coverage
-from rm_lab.config import CONF_DIR
+from rm_lab.core.config import CONF_DIR
+from rm_lab.studies.base_model.benchmarks import SYNTHETIC_OFFLINE, TEMPLATE, read_benchmarks
+from rm_lab.studies.base_model.correlation import correlations, coverage_table, top_k_coverage
+from rm_lab.studies.base_model.predictor import fit_elastic_net
+from rm_lab.studies.base_model.selection_gain import selection_gain
 
 
 def test_correlations_and_p_values_match_scipy_and_the_t_test():

@@ -6,7 +6,7 @@ import json
 import pandas as pd
 import pytest
 
-from rm_lab.analysis.__main__ import main
+from rm_lab.cli.analysis import main
 
 MODELS = {"alpha": (0.55, 10.0), "beta": (0.60, 20.0), "gamma": (0.70, 40.0), "delta": (0.65, 30.0),
           "eps": (0.75, 50.0), "zeta": (0.58, 15.0)}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rm_lab.analysis.predictor import fit_elastic_net, outer_folds
-from rm_lab.analysis.stats import coverage_table, oriented_out_of_fold
+from rm_lab.studies.base_model.correlation import coverage_table, oriented_out_of_fold
+from rm_lab.studies.base_model.predictor import fit_elastic_net, outer_folds
 
 GRID = {"degrees": (1,), "alphas": (0.0005, 0.005, 0.05, 0.5), "l1_ratios": (0.5, 1.0)}
 

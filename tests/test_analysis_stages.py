@@ -4,10 +4,11 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from rm_lab.analysis.scores import scores_from_runs
-from rm_lab.analysis.stages import main, stage_summary, stage_table
-from rm_lab.analysis.zoo import STAGES, ZooEntry, count_from_config
-from rm_lab.config import CONF_DIR, compose
+from rm_lab.cli.analysis_stages import main
+from rm_lab.core.config import CONF_DIR, compose
+from rm_lab.studies.base_model.scores import scores_from_runs
+from rm_lab.studies.base_model.stages import stage_summary, stage_table
+from rm_lab.studies.base_model.zoo import STAGES, ZooEntry, count_from_config
 
 # a synthetic sweep: SFT adds 15.5% over the base, DPO costs 4% of the SFT score, RL 3% of DPO's
 SCORES = {"llama-3.1-8b": 0.600, "tulu-3-8b-sft": 0.693, "tulu-3-8b-dpo": 0.66528, "tulu-3-8b": 0.6453216,

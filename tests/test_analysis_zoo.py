@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from rm_lab.analysis.zoo import ZOO, count_from_config
-from rm_lab.config import CONF_DIR, compose
+from rm_lab.core.config import CONF_DIR, compose
+from rm_lab.studies.base_model.zoo import ZOO, count_from_config
 
 # Parameter counts the model cards publish (with the LM head), in billions.
 PUBLISHED = {"qwen2.5-0.5b-instruct": 0.49, "llama-3.2-1b-instruct": 1.23, "gemma-2-2b-it": 2.61,

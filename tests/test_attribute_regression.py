@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from rm_lab.build import build_data, build_method
 from rm_lab.data.domains.helpsteer2 import ATTRIBUTES, HelpSteer2Attributes
 from rm_lab.methods.attribute_search import search_weights, weight_grid
+from rm_lab.runner.build import build_data, build_method
 
 FIXTURE = Path(__file__).parent / "fixtures" / "helpsteer2_attributes.jsonl"
 PLANTED = {"correctness": 0.5, "coherence": 0.2, "verbosity": -0.3}  # sum of |w| = 1, on the 0.1 grid

@@ -11,12 +11,12 @@ import pytest
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from rm_lab.build import build_backbone, build_data
-from rm_lab.config import compose
+from rm_lab.core.config import compose
+from rm_lab.core.hub import HubUnavailable
 from rm_lab.data.render import check_format, encode, encode_prompt, render, to_messages
-from rm_lab.hub import HubUnavailable
 from rm_lab.models import backbone as backbone_module
 from rm_lab.models.backbone import Backbone
+from rm_lab.runner.build import build_backbone, build_data
 
 HH_PROMPT = ("\n\nHuman: Hi there, can you help me bake bread?\n\nAssistant: Sure! What kind of bread?"
              "\n\nHuman: A sourdough loaf, please.\n\nAssistant:")

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from rm_lab.config import SAMPLES_DIR
+from rm_lab.core.config import SAMPLES_DIR
 from rm_lab.data.domains.dahoas import Dahoas
 from rm_lab.data.domains.hellaswag import HellaSwag
 from rm_lab.data.domains.hh_rlhf import HHRLHF, MARKER

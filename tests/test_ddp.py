@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rm_lab.train import run
+from rm_lab.runner.run import run
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ import torch
 
 from rm_lab.data.vector_pairs import VectorPairs, VectorPairsDataModule
 from rm_lab.methods.embedding import EmbeddingRM
-from rm_lab.models.reward_heads import RULES, HeadEnsemble, combine
+from rm_lab.models.ensemble_heads import RULES, HeadEnsemble, combine
 
 SCORES = torch.tensor([[1.0, 4.0], [3.0, 0.0], [2.0, 2.0]])  # 3 heads x 2 inputs
 

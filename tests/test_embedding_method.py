@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from rm_lab.models.reward_heads import RULES
-from rm_lab.train import run
+from rm_lab.models.ensemble_heads import RULES
+from rm_lab.runner.run import run
 
 SMALL = ["method=embedding", "method.hidden=[16]", "method.epochs=3", "method.batch_size=16",
          "method.ensemble_size=3", "method.embed.progress=false"]
@@ -43,8 +43,8 @@ def test_unresolved_method_config_builds_with_the_run_seed():
     # interpolations outside its own node
     import pytorch_lightning as pl
 
-    from rm_lab.build import build_method
-    from rm_lab.config import compose
+    from rm_lab.core.config import compose
+    from rm_lab.runner.build import build_method
 
     cfg = compose(["method=embedding", "seed=7"])
     pl.seed_everything(cfg.seed)

@@ -15,16 +15,16 @@ import numpy as np
 import pytest
 import torch
 
-from rm_lab.config import compose
-from rm_lab.embedding_study.annotate import annotate
-from rm_lab.embedding_study.golden import (
+from rm_lab.core.config import compose
+from rm_lab.methods.embedding import EmbeddingRM
+from rm_lab.models.resample import member_weights, split_indices
+from rm_lab.studies.embedding.annotate import annotate
+from rm_lab.studies.embedding.golden import (
     find_golden_name,
     golden_names,
     load_golden_files,
 )
-from rm_lab.embedding_study.run import load_sets
-from rm_lab.methods.embedding import EmbeddingRM
-from rm_lab.models.resample import member_weights, split_indices
+from rm_lab.studies.embedding.run import load_sets
 
 NAME = "Gemma2b-sft_Gemma2b_Harmless"  # the reference's <res_gen_model>_<embed_model>_<task>
 ROOT = Path(__file__).resolve().parents[1]
@@ -132,7 +132,7 @@ def test_method_resample_option_and_the_former_bootstrap_key():
 
 
 def test_configs_name_the_resample_scheme():
-    from rm_lab.build import build_method
+    from rm_lab.runner.build import build_method
 
     assert compose(["method=embedding"]).method.resample == "bootstrap"
     old = compose(["method=embedding", "method.bootstrap=false", "method.ensemble_size=2"])
@@ -219,7 +219,7 @@ def test_paper_experiment_has_the_reference_settings():
 
 
 def test_the_runner_refuses_a_study_experiment():
-    from rm_lab.train import run
+    from rm_lab.runner.run import run
 
     with pytest.raises(ValueError, match="python -m rm_lab.embedding_study experiment=embedding_paper"):
         run(compose(["experiment=embedding_paper"]))
@@ -232,7 +232,7 @@ def test_documented_command_runs_the_golden_reward_protocol_on_reference_files(t
     shrink = ["seeds=[0]", "annotation.betas=[null]", "heads.hidden=[64]", "heads.epochs=15", "heads.lr=1e-2",
               "eval.repeats=5", "rules=[single,mean,min]", f"hydra.run.dir={out}"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-m", "rm_lab.embedding_study", "experiment=embedding_paper",
+    done = subprocess.run([sys.executable, "-m", "rm_lab.studies.embedding", "experiment=embedding_paper",
                            f"data.path={folder}", *shrink], cwd=tmp_path, env=env, capture_output=True,
                           text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -7,16 +7,16 @@ import json
 import numpy as np
 import pytest
 
-from rm_lab.config import compose
-from rm_lab.embedding_study.annotate import annotate
-from rm_lab.embedding_study.golden import load_golden_files
-from rm_lab.embedding_study.metrics import (
+from rm_lab.core.config import compose
+from rm_lab.studies.embedding.annotate import annotate
+from rm_lab.studies.embedding.golden import load_golden_files
+from rm_lab.studies.embedding.metrics import (
     best_of_n,
     pairwise_accuracy,
     spearman_per_prompt,
 )
-from rm_lab.embedding_study.run import run_study
-from rm_lab.embedding_study.synthetic import golden_reward, synthetic_testbed
+from rm_lab.studies.embedding.run import run_study
+from rm_lab.studies.embedding.synthetic import golden_reward, synthetic_testbed
 
 
 @pytest.mark.parametrize("beta", [0.25, 0.5, 2.0])

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from rm_lab.embedding_study.sweep import compose_cfg, run_sweep
-from rm_lab.models.reward_heads import RULES
+from rm_lab.models.ensemble_heads import RULES
+from rm_lab.studies.embedding.sweep import compose_cfg, run_sweep
 
 pytestmark = pytest.mark.slow
 

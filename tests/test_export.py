@@ -13,9 +13,9 @@ from types import SimpleNamespace
 import pytest
 from omegaconf import OmegaConf
 
-from rm_lab.config import compose
-from rm_lab.export import main as export_main
-from rm_lab.export import transformers_refusal
+from rm_lab.cli.export import main as export_main
+from rm_lab.core.config import compose
+from rm_lab.inference.export import transformers_refusal
 
 TINY = ["model=tiny-deberta", "dataset.max_pairs.train=24", "dataset.max_pairs.validation=8",
         "dataset.max_pairs.test=12", "dataset.batch_size=8", "logger=csv"]
@@ -71,7 +71,7 @@ print(json.dumps({"logits": out, "batched": [list(row) for row in zip(*batched)]
 
 
 def _train(root: Path, *overrides: str) -> Path:
-    from rm_lab.train import run
+    from rm_lab.runner.run import run
 
     cfg = compose([*TINY, *overrides])
     cfg.paths.output_dir = str(root / "run")
@@ -100,7 +100,7 @@ def runs(tmp_path_factory):
 
 
 def _test_pairs(run_dir: Path) -> list[dict]:
-    from rm_lab.build import build_data
+    from rm_lab.runner.build import build_data
 
     results = json.loads((run_dir / "results.json").read_text())
     datamodule, _ = build_data(OmegaConf.create(results["config"]))
@@ -111,7 +111,7 @@ def _round_trip(run_dir: Path, out: Path, tmp_path: Path, **options) -> dict:
     """The export at `out` loaded by transformers alone (a subprocess that never imports rm_lab) on
     the run's test pairs: its logits, one by one and batched, must be the run's rewards (1e-4)."""
     from rm_lab.data.render import to_messages
-    from rm_lab.scoring import load_reward_model
+    from rm_lab.inference.scorer import load_reward_model
 
     pairs = _test_pairs(run_dir)
     if options.get("chat"):
@@ -178,7 +178,7 @@ def test_rodos_exports_a_folder_rm_lab_loads(runs, tmp_path):
 
 @pytest.mark.slow
 def test_a_transformers_export_is_not_a_run_folder(runs, tmp_path):
-    from rm_lab.scoring import ModelLoadError, load_reward_model
+    from rm_lab.inference.scorer import ModelLoadError, load_reward_model
 
     out = tmp_path / "export"
     assert export_main([str(runs("baseline")), str(out)]) == 0
@@ -187,7 +187,7 @@ def test_a_transformers_export_is_not_a_run_folder(runs, tmp_path):
 
 
 def test_push_to_hub_fails_fast_and_writes_nothing(tmp_path, write_run, monkeypatch, capsys):
-    from rm_lab.hub import hub_reachable
+    from rm_lab.core.hub import hub_reachable
 
     run_dir = tmp_path / "run"
     write_run(run_dir / "results.json")
@@ -266,9 +266,9 @@ def test_an_old_bert_run_without_a_head_key_reads_linear_and_is_refused(tmp_path
 
 
 def test_a_head_design_that_cannot_be_built_fails_before_training():
-    from rm_lab.build import build_backbone
     from rm_lab.models.backbone import Backbone
     from rm_lab.models.heads import RewardModel
+    from rm_lab.runner.build import build_backbone
 
     with pytest.raises(ValueError, match=r"model.head must be one of \['linear', 'pooler', 'nobias'\]"):
         Backbone(name="x", source="x", head="tanh")
@@ -281,8 +281,8 @@ def test_heads_by_design_bert_pooler_weights_decoder_no_bias():
     MiniLM; nothing added); nobias: the reward head has no bias; linear: as before."""
     import torch
 
-    from rm_lab.build import build_backbone
     from rm_lab.models.heads import RewardModel
+    from rm_lab.runner.build import build_backbone
 
     backbone = build_backbone(compose(["model=minilm-l6"]))
     pooled = RewardModel(backbone)
@@ -363,15 +363,15 @@ def test_the_packaged_smollm2_maps_exactly_onto_llama_for_sequence_classificatio
     export holds plain float weights (no GGUF quantization config) and gives its rewards."""
     import torch
 
-    from rm_lab.build import build_backbone, build_method
     from rm_lab.data.render import encode
-    from rm_lab.export import (
+    from rm_lab.inference.export import (
         PROBES,
         exported_logits,
         exported_tokenizer,
         save_tokenizer,
         transformers_model,
     )
+    from rm_lab.runner.build import build_backbone, build_method
 
     cfg = compose(["model=smollm2-135m", "model.max_length=64", "method=baseline"])
     backbone = build_backbone(cfg)
@@ -394,7 +394,7 @@ def test_the_packaged_smollm2_maps_exactly_onto_llama_for_sequence_classificatio
 def test_a_run_saved_before_model_head_loads_with_the_linear_head(runs, tmp_path):
     """results.json of a BERT run whose config has no `head` key (saved before the option): its
     checkpoint loads with the linear head and scores as before; its transformers export is refused."""
-    from rm_lab.scoring import load_reward_model
+    from rm_lab.inference.scorer import load_reward_model
 
     source = runs("bert_linear")
     pairs = _test_pairs(source)
@@ -418,9 +418,8 @@ def test_a_decoder_tokenizer_without_a_spare_pad_gets_one_added_in_the_export(tm
     from config; its tokenizer is SmolLM2's with the pad set to EOS, as GPT-2's would be."""
     import torch
 
-    from rm_lab.build import build_backbone
     from rm_lab.data.render import encode
-    from rm_lab.export import (
+    from rm_lab.inference.export import (
         PAD,
         PROBES,
         exported_logits,
@@ -429,6 +428,7 @@ def test_a_decoder_tokenizer_without_a_spare_pad_gets_one_added_in_the_export(tm
         transformers_model,
     )
     from rm_lab.models.heads import RewardModel
+    from rm_lab.runner.build import build_backbone
 
     cfg = compose(["model=gpt2", "model.pretrained=false", "+model.tokenizer=packaged:smollm2", "model.max_length=64",
                    "model.architecture.vocab_size=49152", "model.architecture.n_embd=32",

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
+from rm_lab.core.hub import HubUnavailable, hub_reachable
 from rm_lab.data.domains.hh_rlhf import HHRLHF
-from rm_lab.hub import HubUnavailable, hub_reachable
 from rm_lab.models.backbone import Backbone
 
 

@@ -8,7 +8,6 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
-from rm_lab.build import build_backbone, build_data, build_method
 from rm_lab.data.batch import pair_batch, select_pairs
 from rm_lab.data.domains.helpsteer2 import HelpSteer2Preference
 from rm_lab.data.pairs import make_pair
@@ -19,7 +18,8 @@ from rm_lab.methods.base import (
     pairwise_step,
 )
 from rm_lab.models.losses import bradley_terry_losses
-from rm_lab.train import run
+from rm_lab.runner.build import build_backbone, build_data, build_method
+from rm_lab.runner.run import run
 
 
 def softplus(x: float) -> float:

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from rm_lab.config import compose
+from rm_lab.core.config import compose
+from rm_lab.report.paper_tables import build_tables
 from rm_lab.report.render import to_markdown
-from rm_lab.report.tables import build_tables
-from rm_lab.results import load_runs
-from rm_lab.train import run
+from rm_lab.rundir.results import load_runs
+from rm_lab.runner.run import run
 
 pytestmark = pytest.mark.slow
 

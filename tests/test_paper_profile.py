@@ -7,11 +7,11 @@ import logging
 import pytest
 from hydra.utils import instantiate
 
-from rm_lab.config import compose
+from rm_lab.core.config import compose
 from rm_lab.data.datamodule import PreferenceDataModule
-from rm_lab.param_table import rows
-from rm_lab.report.tables import HELLASWAG_NOTE, build_tables
-from rm_lab.train import run
+from rm_lab.report.paper_tables import HELLASWAG_NOTE, build_tables
+from rm_lab.runner.run import run
+from rm_lab.studies.param_table import rows
 
 PAPER_EXPERIMENTS = ["paper_baseline", "paper_base_lora", "paper_more", "paper_rodos", "paper_arliss"]
 PAPER_TRAIN = {"hh_rlhf": 80307, "shp": 19493, "hellaswag": 19952, "dahoas": 14913, "oasst": 6176}

@@ -8,8 +8,8 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
+from rm_lab.core.io import write_json_atomic
 from rm_lab.eval.metrics import PairwiseAccuracy
-from rm_lab.io import write_json_atomic
 from rm_lab.models.pooling import pool
 
 

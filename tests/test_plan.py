@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from rm_lab.plan import activation_bytes, parse_bytes, plan
+from rm_lab.cli.plan import activation_bytes, parse_bytes, plan
 
 
 def test_plan_of_the_tiny_model_matches_a_hand_computation():

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+from rm_lab.models.ensemble_heads import HeadEnsemble
 from rm_lab.models.heads import LinearHead
 from rm_lab.models.moe import NoisyTopKMoE
-from rm_lab.models.reward_heads import HeadEnsemble
-from rm_lab.train import run
+from rm_lab.runner.run import run
 
 SMALL = ["dataset.max_pairs.train=8", "dataset.max_pairs.test=6", "dataset.batch_size=4",
          "trainer.precision=bf16-mixed"]

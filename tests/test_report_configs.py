@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rm_lab.config import compose
+from rm_lab.core.config import compose
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from rm_lab.results import completed, identity_from_path, load_runs
+from rm_lab.rundir.results import completed, identity_from_path, load_runs
 
 
 def _broken(root, rel, text):

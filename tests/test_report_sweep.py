@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from rm_lab.report.__main__ import main
+from rm_lab.cli.report import main
 
 pytestmark = pytest.mark.slow
 

@@ -7,10 +7,10 @@ import statistics
 
 import pytest
 
-from rm_lab.report.__main__ import main
+from rm_lab.cli.report import main
+from rm_lab.report.paper_tables import build_tables
 from rm_lab.report.render import to_csv, to_latex, to_markdown
-from rm_lab.report.tables import build_tables
-from rm_lab.results import load_runs
+from rm_lab.rundir.results import load_runs
 
 SWEEP = "2026-01-01_00-00-00"
 LABELS = {"baseline": "Baseline", "rodos": "RODOS"}  # as the methods write them into results.json

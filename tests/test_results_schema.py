@@ -7,8 +7,9 @@ import json
 
 import pytest
 
-from rm_lab import results as schema
-from rm_lab.results import (
+from rm_lab.cli.results import main as results_cli
+from rm_lab.rundir import results as schema
+from rm_lab.rundir.results import (
     RESULTS_NAME,
     SCHEMA_VERSION,
     ResultsSchemaError,
@@ -81,7 +82,7 @@ def test_the_upgrade_command_reports_files_it_cannot_upgrade(tmp_path, capsys):
     broken = tmp_path / "old" / "x" / "m" / "d" / "seed_1" / RESULTS_NAME
     broken.parent.mkdir(parents=True)
     broken.write_text('{"status": "completed"}')  # an old file that lacks the run's blocks
-    assert schema.main([str(tmp_path / "old")]) == 1
+    assert results_cli([str(tmp_path / "old")]) == 1
     captured = capsys.readouterr()
     assert "upgraded" in captured.out and "1 of 2 results files" in captured.out
     assert "lacks" in captured.err and str(broken) in captured.err
@@ -144,7 +145,7 @@ def test_an_extra_block_may_not_overwrite_a_core_key_or_another_block():
 
 @pytest.mark.slow
 def test_the_runner_writes_the_schema_version(make_cfg, tmp_path):
-    from rm_lab.train import run
+    from rm_lab.runner.run import run
 
     run(make_cfg("seed=0", "train=false"))
     on_disk = read_results(tmp_path / "run" / RESULTS_NAME)

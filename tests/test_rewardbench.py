@@ -11,7 +11,7 @@ from rm_lab.data.domains.helpsteer2 import HelpSteer2Preference
 from rm_lab.data.domains.rewardbench import SECTIONS, SUBSETS, RewardBench
 from rm_lab.eval.metrics import PairwiseAccuracy
 from rm_lab.eval.rewardbench import EXAMPLE_COUNTS, score, score_results
-from rm_lab.train import run
+from rm_lab.runner.run import run
 
 
 def test_weights_cover_exactly_the_section_subsets():
@@ -120,7 +120,7 @@ def test_train_on_helpsteer2_and_score_rewardbench_end_to_end(make_cfg, fixtures
 
 
 def test_unreachable_hub_names_the_local_rewardbench_file(monkeypatch):
-    import rm_lab.hub as hub
+    import rm_lab.core.hub as hub
 
     for flag in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
         monkeypatch.delenv(flag, raising=False)

@@ -6,11 +6,11 @@ import json
 import pytest
 import torch
 
-from rm_lab.add_domain import main as add_domain
-from rm_lab.build import build_data, build_method
-from rm_lab.config import sample_path
-from rm_lab.param_table import count_method, markdown, rows
-from rm_lab.train import run
+from rm_lab.cli.add_domain import main as add_domain
+from rm_lab.core.config import sample_path
+from rm_lab.runner.build import build_data, build_method
+from rm_lab.runner.run import run
+from rm_lab.studies.param_table import count_method, markdown, rows
 
 SMALL = ["dataset.max_pairs.train=8", "dataset.max_pairs.test=6", "dataset.batch_size=4"]
 COVERED = ["hh_rlhf", "hellaswag", "oasst"]

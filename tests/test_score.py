@@ -15,17 +15,17 @@ import torch
 from omegaconf import OmegaConf
 
 import rm_lab
-from rm_lab.build import build_backbone, build_data
-from rm_lab.config import compose
+from rm_lab.cli.score import main as score_main
+from rm_lab.core.config import compose
 from rm_lab.data.domains.shp import SHP
-from rm_lab.score import main as score_main
-from rm_lab.scoring import (
+from rm_lab.inference.scorer import (
     ModelLoadError,
     encode_prompts,
     encode_texts,
     load_reward_model,
 )
-from rm_lab.train import run
+from rm_lab.runner.build import build_backbone, build_data
+from rm_lab.runner.run import run
 
 TINY = ["model=tiny-deberta", "dataset.max_pairs.train=24", "dataset.max_pairs.validation=8",
         "dataset.max_pairs.test=12", "dataset.batch_size=8", "logger=csv"]
@@ -251,7 +251,7 @@ def test_cli_wrong_paths_exit_2_with_a_message(baseline_run, fixtures, tmp_path)
     env = {**os.environ, "RM_LAB_CACHE": str(tmp_path / "cache")}
 
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "rm_lab.score", *args], capture_output=True, text=True,
+        return subprocess.run([sys.executable, "-m", "rm_lab.cli.score", *args], capture_output=True, text=True,
                               env=env, cwd=tmp_path, timeout=300, check=False)
 
     cases = {
@@ -264,7 +264,7 @@ def test_cli_wrong_paths_exit_2_with_a_message(baseline_run, fixtures, tmp_path)
         proc = cli(*args)
         assert proc.returncode == 2, proc.stderr[-2000:]
         assert message in proc.stderr and "Traceback" not in proc.stderr
-        assert proc.stderr.startswith("rm_lab.score: ")
+        assert proc.stderr.startswith("rm_lab.cli.score: ")
 
 
 def test_int8_quantizes_every_backbone_linear_layer(baseline_run):

@@ -8,10 +8,10 @@ import sys
 
 import pytest
 
-from rm_lab.report.table import group_runs
-from rm_lab.report.tables import build_tables
-from rm_lab.results import load_runs
-from rm_lab.train import run
+from rm_lab.report.grouping import group_runs
+from rm_lab.report.paper_tables import build_tables
+from rm_lab.rundir.results import load_runs
+from rm_lab.runner.run import run
 
 
 def _accuracy(avg: float) -> dict:

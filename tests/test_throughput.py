@@ -13,9 +13,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from rm_lab.bench import matmul_peak, table_line, training_flops
-from rm_lab.build import build_backbone, build_data
-from rm_lab.config import compose
+from rm_lab.core.config import compose
 from rm_lab.data.batch import pair_batch
 from rm_lab.data.loaders import (
     LengthGroupedBatches,
@@ -25,8 +23,10 @@ from rm_lab.data.loaders import (
     seeded_loader,
 )
 from rm_lab.eval.timing import EpochTimer
-from rm_lab.memory import memory_plan, shards
-from rm_lab.train import warn_if_too_big
+from rm_lab.runner.build import build_backbone, build_data
+from rm_lab.runner.memory import memory_plan, shards
+from rm_lab.runner.run import warn_if_too_big
+from rm_lab.studies.throughput import matmul_peak, table_line, training_flops
 
 
 def _lengths(n: int = 500, seed: int = 0) -> list[int]:
@@ -223,8 +223,8 @@ def test_fsdp_plan_shards_states_by_hand():
 
 
 def test_fsdp_strategy_builds():
-    from pytorch_lightning.strategies import FSDPStrategy
     from hydra.utils import instantiate
+    from pytorch_lightning.strategies import FSDPStrategy
 
     strategy = instantiate(compose(["trainer=fsdp"]).trainer.strategy)
     assert isinstance(strategy, FSDPStrategy)

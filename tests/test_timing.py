@@ -42,7 +42,7 @@ def test_clock_reports_per_input_first_with_the_batched_figure_alongside():
 
 @pytest.mark.slow
 def test_a_run_times_single_pairs_and_batches(make_cfg):
-    from rm_lab.train import run
+    from rm_lab.runner.run import run
 
     results = run(make_cfg("dataset.max_pairs.train=4", "dataset.max_pairs.test=4", "train=false"))
     inference = results["inference"]

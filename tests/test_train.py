@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rm_lab.train import run
+from rm_lab.runner.run import run
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,8 +7,8 @@ import torch
 from omegaconf import OmegaConf
 from torch.utils.data import DataLoader
 
-from rm_lab.eval.selection import BestWeights
-from rm_lab.train import run, selection_callbacks
+from rm_lab.eval.best_weights import BestWeights
+from rm_lab.runner.run import run, selection_callbacks
 
 SCHEDULE = [0.7, 0.9, 0.6, 0.5]  # the validation metric of epochs 0..3: epoch 1 is the best
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from rm_lab.train import run
+from rm_lab.runner.run import run
 
 pytestmark = pytest.mark.slow
 

@@ -78,8 +78,8 @@ def test_installed_wheel_trains_from_outside_the_source_tree(wheel, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(site), "WANDB_SILENT": "true",
            "RM_LAB_CACHE": str(tmp_path / "cache")}
 
-    where = subprocess.run([sys.executable, "-c", "import rm_lab, rm_lab.config; print(rm_lab.__file__); "
-                            "print(rm_lab.config.CONF_DIR)"],
+    where = subprocess.run([sys.executable, "-c", "import rm_lab, rm_lab.core.config; print(rm_lab.__file__); "
+                            "print(rm_lab.core.config.CONF_DIR)"],
                            cwd=work, env=env, capture_output=True, text=True, timeout=120)
     assert where.returncode == 0, where.stderr[-3000:]
     package_file, conf_dir = (Path(line).resolve() for line in where.stdout.split())

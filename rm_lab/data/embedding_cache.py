@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from rm_lab.io import atomic_path
+from rm_lab.core.io import atomic_path
 
 CACHE_FORMAT = "1"  # bump when the stored layout changes
 

@@ -12,7 +12,7 @@ grouped batches from the same seed and takes every world-th one.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import pytorch_lightning as pl
 import torch

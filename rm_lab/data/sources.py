@@ -11,11 +11,11 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
+from rm_lab.core.hub import require_hub
 from rm_lab.data.pairs import DropLog
-from rm_lab.hub import require_hub
 
 log = logging.getLogger(__name__)
 

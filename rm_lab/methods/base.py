@@ -12,7 +12,7 @@ one .py here and one .yaml under conf/method/.
 from __future__ import annotations
 
 import contextlib
-from typing import Callable
+from collections.abc import Callable
 
 import pytorch_lightning as pl
 import torch
@@ -233,7 +233,7 @@ class RewardModule(PairwiseLossOptions, pl.LightningModule):
     def on_before_optimizer_step(self, optimizer) -> None:
         log_grad_norm(self)
 
-    # -- validation (one pass per epoch; selection in rm_lab.eval.selection) -------------------
+    # -- validation (one pass per epoch; selection in rm_lab.eval.best_weights) -------------------
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["validation_epochs"] = list(self.validation_epochs)
 

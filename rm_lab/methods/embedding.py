@@ -1,7 +1,7 @@
 """Embedding-based reward models: small heads trained on cached, frozen embeddings.
 
 Every distinct (prompt, response) is embedded once by the configured model (`conf/model`) and
-cached under `paths.cache_dir` (a data build step: rm_lab/build.py, rm_lab/data/vectorize.py,
+cached under `paths.cache_dir` (a data build step: rm_lab/runner/build.py, rm_lab/data/vectorize.py,
 options under `method.embed`); K heads then train on the vectors on a CPU in seconds:
 
     python -m rm_lab method=embedding                          # BT MLP on the packaged MiniLM
@@ -32,9 +32,9 @@ from rm_lab.data.protocol import PairData
 from rm_lab.eval.metrics import PairwiseAccuracy
 from rm_lab.eval.timing import clock
 from rm_lab.methods.base import VAL_MONITOR, RewardModule, pairwise_step
+from rm_lab.models.ensemble_heads import RULES, HeadEnsemble, combine
 from rm_lab.models.losses import bradley_terry_losses, classification_losses
 from rm_lab.models.resample import RESAMPLES, member_weights
-from rm_lab.models.reward_heads import RULES, HeadEnsemble, combine
 
 HEADS = ("bt", "clf", "linear")
 HEAD_LABELS = {"bt": "Embedding BT", "clf": "Embedding CLF", "linear": "Embedding linear"}

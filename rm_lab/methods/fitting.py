@@ -11,7 +11,7 @@ composite passes its own); every fit logs its gradients' total L2 norm
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import pytorch_lightning as pl
 import torch

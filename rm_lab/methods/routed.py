@@ -16,14 +16,14 @@ from pathlib import Path
 import pytorch_lightning as pl
 import torch
 
+from rm_lab.core.io import atomic_path, is_main_process, write_json_atomic
 from rm_lab.data.batch import PairBatch
 from rm_lab.data.protocol import PairData
 from rm_lab.eval.metrics import PairwiseAccuracy
 from rm_lab.eval.timing import clock
-from rm_lab.io import atomic_path, is_main_process, write_json_atomic
 from rm_lab.methods.base import RewardModule
 from rm_lab.methods.fitting import RewardFit, RouterFit
-from rm_lab.methods.routing import RouterConfusion, covered_domains
+from rm_lab.methods.router_stats import RouterConfusion, covered_domains
 
 ROUTER = "router"
 PREFIX = "reward_model/"

@@ -26,8 +26,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from rm_lab.core.hub import HubUnavailable, require_hub
 from rm_lab.data.render import INPUT_FORMATS
-from rm_lab.hub import HubUnavailable, require_hub
 from rm_lab.models.pooling import POOLINGS, pool
 
 log = logging.getLogger(__name__)

@@ -12,8 +12,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from rm_lab.io import atomic_path  # noqa: E402
-from rm_lab.report.table import Table  # noqa: E402
+from rm_lab.core.io import atomic_path  # noqa: E402
+from rm_lab.report.grouping import Table  # noqa: E402
 
 
 def _save(fig, path: str | Path) -> Path:

@@ -5,8 +5,8 @@ import csv
 import io
 import math
 
+from rm_lab.report.grouping import Cell, Row, Table
 from rm_lab.report.stats import BEST, UNTESTED, WITHIN_NOISE
-from rm_lab.report.table import Cell, Row, Table
 
 MISSING = "—"
 DAGGER = "†"

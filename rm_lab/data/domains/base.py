@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Iterator
 
 from rm_lab.data.pairs import DropLog, MalformedRow, Pair, split_of
 from rm_lab.data.sources import list_files, read_file, read_hub
@@ -61,7 +61,7 @@ class Domain:
         if options:
             raise TypeError(f"{self.name}: unknown options {sorted(options)}")
 
-    def expand(self) -> list["Domain"]:
+    def expand(self) -> list[Domain]:
         """The domains this one stands for: itself, or (for a benchmark configured once) one
         domain per subset, so per-domain accuracy is per-subset accuracy."""
         return [self]

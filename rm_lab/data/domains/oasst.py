@@ -11,7 +11,7 @@ their subtrees and counted. All pairs of one message tree stay on one side of a 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from rm_lab.data.domains.base import Domain
 from rm_lab.data.pairs import DropLog, MalformedRow, Pair, make_pair

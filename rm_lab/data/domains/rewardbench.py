@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import copy
 
+from rm_lab.core.hub import HubUnavailable
 from rm_lab.data.domains.base import Domain, DomainSplits
 from rm_lab.data.pairs import MalformedRow, Pair, make_pair, require_text
-from rm_lab.hub import HubUnavailable
 
 # RewardBench's subsets, their section (rewardbench.constants.SUBSET_MAPPING) and the example
 # count RewardBench weights them by within a section (EXAMPLE_COUNTS: the `filtered` split's

@@ -6,8 +6,8 @@ import pytorch_lightning as pl
 import torch
 
 from rm_lab.data.vector_pairs import VectorPairs, VectorPairsDataModule
-from rm_lab.embedding_study.annotate import Annotations
 from rm_lab.methods.embedding import EmbeddingRM
+from rm_lab.studies.embedding.annotate import Annotations
 
 TRAINER = {"accelerator": "cpu", "devices": 1, "logger": False, "enable_checkpointing": False,
            "enable_progress_bar": False, "enable_model_summary": False, "deterministic": True}

@@ -1,6 +1,6 @@
 """Config helpers: where `conf/` is, OmegaConf resolvers, and composing outside `@hydra.main`.
 
-    from rm_lab.config import compose
+    from rm_lab.core.config import compose
     cfg = compose(["model=tiny-deberta", "method=rodos"])          # conf/config.yaml + overrides
     study = compose(["experiment=embedding_case_study"], config_name="embedding_study")
 """
@@ -10,7 +10,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # rm_lab/
 SAMPLES_DIR = PACKAGE_DIR / "data" / "samples"
 
 

@@ -26,7 +26,7 @@ import warnings
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from rm_lab.build import build_backbone, build_method
+from rm_lab.runner.build import build_backbone, build_method
 
 UNITS = {"": 1, "B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
 HALF = ("bf16-true", "16-true", "bf16", "16", "half")

@@ -12,7 +12,7 @@ outer fold, the hyper-parameters are chosen by an inner K-fold grid search on th
 models only, the pipeline is fitted on them, and the held-out fold is predicted. A held-out
 model's prediction therefore never depends on its own fold's scores, neither through the fit nor
 through the choice of hyper-parameters. The single benchmarks are oriented on the same outer
-folds (rm_lab.analysis.stats.oriented_out_of_fold), so the combined-against-single comparison
+folds (rm_lab.studies.base_model.correlation.oriented_out_of_fold), so the combined-against-single comparison
 is out of fold on both sides.
 """
 from __future__ import annotations

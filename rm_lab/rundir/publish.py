@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from rm_lab.results import (
+from rm_lab.rundir.results import (
     Results,
     average_accuracy,
     domain_rows,

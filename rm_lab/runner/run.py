@@ -6,22 +6,28 @@
     python -m rm_lab train=false ckpt=RUN_DIR dataset=hh_rlhf_sample   # a trained run's model on other data
     python -m rm_lab --help                           # config groups and their choices
 
-Everything is built by rm_lab/build.py; this module only runs it and records the outcome.
+Everything is built by rm_lab/runner/build.py; this module only runs it and records the outcome.
 """
 from __future__ import annotations
 
 import logging
-import sys
 import time
 import traceback
 from pathlib import Path
 
-import hydra
 import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from rm_lab.build import (
+from rm_lab.core.io import is_main_process
+from rm_lab.eval.best_weights import BestWeights
+from rm_lab.eval.params import count_components
+from rm_lab.eval.rewardbench import score_results
+from rm_lab.eval.summary import accuracy_table
+from rm_lab.eval.timing import EpochTimer, clock
+from rm_lab.rundir.publish import close_loggers, publish
+from rm_lab.rundir.results import RESULTS_NAME, Results, add_blocks, new_results, read_results, write_results
+from rm_lab.runner.build import (
     build_data,
     build_inputs,
     build_loggers,
@@ -29,17 +35,8 @@ from rm_lab.build import (
     build_trainer,
     method_class,
 )
-from rm_lab.checkpoints import BEST, LastCheckpoint, last_checkpoint
-from rm_lab.config import CONF_DIR
-from rm_lab.eval.params import count_components
-from rm_lab.eval.rewardbench import score_results
-from rm_lab.eval.summary import accuracy_table
-from rm_lab.eval.selection import BestWeights
-from rm_lab.eval.timing import EpochTimer, clock
-from rm_lab.io import is_main_process
-from rm_lab.memory import describe, device_bytes, memory_plan
-from rm_lab.publish import close_loggers, publish
-from rm_lab.results import RESULTS_NAME, Results, add_blocks, new_results, read_results, write_results
+from rm_lab.runner.checkpoints import BEST, LastCheckpoint, last_checkpoint
+from rm_lab.runner.memory import describe, device_bytes, memory_plan
 
 log = logging.getLogger("rm_lab")
 
@@ -110,7 +107,7 @@ def checkpoint_run(cfg: DictConfig) -> Path | None:
         return None
     if cfg.train:
         raise ValueError(f"ckpt={ckpt} tests a trained model's weights: add train=false")
-    from rm_lab.scoring import ModelLoadError, completed_results, run_folder, stored_weights
+    from rm_lab.inference.scorer import ModelLoadError, completed_results, run_folder, stored_weights
 
     try:
         run_dir = run_folder(ckpt)
@@ -137,7 +134,7 @@ def load_checkpoint_run(module, run_dir: Path) -> None:
 
 
 def warn_if_too_big(cfg: DictConfig) -> dict | None:
-    """Before anything is loaded: the run's memory estimate (rm_lab/memory.py) against its
+    """Before anything is loaded: the run's memory estimate (rm_lab/runner/memory.py) against its
     device (the GPU for a GPU trainer, RAM for a CPU one); a warning saying what to change when
     it does not fit. Returns the estimate (None when it cannot be made)."""
     memory, what = device_bytes(cfg)
@@ -253,25 +250,3 @@ def run(cfg: DictConfig) -> Results:
         print(accuracy_table(results, module.summary_lines(results)), flush=True)
         log.info("results written to %s", output_dir / RESULTS_NAME)
     return results
-
-
-@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
-def hydra_main(cfg: DictConfig) -> float | None:
-    results = run(cfg)
-    return (results.get("accuracy") or {}).get("average")
-
-
-MULTIRUN_FLAGS = ("-m", "--multirun")
-
-
-def main() -> None:
-    """`python -m rm_lab ...`: also accepts `-m` after overrides
-    (`python -m rm_lab method=rodos -m seed=0,1,2`), which Hydra's parser alone rejects."""
-    args = sys.argv[1:]
-    if any(a in MULTIRUN_FLAGS for a in args):
-        sys.argv = [sys.argv[0], "--multirun", *(a for a in args if a not in MULTIRUN_FLAGS)]
-    hydra_main()
-
-
-if __name__ == "__main__":
-    main()

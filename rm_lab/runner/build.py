@@ -1,9 +1,9 @@
 """Builders: config -> data, backbone, method, trainer and loggers, in one place.
 
-The runner (`rm_lab.train`), the tools (param_table, inference_compare, add_domain) and the
+The runner (`rm_lab.runner.run`), the tools (param_table, inference_compare, add_domain) and the
 studies build everything through these functions and share nothing else:
 
-    cfg = rm_lab.config.compose(["model=tiny-deberta", "method=embedding"])
+    cfg = rm_lab.core.config.compose(["model=tiny-deberta", "method=embedding"])
     data, backbone = build_data(cfg)                 # pairs loaded and tokenized
     data = build_inputs(cfg, data, backbone)         # cached vectors when the method wants them
     method = build_method(cfg.method, backbone=backbone, domains=data.domain_names, data=data)
@@ -112,7 +112,7 @@ def build_trainer(cfg: DictConfig, loggers: list | None = None, callbacks: list 
     `fit` continues from `resume_from` when that checkpoint exists (`ResumableTrainer`)."""
     spec = cfg.trainer
     if spec.get("_target_") in ("pytorch_lightning.Trainer", "lightning.pytorch.Trainer"):
-        spec = OmegaConf.merge(spec, {"_target_": "rm_lab.checkpoints.ResumableTrainer"})
+        spec = OmegaConf.merge(spec, {"_target_": "rm_lab.runner.checkpoints.ResumableTrainer"})
     trainer = instantiate(spec, logger=loggers or False, callbacks=list(callbacks or []),
                           default_root_dir=str(cfg.paths.output_dir), **overrides)
     if resume_from is not None and hasattr(trainer, "resume_from"):

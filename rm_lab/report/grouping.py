@@ -10,11 +10,11 @@ a marked empty row, and every failed run is listed under the table. Columns with
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from rm_lab.report.stats import BEST, TEST_NAME, Summary, verdict
-from rm_lab.results import completed, method_label
+from rm_lab.rundir.results import completed, method_label
 
 Key = tuple[str, str, str, str]  # (method, model, dataset, setting); setting "" unless runs differ
 # config keys that do not make a different setting: the seed, where outputs go, how it is logged

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from rm_lab.eval.rewardbench import score_results
-from rm_lab.results import (
+from rm_lab.rundir.results import (
     average_accuracy,
     completed,
     load_runs,

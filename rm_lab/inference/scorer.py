@@ -11,7 +11,7 @@ What is loaded. RUN_DIR is the folder of a completed run (`results.json`, writte
 `python -m rm_lab`), or a portable copy of one written by `python -m rm_lab.export RUN_DIR
 OUT_DIR --format run` (the same files plus `manifest.json`; a transformers export loads with
 transformers instead). Its method is rebuilt from the resolved config stored in results.json with
-the runner's builders (`rm_lab.build`), over the run's domains in config order (the keys of
+the runner's builders (`rm_lab.runner.build`), over the run's domains in config order (the keys of
 results.json `data`, which are the datamodule's expanded domains), prepared with the run's
 pair counts (`RecordedData`: routers cover the domains that had training pairs). Then:
 - methods that store a whole checkpoint (`checkpoint_whole`: baseline, base_lora, more, the
@@ -36,7 +36,7 @@ pair. The batch's `domain` (the gold domain, which only test bookkeeping reads) 
 Embedding heads (`method=embedding_*`): every distinct token sequence is embedded by the
 frozen backbone through `rm_lab.models.embedder.Embedder` with the run's `method.embed` options
 (`init_seed` rebuilds the same random-weight embedder), under the same cache key as the run's
-data build step (`rm_lab.build.embed_data`): sequences the run embedded are read from its
+data build step (`rm_lab.runner.build.embed_data`): sequences the run embedded are read from its
 cache (`dataset.cache_dir`, `embeddings/<model key>/<dataset>-len<max_length>-<pooling>.pt`; a
 relative cache_dir is read from the current folder); the others are embedded and kept in memory
 only, the run's cache file is never written. The heads then score a `VectorBatch` of the
@@ -54,15 +54,15 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
-from rm_lab.build import build_backbone, build_method, method_class
-from rm_lab.checkpoints import BEST
 from rm_lab.data.batch import PairBatch, VectorBatch, pair_batch
 from rm_lab.data.embedding_cache import EmbeddingCache, sequence_key
 from rm_lab.data.pairs import MalformedRow, require_text
 from rm_lab.data.render import encode, encode_prompt
 from rm_lab.models.backbone import Backbone
 from rm_lab.models.embedder import Embedder
-from rm_lab.results import RESULTS_NAME, read_results
+from rm_lab.rundir.results import RESULTS_NAME, read_results
+from rm_lab.runner.build import build_backbone, build_method, method_class
+from rm_lab.runner.checkpoints import BEST
 
 CHECKPOINT = BEST
 COMPONENTS = Path("components") / "manifest.json"

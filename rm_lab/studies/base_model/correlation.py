@@ -78,7 +78,7 @@ def coverage_table(features: pd.DataFrame, target: pd.Series, ks: list[int],
 
     A feature that correlates negatively with the target is ranked in reverse (lower is better),
     so coverage measures how well it selects, whatever its sign. With `fold_of` (each model's
-    outer fold, rm_lab.analysis.predictor.outer_folds) the sign comes from the training folds
+    outer fold, rm_lab.studies.base_model.predictor.outer_folds) the sign comes from the training folds
     only (`oriented_out_of_fold`), as the Elastic Net's out-of-fold predictions do; `orientation`
     then says "+", "-" or "mixed" over the folds. Without it the sign comes from all models (an
     optimistic single predictor). `extra` predictors (the Elastic Net) are taken as they are:

@@ -18,12 +18,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rm_lab.analysis.benchmarks import SIZE, BenchmarkTable
-from rm_lab.analysis.plots import correlation_bars, predicted_vs_actual
-from rm_lab.analysis.predictor import fit_elastic_net, predict
-from rm_lab.analysis.selection import selection_gain
-from rm_lab.analysis.stats import correlations, coverage_table
-from rm_lab.io import write_json_atomic, write_text_atomic
+from rm_lab.core.io import write_json_atomic, write_text_atomic
+from rm_lab.studies.base_model.benchmarks import SIZE, BenchmarkTable
+from rm_lab.studies.base_model.charts import correlation_bars, predicted_vs_actual
+from rm_lab.studies.base_model.correlation import correlations, coverage_table
+from rm_lab.studies.base_model.predictor import fit_elastic_net, predict
+from rm_lab.studies.base_model.selection_gain import selection_gain
 
 
 def match_models(scores: pd.DataFrame, table: BenchmarkTable,

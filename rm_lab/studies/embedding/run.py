@@ -16,21 +16,21 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from rm_lab.embedding_study.annotate import annotate
-from rm_lab.embedding_study.fit import fit_heads, predict
-from rm_lab.embedding_study.golden import GoldenSet, find_golden_name, load_golden_files
-from rm_lab.embedding_study.metrics import (
+from rm_lab.core.io import write_json_atomic, write_text_atomic
+from rm_lab.models.ensemble_heads import RULES, combine
+from rm_lab.rundir.results import versions
+from rm_lab.studies.embedding.annotate import annotate
+from rm_lab.studies.embedding.fit import fit_heads, predict
+from rm_lab.studies.embedding.golden import GoldenSet, find_golden_name, load_golden_files
+from rm_lab.studies.embedding.metrics import (
     best_of_n,
     pairwise_accuracy,
     spearman_per_prompt,
 )
-from rm_lab.embedding_study.report import plot, table
-from rm_lab.embedding_study.synthetic import synthetic_testbed
-from rm_lab.io import write_json_atomic, write_text_atomic
-from rm_lab.models.reward_heads import RULES, combine
-from rm_lab.results import versions
+from rm_lab.studies.embedding.report import plot, table
+from rm_lab.studies.embedding.synthetic import synthetic_testbed
 
-log = logging.getLogger("rm_lab.embedding_study")
+log = logging.getLogger("rm_lab.studies.embedding")
 SOURCES = ("synthetic", "files")
 STUDY_NAME = "study.json"
 

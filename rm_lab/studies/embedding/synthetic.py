@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rm_lab.embedding_study.golden import GoldenSet
+from rm_lab.studies.embedding.golden import GoldenSet
 
 
 def golden_reward(x: np.ndarray, reward_seed: int = 0, width: int = 16) -> np.ndarray:

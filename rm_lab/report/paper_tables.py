@@ -5,8 +5,8 @@ time) and 7 (backbones), after Namgoong et al. 2024 (arXiv 2407.17546).
 """
 from __future__ import annotations
 
-from rm_lab import results as metrics
-from rm_lab.report.table import Column, Row, Table, fill, group_runs, standard_notes
+from rm_lab.report.grouping import Column, Row, Table, fill, group_runs, standard_notes
+from rm_lab.rundir import results as metrics
 
 PAPER_METHODS = ["baseline", "base_lora", "more", "rodos", "arliss"]  # the paper's row order
 DOMAIN_ORDER = ["hh_rlhf", "shp", "hellaswag", "dahoas", "oasst"]

@@ -1,0 +1,24 @@
+"""`python -m rm_lab.add_domain`: Add a domain to a trained RODOS or ARLISS run without retraining its other components."""
+from __future__ import annotations
+
+import argparse
+
+from rm_lab.runner.add_domain import build_config
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run_dir", help="directory of a completed rodos/arliss run")
+    parser.add_argument("domain", help="the domain to add (a key of dataset.domains)")
+    parser.add_argument("overrides", nargs="*", help="key=value config overrides (the new domain's data)")
+    parser.add_argument("--out", help="output directory (default: RUN_DIR/add_<domain>)")
+    args = parser.parse_args(argv)
+    from rm_lab.runner.run import (
+        run,  # the runner, imported late: building the config needs none of it
+    )
+
+    return run(build_config(args.run_dir, args.domain, args.overrides, args.out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,30 @@
+"""`python -m rm_lab.bench`: Throughput benchmark: `python -m rm_lab.bench [--out FILE] [overrides...]` (`make bench`)."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+from rm_lab.studies.throughput import bench, table_line
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=600, help="training pairs (default 600)")
+    parser.add_argument("--test-pairs", type=int, default=200, help="test pairs (default 200)")
+    parser.add_argument("--out", help="also write the JSON here")
+    parser.add_argument("--run-dir", help="where the run is written (default: a new temporary folder)")
+    args, overrides = parser.parse_known_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    result = bench(overrides, args.pairs, args.test_pairs, args.run_dir)
+    text = json.dumps(result, indent=1)
+    print(text)
+    print(table_line(result))
+    if args.out:
+        Path(args.out).write_text(text + "\n", encoding="utf-8")
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,17 @@
+"""python -m rm_lab.embedding_study [experiment=embedding_case_study | experiment=embedding_paper data.path=DIR] [key=value ...]"""
+from __future__ import annotations
+
+import hydra
+from omegaconf import DictConfig
+
+from rm_lab.core.config import CONF_DIR
+from rm_lab.studies.embedding.run import run_study
+
+
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="embedding_study")
+def main(cfg: DictConfig) -> None:
+    run_study(cfg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,16 @@
+"""`python -m rm_lab.embedding_sweep`: A seed x head sweep of method=embedding in one process: the data and the embedding cache"""
+from __future__ import annotations
+
+import logging
+import sys
+
+from rm_lab.studies.embedding.sweep import compose_cfg, run_sweep
+
+
+def main(argv: list[str] | None = None) -> dict:
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s] - %(message)s")
+    return run_sweep(compose_cfg(list(sys.argv[1:] if argv is None else argv)))
+
+
+if __name__ == "__main__":
+    main()

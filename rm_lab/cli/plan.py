@@ -1,0 +1,38 @@
+"""Memory plan of a run, before any download or training: what one device holds.
+
+    python -m rm_lab.plan experiment=base_model_sweep model=gemma-2-9b-it --device-memory 80GB
+    python -m rm_lab.plan method=rodos model=deberta-v3-large dataset.batch_size=8
+    python -m rm_lab.plan model=gemma-2-9b-it trainer=fsdp trainer.devices=8 --device-memory 80GB
+
+The method is built from config on the meta device (no weights, no download, no memory), so
+parameter counts are exact; what is counted, and how, is rm_lab/runner/memory.py (weights, gradients,
+AdamW states, an activation estimate for the batch and length; FSDP shards the first three).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+
+from rm_lab.core.config import compose
+from rm_lab.runner.memory import activation_bytes, describe, memory_plan, parse_bytes
+
+__all__ = ["activation_bytes", "parse_bytes", "plan", "main"]
+
+
+def plan(overrides: list[str], device_memory: str | None = None) -> dict:
+    cfg = compose(["model.pretrained=false", *overrides])
+    return memory_plan(cfg, parse_bytes(device_memory) if device_memory else None)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device-memory", help="e.g. 80GB: say whether the run fits one such device")
+    args, overrides = parser.parse_known_args(argv)
+    logging.basicConfig(level=logging.ERROR)
+    result = plan(overrides, args.device_memory)
+    print(describe(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""python -m rm_lab.report SWEEP_OR_RUN_DIR... -> the papers' tables and plots in reports/.
+
+    python -m rm_lab.report multirun/tables_offline                      # Tables 2, 3, 6, 7
+    python -m rm_lab.report multirun/x/2026-01-01_10-00-00 --tables 2 3 --out reports/x
+    python -m rm_lab.report multirun/backbones --tables 7 --models minilm-l6,tiny-deberta
+    python -m rm_lab.report multirun/x --methods baseline,rodos           # only these rows
+
+Reads only the runs' results.json files. Writes <out>/table<N>.{md,csv,tex} and PNG plots, and
+prints the tables. Failed or missing runs are marked and listed; they never stop the report.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rm_lab.core.io import write_text_atomic
+from rm_lab.report.paper_tables import TABLES, build_tables
+from rm_lab.report.plots import plot_accuracy_vs_params, plot_domain_accuracy
+from rm_lab.report.render import to_csv, to_latex, to_markdown
+from rm_lab.rundir.results import completed, load_runs
+
+
+def _names(text: str | None) -> list[str] | None:
+    return [n.strip() for n in text.split(",") if n.strip()] if text else None
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m rm_lab.report", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=__doc__.split("\n\n", 1)[1])
+    p.add_argument("paths", nargs="+", help="sweep folders, run folders or results.json files")
+    p.add_argument("--tables", nargs="+", default=list(TABLES), choices=TABLES, help="which tables")
+    p.add_argument("--out", default="reports", help="output folder (default: reports)")
+    p.add_argument("--methods", help="comma-separated methods to show, in order (default: the "
+                   "paper's five plus any other present)")
+    p.add_argument("--models", help="comma-separated backbones to show, in order (default: those present)")
+    p.add_argument("--alpha", type=float, default=0.05, help="significance level of the noise test")
+    p.add_argument("--no-plots", action="store_true", help="tables only")
+    return p.parse_args(argv)
+
+
+def report(paths, tables=TABLES, out="reports", methods=None, models=None, alpha=0.05,
+           plots=True) -> list[Path]:
+    """Build and write the tables (and plots); returns the files written."""
+    runs = load_runs(*paths)
+    if not runs:
+        raise FileNotFoundError(f"no results.json under {', '.join(map(str, paths))}: run a sweep "
+                                f"first (e.g. `make table2`, or python -m rm_lab -m seed=0,1)")
+    out = Path(out)
+    written: list[Path] = []
+    built = build_tables(runs, tables, methods=methods, models=models, alpha=alpha)
+    for table in built:
+        written.append(write_text_atomic(out / f"{table.name}.md", to_markdown(table)))
+        written.append(write_text_atomic(out / f"{table.name}.csv", to_csv(table)))
+        written.append(write_text_atomic(out / f"{table.name}.tex", to_latex(table)))
+        if plots and table.name in ("table2", "table7"):
+            for made in (plot_domain_accuracy(table, out / f"{table.name}_domain_accuracy.png"),
+                         plot_accuracy_vs_params(table, out / f"{table.name}_accuracy_vs_params.png")):
+                written += [made] if made else []
+    done = sum(completed(r) for r in runs)
+    print(f"{done} of {len(runs)} runs completed, read from: {', '.join(map(str, paths))}\n")
+    for table in built:
+        print(to_markdown(table))
+    return written
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        written = report(args.paths, args.tables, args.out, _names(args.methods), _names(args.models),
+                         args.alpha, plots=not args.no_plots)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"rm_lab.report: {err}", file=sys.stderr)
+        return 2
+    print("wrote:\n" + "\n".join(f"  {p}" for p in written))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""Add a domain to a trained RODOS or ARLISS run without retraining its other components.
+
+    python -m rm_lab.add_domain RUN_DIR oasst dataset.domains.oasst.path=/data/oasst.jsonl
+    python -m rm_lab.add_domain RUN_DIR shp dataset.domains.shp.path=/data/shp.jsonl --out runs/with_shp
+
+RUN_DIR is the directory of a completed run (results.json and components/). The run's own
+resolved config is reused, with the given key=value overrides (the new domain's data). Only
+the new domain's reward model (RODOS) or adapter and head (ARLISS) and the router are trained;
+every other component is loaded from RUN_DIR/components unchanged, and all domains are
+evaluated. The new run (results.json, its own components/) goes to RUN_DIR/add_<domain>
+unless --out says otherwise, and can itself be extended the same way.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from rm_lab.rundir.results import RESULTS_NAME, read_results
+
+ROUTED = ("rodos", "arliss")
+
+
+def stored_config(run_dir: Path):
+    results_file = run_dir / RESULTS_NAME
+    if not results_file.exists():
+        raise FileNotFoundError(f"{results_file} does not exist: give the directory of a completed run")
+    results = read_results(results_file)  # an older rm_lab's file fails here, saying what to do
+    if results.get("status") != "completed":
+        raise ValueError(f"run {run_dir} has status {results.get('status')!r}; only a completed run can be extended")
+    if results.get("method") not in ROUTED:
+        raise ValueError(f"run {run_dir} used method={results.get('method')}; adding a domain needs one of {ROUTED}")
+    if not (run_dir / "components" / "manifest.json").exists():
+        raise FileNotFoundError(f"{run_dir}/components/manifest.json is missing: the run was not trained "
+                                "with method.save_components=true")
+    return OmegaConf.create(results["config"])
+
+
+def build_config(run_dir: str | Path, domain: str, overrides: list[str] = (), out: str | None = None):
+    run_dir = Path(run_dir).expanduser().resolve()
+    cfg = stored_config(run_dir)
+    manifest = json.loads((run_dir / "components" / "manifest.json").read_text())
+    if domain in manifest.get("covered", []):
+        raise ValueError(f"domain {domain} is already covered by {run_dir}; to retrain it run "
+                         f"python -m rm_lab ... method.reuse_components={run_dir} method.retrain=[router,{domain}]")
+    cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist([o.lstrip("+") for o in overrides]))
+    if domain not in cfg.dataset.domains:
+        raise ValueError(f"domain {domain!r} is not configured in {run_dir}; configured: {list(cfg.dataset.domains)} "
+                         f"(add one with +dataset.domains.{domain}=...)")
+    old_dir = str(cfg.paths.output_dir)
+    new_dir = str(Path(out).expanduser().resolve() if out else run_dir / f"add_{domain}")
+    cfg = OmegaConf.create(_moved(OmegaConf.to_container(cfg), old_dir, new_dir))
+    cfg.method.reuse_components = str(run_dir)
+    cfg.method.retrain = ["router", domain]
+    cfg.method.save_components = True
+    cfg.train = True
+    return cfg
+
+
+def _moved(node, old: str, new: str):
+    """The stored config is resolved: paths under the old output directory (loggers' folders)
+    must point into the new one."""
+    if isinstance(node, dict):
+        return {k: _moved(v, old, new) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_moved(v, old, new) for v in node]
+    if isinstance(node, str) and (node == old or node.startswith(old.rstrip("/") + "/")):
+        return new + node[len(old):]
+    return node

@@ -1,0 +1,159 @@
+"""Throughput benchmark: `python -m rm_lab.bench [--out FILE] [overrides...]` (`make bench`).
+
+    python -m rm_lab.bench                                   # Baseline, packaged MiniLM, HH pairs
+    python -m rm_lab.bench --pairs 600 --test-pairs 200 --out bench.json
+    python -m rm_lab.bench dataset.group_by_length=false model.disable_dropout=false   # a lever off
+
+Trains and tests one real run through the runner (the same code as `python -m rm_lab`), then
+scores its test pairs through `rm_lab.load_reward_model` (the code of `python -m rm_lab.score`),
+and reports:
+  pairs_per_s             training pairs per second (the runner's figure: validation left out)
+  real_tokens_per_s       non-padding tokens per second of training
+  padded_tokens_per_s     every token the model computed on (padding included) per second
+  padding_share           padding / all tokens of the training batches (same seed, same batches)
+  matmul_peak_gflops      the machine's measured fp32 matrix-multiply rate (torch.mm, n=1024)
+  percent_of_peak         training FLOPs on real tokens per second / matmul peak: 6 x (linear
+                          parameters) per token for the forward and backward passes, plus
+                          12 x layers x hidden x length for attention scores (Kaplan et al. 2020)
+  test_inputs_per_s       texts scored per second by the test loop (batched)
+  score_inputs_per_s      texts scored per second by the scoring code (length-sorted batches)
+  score_bf16 / score_int8 the same under `--precision bf16` and `--precision int8` (CPU):
+                          inputs_per_s, agreement (share of pairs whose winner is fp32's),
+                          max_abs_diff (the largest reward change) and accuracy on the test pairs;
+                          score_accuracy and score_median_margin are fp32's, to compare against
+  test_accuracy           the run's test accuracy (a faster setting must not learn worse)
+It prints one JSON object, then one table line. Defaults match the side-by-side comparison with
+TRL's RewardTrainer (max length 256, batch 16, lr 5e-5, one epoch, fp32). Timings drift on a
+shared machine: compare settings in one sitting, and prefer ratios.
+"""
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from omegaconf import OmegaConf
+from torch import nn
+
+from rm_lab.core.config import compose
+
+DEFAULTS = ["dataset=hh_rlhf_sample", "model=minilm-l6", "model.max_length=256", "dataset.batch_size=16",
+            "method.lr=5e-5", "logger=none", "checkpoint.last=false"]
+
+
+def matmul_peak(seconds: float = 2.0, n: int = 1024) -> float:
+    """Measured fp32 torch.mm rate in GFLOP/s (best of repeated timings of n x n products)."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)
+    best, deadline = 0.0, time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        start = time.perf_counter()
+        for _ in range(4):
+            torch.mm(a, b)
+        best = max(best, 4 * 2 * n**3 / (time.perf_counter() - start))
+    return best / 1e9
+
+
+def linear_params(model: nn.Module) -> int:
+    """Parameters in the linear layers (what costs 2 FLOPs per token per parameter forward)."""
+    return sum(m.weight.numel() for m in model.modules() if isinstance(m, nn.Linear))
+
+
+def training_flops(lengths: list[int], linear: int, layers: int, hidden: int) -> float:
+    """Forward + backward FLOPs of training on sequences of these real lengths."""
+    return sum(6 * linear * s + 12 * layers * hidden * s * s for s in lengths)
+
+
+def batch_tokens(data, seed: int) -> dict:
+    """Real and padded tokens of the run's training batches (the loader replayed with its seed),
+    and each text's real length."""
+    torch.manual_seed(seed)
+    real = padded = 0
+    lengths: list[int] = []
+    for batch in data.train_dataloader():
+        mask = batch["attention_mask"]
+        real += int(mask.sum())
+        padded += mask.numel()
+        lengths += mask.sum(1).tolist()
+    return {"real": real, "padded": padded, "lengths": lengths}
+
+
+def bench(overrides: list[str], pairs: int = 600, test_pairs: int = 200, out_dir: str | None = None,
+          peak_seconds: float = 2.0) -> dict:
+    from rm_lab.inference.scorer import load_reward_model
+    from rm_lab.runner.build import build_data
+    from rm_lab.runner.run import run
+
+    cfg = compose([*DEFAULTS, f"dataset.max_pairs.train={pairs}", f"dataset.max_pairs.test={test_pairs}",
+                   "dataset.max_pairs.validation=32", *overrides])
+    root = Path(out_dir or tempfile.mkdtemp(prefix="rm_lab_bench_"))
+    cfg.paths.output_dir = str(root / "run")
+    OmegaConf.resolve(cfg)
+    peak = matmul_peak(peak_seconds)
+    results = run(cfg)
+    train_s = sum(results["train_time"]["per_epoch_s"])
+
+    data, backbone = build_data(cfg)
+    tokens = batch_tokens(data, int(cfg.seed))
+    scorer = load_reward_model(cfg.paths.output_dir, device="cpu")
+    model = scorer.module
+    config = backbone.config()
+    layers = getattr(config, "num_hidden_layers", None) or getattr(config, "n_layer", 0)
+    flops = training_flops(tokens["lengths"], linear_params(model), layers, backbone.hidden_size)
+    test = [p.to_dict() for p in data.pairs["test"]]
+    scorer.progress = False
+    start = time.perf_counter()
+    fp32 = scorer.score_pairs(test)
+    score_s = time.perf_counter() - start
+    lower = {precision: score_precision(cfg.paths.output_dir, test, fp32, precision)
+             for precision in ("bf16", "int8")} if test else {}
+    batched = (results.get("inference") or {}).get("batched") or {}
+    epochs = len(results["train_time"]["per_epoch_s"]) or 1
+    return {
+        "method": cfg.method.name, "model": cfg.model.name, "max_length": int(cfg.model.max_length),
+        "batch_size": int(cfg.dataset.batch_size), "train_pairs": data.num_pairs("train"),
+        "test_pairs": len(test), "threads": torch.get_num_threads(), "overrides": list(overrides),
+        "train_s": train_s, "pairs_per_s": results["train_time"]["pairs_per_s"],
+        "real_tokens_per_s": tokens["real"] * epochs / train_s, "padded_tokens_per_s": tokens["padded"] * epochs / train_s,
+        "padding_share": 1 - tokens["real"] / tokens["padded"], "matmul_peak_gflops": peak,
+        "train_gflops_per_s": flops * epochs / train_s / 1e9,
+        "percent_of_peak": 100 * flops * epochs / train_s / 1e9 / peak,
+        "test_inputs_per_s": 1 / batched["seconds_per_input"] if batched.get("seconds_per_input") else None,
+        "score_inputs_per_s": 2 * len(test) / score_s if test else None,
+        "score_accuracy": pair_accuracy(fp32) if test else None,
+        "score_median_margin": statistics.median(abs(c - r) for c, r in fp32) if test else None,
+        **{f"score_{precision}": figures for precision, figures in lower.items()},
+        "test_accuracy": (results.get("accuracy") or {}).get("average"), "run_dir": cfg.paths.output_dir,
+    }
+
+
+def score_precision(run_dir: str, pairs: list[dict], fp32: list[tuple[float, float]], precision: str) -> dict:
+    """Scoring throughput of the run at a lower precision, and how far its rewards are from fp32's."""
+    from rm_lab.inference.scorer import load_reward_model
+
+    scorer = load_reward_model(run_dir, device="cpu", progress=False)
+    scorer.set_precision(precision)
+    start = time.perf_counter()
+    rewards = scorer.score_pairs(pairs)
+    seconds = time.perf_counter() - start
+    same = sum((c > r) == (c0 > r0) for (c, r), (c0, r0) in zip(rewards, fp32))
+    diff = max(abs(a - b) for pair, ref in zip(rewards, fp32) for a, b in zip(pair, ref))
+    return {"inputs_per_s": 2 * len(pairs) / seconds, "agreement": same / len(pairs), "max_abs_diff": diff,
+            "accuracy": pair_accuracy(rewards)}
+
+
+def pair_accuracy(rewards: list[tuple[float, float]]) -> float:
+    """Share of pairs whose chosen text gets the higher reward."""
+    return sum(c > r for c, r in rewards) / len(rewards)
+
+
+def table_line(r: dict) -> str:
+    return (f"| {r['method']} | {r['model']} | {r['train_pairs']} pairs | {r['pairs_per_s']:.2f} pairs/s | "
+            f"{r['real_tokens_per_s']:,.0f} real tok/s | {r['padded_tokens_per_s']:,.0f} padded tok/s | "
+            f"padding {100 * r['padding_share']:.0f}% | {r['percent_of_peak']:.0f}% of {r['matmul_peak_gflops']:.0f} "
+            f"GFLOP/s | test {r['test_inputs_per_s'] or 0:.1f} inputs/s | score {r['score_inputs_per_s'] or 0:.1f} "
+            f"inputs/s | bf16 {(r.get('score_bf16') or {}).get('inputs_per_s', 0):.1f} | "
+            f"int8 {(r.get('score_int8') or {}).get('inputs_per_s', 0):.1f} inputs/s | "
+            f"accuracy {r['test_accuracy'] if r['test_accuracy'] is not None else float('nan'):.3f} |")
