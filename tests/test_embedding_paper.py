@@ -232,7 +232,7 @@ def test_documented_command_runs_the_golden_reward_protocol_on_reference_files(t
     shrink = ["seeds=[0]", "annotation.betas=[null]", "heads.hidden=[64]", "heads.epochs=15", "heads.lr=1e-2",
               "eval.repeats=5", "rules=[single,mean,min]", f"hydra.run.dir={out}"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-m", "rm_lab.studies.embedding", "experiment=embedding_paper",
+    done = subprocess.run([sys.executable, "-m", "rm_lab.embedding_study", "experiment=embedding_paper",
                            f"data.path={folder}", *shrink], cwd=tmp_path, env=env, capture_output=True,
                           text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-3000:]

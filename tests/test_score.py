@@ -251,7 +251,7 @@ def test_cli_wrong_paths_exit_2_with_a_message(baseline_run, fixtures, tmp_path)
     env = {**os.environ, "RM_LAB_CACHE": str(tmp_path / "cache")}
 
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "rm_lab.cli.score", *args], capture_output=True, text=True,
+        return subprocess.run([sys.executable, "-m", "rm_lab.score", *args], capture_output=True, text=True,
                               env=env, cwd=tmp_path, timeout=300, check=False)
 
     cases = {
