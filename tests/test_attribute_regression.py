@@ -16,6 +16,7 @@ from rm_lab.methods.attribute_search import search_weights, weight_grid
 from rm_lab.runner.build import build_data, build_method
 
 FIXTURE = Path(__file__).parent / "fixtures" / "helpsteer2_attributes.jsonl"
+LOCAL = f"dataset.domains.helpsteer2_attributes.path={FIXTURE}"  # the fixture as the domain's file
 PLANTED = {"correctness": 0.5, "coherence": 0.2, "verbosity": -0.3}  # sum of |w| = 1, on the 0.1 grid
 
 
@@ -83,7 +84,7 @@ def test_search_averages_domains_and_breaks_ties_by_the_pairwise_loss():
 
 @pytest.fixture
 def built(make_cfg):
-    cfg = make_cfg("method=attribute_regression", "dataset=helpsteer2_attributes", f"dataset.path={FIXTURE}",
+    cfg = make_cfg("method=attribute_regression", "dataset=helpsteer2_attributes", LOCAL,
                    "model.max_length=48", "dataset.domains.helpsteer2_attributes.validation_fraction=0.3",
                    "method.lr=1e-3")
     data, backbone = build_data(cfg)
@@ -139,7 +140,7 @@ def test_regression_learns_the_ratings_and_validation_searches_the_weights(built
 def test_a_run_records_the_searched_weights_in_results_json(tmp_path):
     env = {**os.environ, "RM_LAB_CACHE": str(tmp_path / "cache"), "WANDB_SILENT": "true"}
     proc = subprocess.run([sys.executable, "-m", "rm_lab", "method=attribute_regression",
-                           "dataset=helpsteer2_attributes", f"dataset.path={FIXTURE}", "model=tiny-deberta",
+                           "dataset=helpsteer2_attributes", LOCAL, "model=tiny-deberta",
                            "model.max_length=48", "trainer.max_epochs=1", "dataset.max_pairs.train=24",
                            "dataset.batch_size=8", "logger=none", f"hydra.run.dir={tmp_path / 'run'}"],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
@@ -155,7 +156,7 @@ def test_a_run_records_the_searched_weights_in_results_json(tmp_path):
 
 
 def test_training_without_validation_pairs_fails_before_any_work(make_cfg):
-    cfg = make_cfg("method=attribute_regression", "dataset=helpsteer2_attributes", f"dataset.path={FIXTURE}",
+    cfg = make_cfg("method=attribute_regression", "dataset=helpsteer2_attributes", LOCAL,
                    "dataset.domains.helpsteer2_attributes.validation_fraction=0.0")
     data, backbone = build_data(cfg)
     with pytest.raises(ValueError, match="validation_fraction"):

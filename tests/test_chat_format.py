@@ -111,6 +111,7 @@ def test_pair_format_is_todays_tokenization(which, minilm, smollm2):
     assert render(tok, HH_PROMPT, RESPONSE, "pair") == (HH_PROMPT, RESPONSE)
 
 
+@pytest.mark.slow
 def test_pair_rows_of_the_datamodule_are_todays(make_cfg):
     cfg = make_cfg()  # tiny-deberta: the MiniLM tokenizer, max_length 64, pair
     datamodule, backbone = build_data(cfg)

@@ -117,6 +117,7 @@ def test_case_study_experiment_overrides_the_defaults():
     assert cfg.data.synthetic.test_responses == 500 and cfg.data.synthetic.dim == 8  # command line wins
 
 
+@pytest.mark.slow
 def test_case_study_end_to_end_on_the_synthetic_testbed(tmp_path):
     results = run_study(_study_cfg(tmp_path))
     out = tmp_path / "study"
@@ -132,6 +133,7 @@ def test_case_study_end_to_end_on_the_synthetic_testbed(tmp_path):
     assert 0.5 < row["agreement"]["mean"] < 1.0  # beta=2 labels are noisy but informative
 
 
+@pytest.mark.slow
 def test_case_study_reads_the_authors_files(tmp_path):
     train = synthetic_testbed(60, 6, dim=8, seed=0)
     test = synthetic_testbed(8, 12, dim=8, seed=1)

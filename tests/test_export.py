@@ -276,6 +276,7 @@ def test_a_head_design_that_cannot_be_built_fails_before_training():
         RewardModel(build_backbone(compose(["model=tiny-deberta", "model.head=pooler"])))
 
 
+@pytest.mark.slow
 def test_heads_by_design_bert_pooler_weights_decoder_no_bias():
     """pooler: the reward reads the backbone's own pooler (BERT's pretrained one in the packaged
     MiniLM; nothing added); nobias: the reward head has no bias; linear: as before."""

@@ -151,7 +151,8 @@ def test_pair_batch_margin_tensor():
 
 
 def test_datamodule_batches_carry_margins(make_cfg, fixtures):
-    cfg = make_cfg("dataset=helpsteer2_pref", f"dataset.path={fixtures / 'helpsteer2_preference.jsonl'}")
+    cfg = make_cfg("dataset=helpsteer2_pref",
+                   f"dataset.domains.helpsteer2.path={fixtures / 'helpsteer2_preference.jsonl'}")
     dm, _ = build_data(cfg)
     want = sorted(p.margin for p in dm.pairs["train"])
     got = sorted(m for batch in dm.train_dataloader() for m in batch["margin"].tolist())
@@ -164,8 +165,8 @@ def test_datamodule_batches_carry_margins(make_cfg, fixtures):
 @pytest.mark.slow
 def test_margin_run_on_helpsteer2_logs_training_signals(make_cfg, fixtures, tmp_path):
     cfg = make_cfg("method.use_margin=true", "method.center_rewards_coefficient=0.01", "dataset=helpsteer2_pref",
-                   f"dataset.path={fixtures / 'helpsteer2_preference.jsonl'}", "dataset.batch_size=2",
-                   "trainer.log_every_n_steps=1")
+                   f"dataset.domains.helpsteer2.path={fixtures / 'helpsteer2_preference.jsonl'}",
+                   "dataset.batch_size=2", "trainer.log_every_n_steps=1")
     results = run(cfg)
     assert results["status"] == "completed"
     assert results["config"]["method"]["use_margin"] is True

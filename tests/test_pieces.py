@@ -73,6 +73,7 @@ def test_tokenization_is_cached_on_disk_and_reused(make_cfg, tmp_path):
     assert all(f.endswith(".arrow") for f in files)
 
 
+@pytest.mark.slow
 def test_batch_holds_chosen_then_rejected_padded_together(make_cfg):
     cfg, dm, backbone = _datamodule(make_cfg)
     dm.setup()

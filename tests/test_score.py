@@ -228,6 +228,7 @@ def test_cli_scores_plain_rows_and_skips_malformed_ones(baseline_run, tmp_path, 
     assert "dropped: 4 rows: chosen_equals_rejected 1, empty_text 1, invalid_json 1, missing_field 1" in printed
 
 
+@pytest.mark.slow
 def test_cli_precision_bf16_scores_close_to_fp32(baseline_run, tmp_path):
     rows = tmp_path / "rows.jsonl"
     rows.write_text("\n".join(json.dumps({"prompt": f"Question {i}: how are you?", "chosen": "Fine, thanks " * (i + 1),
@@ -267,6 +268,7 @@ def test_cli_wrong_paths_exit_2_with_a_message(baseline_run, fixtures, tmp_path)
         assert proc.stderr.startswith("rm_lab.cli.score: ")
 
 
+@pytest.mark.slow
 def test_int8_quantizes_every_backbone_linear_layer(baseline_run):
     from rm_lab.models.int8 import quantize_backbones
 

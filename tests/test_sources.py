@@ -4,8 +4,14 @@ from __future__ import annotations
 import gzip
 import json
 
+import pytest
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+
+from rm_lab.core.config import compose
+from rm_lab.data.domains.hh_rlhf import HHRLHF
 from rm_lab.data.pairs import DropLog
-from rm_lab.data.sources import read_file, read_local
+from rm_lab.data.sources import read_file
 
 ROW = {"prompt": "p", "chosen": "a", "rejected": "b"}
 
@@ -22,7 +28,7 @@ def test_a_line_with_a_non_utf8_byte_is_dropped_and_the_rest_kept(tmp_path):
         with opener(path, "wb") as handle:
             handle.write(_lines(good, bad, b"{not json", good))
         drops = DropLog("d", "all")
-        rows = list(read_local(path, drops))
+        rows = list(read_file(path, drops))
         assert rows == [ROW, ROW]
         assert drops.to_dict() == {"invalid_encoding": 1, "invalid_json": 1}
         assert drops.examples["invalid_encoding"] == f"{name}:2"
@@ -42,5 +48,22 @@ def test_a_json_list_file_still_reads(tmp_path):
     path = tmp_path / "rows.json"
     path.write_text(json.dumps([ROW, 3, ROW]), encoding="utf-8")
     drops = DropLog("d", "all")
-    assert list(read_local(path, drops)) == [ROW, ROW]
+    assert list(read_file(path, drops)) == [ROW, ROW]
     assert drops.to_dict() == {"not_an_object": 1}
+
+
+# -- one way to point at a local file: the domain's `path` -----------------------------------------
+def test_a_domain_reads_its_local_file_from_its_path(fixtures):
+    cfg = compose(["dataset=shp", f"dataset.domains.shp.path={fixtures / 'shp.jsonl'}"])
+    loaded = instantiate(cfg.dataset.domains.shp, _convert_="all").load()
+    assert loaded.source == f"local {fixtures / 'shp.jsonl'}"
+    assert sum(len(pairs) for pairs in loaded.pairs.values()) == 12
+
+
+def test_dataset_path_and_per_split_files_name_the_domains_path(fixtures):
+    cfg = compose(["dataset=shp", "dataset.path=/data/shp.jsonl"])
+    with pytest.raises(InstantiationException, match=r"dataset.path is not read: .*dataset.domains.shp.path=/data/shp.jsonl"):
+        instantiate(cfg.dataset, _convert_="all")
+    with pytest.raises(ValueError, match=r"`files` is not read: .*dataset.domains.hh_rlhf.path=FILE"):
+        HHRLHF(files={"train": "train.jsonl", "test": "test.jsonl"})
+    assert HHRLHF(files=None).load().absent  # conf's `files: null` is fine

@@ -135,6 +135,7 @@ def test_pad_to_multiple_of():
     assert plain["input_ids"].shape == (2, 9)
 
 
+@pytest.mark.slow
 def test_datamodule_batches_are_grouped_and_padded(tmp_path):
     common = ["model=tiny-deberta", "dataset=hh_rlhf_sample", "dataset.max_pairs.train=96",
               "dataset.batch_size=8", f"dataset.cache_dir={tmp_path}"]
@@ -192,6 +193,7 @@ class _SlowValidation(pl.LightningModule):
         return torch.optim.SGD(self.parameters(), lr=0.1)
 
 
+@pytest.mark.slow
 def test_epoch_timer_leaves_validation_out(tmp_path):
     timer = EpochTimer()
     data = torch.randn(8, 2)
@@ -287,7 +289,8 @@ def _ragged_batch(rows: int = 10, width: int = 30, seed: int = 0) -> dict:
     return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
 
 
-@pytest.mark.parametrize("name", sorted(BACKBONES))
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n == "llama_last" else n
+                                  for n in sorted(BACKBONES)])  # llama_last: seconds (the GGUF config)
 def test_chunked_encoding_gives_the_whole_batch_rewards_and_gradients(name):
     from rm_lab.models.heads import RewardModel
 

@@ -59,7 +59,7 @@ def test_training_moves_the_model(make_cfg):
 
 
 def test_failed_run_leaves_a_failed_results_file(make_cfg, tmp_path):
-    cfg = make_cfg("dataset=hh_rlhf", f"dataset.path={tmp_path}/missing.jsonl.gz")
+    cfg = make_cfg("dataset=hh_rlhf", f"dataset.domains.hh_rlhf.path={tmp_path}/missing.jsonl.gz")
     with pytest.raises(FileNotFoundError, match="does not exist"):
         run(cfg)
     results = json.loads((tmp_path / "run" / "results.json").read_text())
@@ -68,7 +68,7 @@ def test_failed_run_leaves_a_failed_results_file(make_cfg, tmp_path):
 
 @pytest.mark.slow
 def test_single_domain_reads_a_local_file_by_path(make_cfg, fixtures):
-    results = run(make_cfg("dataset=shp", f"dataset.path={fixtures}/shp.jsonl",
+    results = run(make_cfg("dataset=shp", f"dataset.domains.shp.path={fixtures}/shp.jsonl",
                            "dataset.domains.shp.test_fraction=0.5"))
     assert list(results["accuracy"]["per_domain"]) == ["shp"]
     counts = results["data"]["shp"]["pairs"]

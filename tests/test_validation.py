@@ -46,6 +46,7 @@ def _fit(callbacks, epochs=4):
     return module, trainer
 
 
+@pytest.mark.slow
 def test_best_weights_come_back_at_the_end_of_the_fit():
     best = BestWeights("val/metric")
     module, _ = _fit([best])
@@ -55,6 +56,7 @@ def test_best_weights_come_back_at_the_end_of_the_fit():
     assert float(module.w) == pytest.approx(module.after_epoch[1])  # ... replaced by the best epoch's
 
 
+@pytest.mark.slow
 def test_test_on_last_keeps_the_last_weights_and_early_stopping_stops():
     cfg = OmegaConf.create({"test_on": "last", "early_stopping": 1})
     selectors: list = []

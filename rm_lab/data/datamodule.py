@@ -78,11 +78,12 @@ class PreferenceDataModule(pl.LightningDataModule):
             raise ValueError(f"dataset.max_pairs has unknown splits {sorted(unknown)}; valid: {list(SPLITS)}")
         self.max_pairs = caps
         self.data_seed = data_seed  # the caps' sample: fixed, whatever the run's seed
-        if path:
-            if len(self.domains) != 1:
-                raise ValueError(f"dataset.path needs a single-domain dataset; {name!r} has "
-                                 f"{list(self.domains)}: set dataset.domains.<domain>.path instead")
-            next(iter(self.domains.values())).path = path
+        if path:  # one way to point at a local file: the domain's own `path`
+            keys = list(self.domains)
+            where = (f"dataset.domains.{keys[0]}.path={path}" if len(keys) == 1 else
+                     f"dataset.domains.<domain>.path=FILE for each domain of {keys}")
+            raise ValueError(f"dataset.path is not read: give the file to its domain, {where} "
+                             "(a file, a folder, or a list of them)")
         self.domains = expand_domains(self.domains)
         check_caps(self.max_pairs, [*domains, *self.domains])
         self.batch_size = batch_size

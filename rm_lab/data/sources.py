@@ -110,11 +110,6 @@ def read_file(path: Path, drops: DropLog) -> Iterator[dict]:
     yield from table
 
 
-def read_local(path: str | Path, drops: DropLog) -> Iterator[dict]:
-    for file in list_files(path):
-        yield from read_file(file, drops)
-
-
 def read_hub(hub_id: str, split: str, name: str | None = None, data_dir: str | None = None,
              revision: str | None = None, instead: str = "") -> Iterator[dict]:
     """Rows of a hub dataset split; fails within seconds when the hub is unreachable."""

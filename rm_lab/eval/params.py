@@ -1,13 +1,27 @@
-"""Parameter counts, total and trainable, by component."""
+"""Parameter counts: the one place that counts a model's parameters (results.json `params`, the
+memory plan, the parameter table, the zoo's sizes), and the linear layers' share that a FLOP
+estimate needs."""
 from __future__ import annotations
 
 from torch import nn
 
 
-def count(module: nn.Module) -> dict[str, int]:
-    params = list({id(p): p for p in module.parameters()}.values())
+def _sizes(params) -> dict[str, int]:
+    """{"total", "trainable"} over parameters given once each."""
+    params = list(params)
     return {"total": sum(p.numel() for p in params),
             "trainable": sum(p.numel() for p in params if p.requires_grad)}
+
+
+def _unique(modules) -> list[nn.Parameter]:
+    """The modules' parameters, a tensor shared between (or within) them once."""
+    return list({id(p): p for m in modules for p in m.parameters()}.values())
+
+
+def count(module: nn.Module) -> dict[str, int]:
+    """{"total", "trainable"}: the module's parameters, a shared tensor counted once (works on
+    the meta device: shapes only)."""
+    return _sizes(_unique([module]))
 
 
 def count_components(components: dict[str, nn.Module]) -> dict:
@@ -15,10 +29,11 @@ def count_components(components: dict[str, nn.Module]) -> dict:
 
     Shared parameters (the same tensor in two components) are counted once in the totals.
     """
-    by = {name: count(m) for name, m in components.items()}
-    unique = {id(p): p for m in components.values() for p in m.parameters()}
-    return {
-        "total": sum(p.numel() for p in unique.values()),
-        "trainable": sum(p.numel() for p in unique.values() if p.requires_grad),
-        "by_component": by,
-    }
+    return {**_sizes(_unique(components.values())),
+            "by_component": {name: count(m) for name, m in components.items()}}
+
+
+def linear_params(model: nn.Module) -> int:
+    """Weights of the linear layers (each costs 2 FLOPs per token forward): not the parameter
+    count, the figure a FLOP estimate multiplies by tokens."""
+    return sum(m.weight.numel() for m in model.modules() if isinstance(m, nn.Linear))

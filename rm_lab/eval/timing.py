@@ -1,10 +1,16 @@
 """Wall-clock timing that means the same for every method.
 
-Clocks synchronize the accelerator before they are read (`synchronize`), so a method whose
-kernels run asynchronously is charged its compute, not its kernel launches. Training epochs
-are timed by a Lightning callback; inference by one protocol for all methods: per input (each
-test pair scored alone, as the router paper measures it) on the first `per_input_pairs` test
-pairs, with the batched figure (evaluation batches) alongside.
+`clock()` reads perf_counter after synchronizing the accelerator (`synchronize`; a no-op on the
+CPU), so a method whose kernels run asynchronously is charged its compute, not its kernel
+launches; the runner and the methods time each fit with it. `EpochTimer`, a Lightning callback,
+records each training epoch's seconds with the validation passes inside it left out (their
+seconds kept apart), and is saved in checkpoints so a resumed run reports every epoch.
+`InferenceClock` holds a method's test-time figures: the batched one (every test batch scored
+as the evaluation loader gives it) and the per-input one (up to `per_input_pairs` test pairs,
+spread over the test batches, scored one pair at a time, as the router paper measures it; the
+method's test step does the scoring). Its `state()` is summed over processes in a multi-process
+run, and `summary()` reports the per-input figure as `seconds_per_input` when it was measured,
+else the batched one, with both alongside.
 """
 from __future__ import annotations
 

@@ -21,11 +21,6 @@ def bradley_terry_losses(chosen: torch.Tensor, rejected: torch.Tensor,
     return -F.logsigmoid(diff)
 
 
-def bradley_terry_loss(chosen: torch.Tensor, rejected: torch.Tensor) -> torch.Tensor:
-    """The mean Bradley-Terry loss over pairs."""
-    return bradley_terry_losses(chosen, rejected).mean()
-
-
 def classification_losses(chosen: torch.Tensor, rejected: torch.Tensor) -> torch.Tensor:
     """Each response labelled winner (1) or loser (0), binary cross-entropy on its reward as a
     logit, averaged over the pair's two responses."""
@@ -39,6 +34,3 @@ def center_rewards_penalty(chosen: torch.Tensor, rejected: torch.Tensor) -> torc
     in fp32: TRL's `center_rewards_coefficient` term (Eisenstein et al. 2023,
     arXiv 2312.09244), which pulls each pair's rewards towards a zero mean."""
     return (chosen.float() + rejected.float()).pow(2).mean(-1)
-
-
-PAIR_LOSSES = {"bradley_terry": bradley_terry_losses, "classification": classification_losses}

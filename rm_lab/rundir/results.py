@@ -81,6 +81,13 @@ class TrainTime(TypedDict, total=False):
 
 
 class Inference(TypedDict):
+    """Test-time scoring time (`rm_lab.eval.timing.InferenceClock.summary()`). An input is one
+    scored text, so a pair is two. `seconds_per_input` is the per-input figure (up to
+    `per_input_pairs` test pairs scored one pair at a time) when it was measured, else the batched
+    one (every test batch); `protocol` ("per_input" or "batched") says which. The record also holds
+    `per_input` and `batched`, each {"seconds_per_input", "inputs", "seconds_total"}; the top-level
+    `seconds_total` and `inputs` are the batched pass's."""
+
     seconds_total: float
     inputs: int              # texts scored (each pair is two)
     seconds_per_input: float | None
@@ -379,18 +386,9 @@ def total_params(run: dict) -> float | None:
     return _number(_get(run, "params", "total"))
 
 
-def trainable_params(run: dict) -> float | None:
-    return _number(_get(run, "params", "trainable"))
-
-
 def train_seconds(run: dict) -> float | None:
     """Wall seconds of all of the run's fits."""
     return _number(_get(run, "train_time", "total_s"))
-
-
-def pairs_per_second(run: dict) -> float | None:
-    """Training throughput (None for methods that fit components on parts of the data)."""
-    return _number(_get(run, "train_time", "pairs_per_s"))
 
 
 def component_seconds(run: dict) -> dict[str, float]:

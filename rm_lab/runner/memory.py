@@ -26,6 +26,7 @@ import warnings
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from rm_lab.eval.params import count
 from rm_lab.runner.build import build_backbone, build_method
 
 UNITS = {"": 1, "B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
@@ -70,9 +71,8 @@ def memory_plan(cfg: DictConfig, device_bytes: float | None = None) -> dict:
     with torch.device("meta"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         module = build_method(cfg.method, backbone=backbone, domains=list(cfg.dataset.domains))
-    params = {id(p): p for p in module.parameters()}.values()
-    total = sum(p.numel() for p in params)
-    trainable = sum(p.numel() for p in params if p.requires_grad)
+    counted = count(module)
+    total, trainable = counted["total"], counted["trainable"]
     precision = str(cfg.trainer.get("precision", "32-true"))
     half_weights = precision in HALF or str(cfg.model.get("dtype", "float32")) in HALF_DTYPES
     width = 2 if half_weights else 4

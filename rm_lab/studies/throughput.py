@@ -35,9 +35,9 @@ from pathlib import Path
 
 import torch
 from omegaconf import OmegaConf
-from torch import nn
 
 from rm_lab.core.config import compose
+from rm_lab.eval.params import linear_params
 
 DEFAULTS = ["dataset=hh_rlhf_sample", "model=minilm-l6", "model.max_length=256", "dataset.batch_size=16",
             "method.lr=5e-5", "logger=none", "checkpoint.last=false"]
@@ -54,11 +54,6 @@ def matmul_peak(seconds: float = 2.0, n: int = 1024) -> float:
             torch.mm(a, b)
         best = max(best, 4 * 2 * n**3 / (time.perf_counter() - start))
     return best / 1e9
-
-
-def linear_params(model: nn.Module) -> int:
-    """Parameters in the linear layers (what costs 2 FLOPs per token per parameter forward)."""
-    return sum(m.weight.numel() for m in model.modules() if isinstance(m, nn.Linear))
 
 
 def training_flops(lengths: list[int], linear: int, layers: int, hidden: int) -> float:

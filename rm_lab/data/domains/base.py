@@ -28,15 +28,16 @@ class Domain:
     """A preference domain: a converter from its hub schema to pairs, plus where to read it.
 
     Sources, first one set wins:
-      files: {train: PATH, validation: PATH, test: PATH}  local files per split (validation
-                                        optional: cut from train by group when missing)
-      path:  PATH or [PATH, ...]        local rows, split by group: `test_fraction` to test,
-                                        `validation_fraction` to validation, the rest to train
+      path:  PATH or [PATH, ...]        local rows (files or folders), split by group:
+                                        `test_fraction` to test, `validation_fraction` to
+                                        validation, the rest to train
       hub:   {id, name, data_dir, revision, splits: {train: NAME, validation: NAME, test: NAME}}
              a split missing from `splits` is cut from train by group
+    `path` (dataset.domains.<domain>.path=FILE) is the one way to point a domain at local files;
+    `files` (per-split files) is refused with a message naming it.
     Local and cut splits keep each pair's group (its prompt, or what the domain groups by)
     on one side, so no test or validation prompt is seen in training.
-    With none of them the domain is absent (`absent_reason` says why).
+    With neither the domain is absent (`absent_reason` says why).
     """
 
     name = "domain"
@@ -48,7 +49,10 @@ class Domain:
             self.name = name
         self.hub = dict(hub) if hub else None
         self.path = path
-        self.files = dict(files) if files else None
+        if files:
+            raise ValueError(f"{self.name}: `files` is not read: give the domain its local rows with "
+                             f"dataset.domains.{self.name}.path=FILE (a file, a folder, or a list of them), "
+                             "split by test_fraction and validation_fraction")
         if not 0.0 < test_fraction < 1.0:
             raise ValueError(f"{self.name}: test_fraction must be in (0, 1), got {test_fraction}")
         self.test_fraction = test_fraction
@@ -121,23 +125,7 @@ class Domain:
 
     def load(self) -> DomainSplits:
         result = DomainSplits(self.name)
-        if self.files:
-            result.source = f"files {self.files}"
-            missing = [s for s in ("train", "test") if not self.files.get(s)]
-            if missing:
-                raise ValueError(f"{self.name}: files must name train and test (validation is optional), "
-                                 f"missing {missing}")
-            for split in SPLITS:
-                drops = DropLog(self.name, split)
-                if self.files.get(split):
-                    pairs = self._local_pairs([self.files[split]], drops)
-                    if split == "train" and not self.files.get("validation"):
-                        self._hash_split(pairs, result, ("train", "validation"))
-                    else:
-                        result.pairs[split] = pairs
-                result.dropped[split] = drops.to_dict()
-                drops.report()
-        elif self.path:
+        if self.path:
             paths = [self.path] if isinstance(self.path, str) else list(self.path)
             result.source = "local " + ", ".join(map(str, paths))
             drops = DropLog(self.name, "all")
@@ -165,7 +153,7 @@ class Domain:
                 result.dropped[split] = drops.to_dict()
                 drops.report()
         else:
-            result.absent = self.absent_reason or "no source configured (set hub, path or files)"
+            result.absent = self.absent_reason or "no source configured (set hub, or path for local files)"
         for split in SPLITS:
             result.pairs.setdefault(split, [])
         return result

@@ -17,7 +17,6 @@ import pandas as pd
 
 ID_COLUMNS = ("model", "hub_id")
 SIZE = "size_b"
-TOKENS = "pretrain_tokens_t"
 TEMPLATE = Path(__file__).parent / "tables" / "benchmarks_template.csv"
 SYNTHETIC_OFFLINE = Path(__file__).parent / "tables" / "benchmarks_synthetic_offline.csv"
 

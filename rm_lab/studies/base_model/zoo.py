@@ -21,6 +21,7 @@ import torch
 from hydra.utils import instantiate
 
 from rm_lab.core.config import compose
+from rm_lab.eval.params import count
 
 ZOO = ("qwen2.5-0.5b-instruct", "qwen2.5-1.5b-instruct", "qwen2.5-3b-instruct", "qwen2.5-7b-instruct",
        "gemma-2-2b-it", "gemma-2-9b-it", "llama-3.2-1b-instruct", "llama-3.2-3b-instruct",
@@ -71,7 +72,7 @@ def count_from_config(name: str) -> dict:
     config = backbone.config()
     with torch.device("meta"):
         model = AutoModel.from_config(config)
-    total = sum(p.numel() for p in model.parameters())
+    total = count(model)["total"]
     tied = getattr(config, "tie_word_embeddings", True)
     head = 0 if tied else config.vocab_size * backbone.hidden_size
     return {"model": name, "source": backbone.source, "backbone": total, "with_lm_head": total + head,
