@@ -113,21 +113,29 @@ SWEEP_TIME := $(shell date +%Y-%m-%d_%H-%M-%S)
 comma := ,
 empty :=
 space := $(empty) $(empty)
-REPORT_METHODS := baseline base_lora more rodos arliss
+# The methods of the tables, as each method declares them (its `capabilities` beside its class;
+# `$(PY) -m rm_lab.cli methods --long` shows them), read once per make and only by the recipes that
+# need them (after the virtualenv exists). A hydra.searchpath=... in ARGS adds the methods it finds.
+methods_of = $(shell $(PY) -m rm_lab.cli methods $(addprefix --table ,$(1)) $(filter hydra.searchpath=%,$(ARGS)))
+TABLES_METHODS = $(eval TABLES_METHODS := $(call methods_of,2 3 6))$(TABLES_METHODS)
+BACKBONES_METHODS = $(eval BACKBONES_METHODS := $(call methods_of,7))$(BACKBONES_METHODS)
+NO_METHODS = $(error no method declares Table $(1): $(PY) -m rm_lab.cli methods --table $(1) printed none)
 ifeq ($(PROFILE),offline)
 TABLES_MODELS ?= minilm-l6
 BACKBONES ?= minilm-l6,tiny-deberta
 SEEDS ?= 0,1
-HAVE_METHODS := $(filter $(REPORT_METHODS),$(basename $(notdir $(wildcard conf/method/*.yaml))))
-METHODS_CHOICE := experiment=tables_offline method=$(subst $(space),$(comma),$(HAVE_METHODS))
-BACKBONES_CHOICE := experiment=tables_offline method=baseline experiment_name=backbones_offline
+HAVE_METHODS = $(TABLES_METHODS)
+METHODS_CHOICE = experiment=tables_offline method=$(subst $(space),$(comma),$(HAVE_METHODS))
+BACKBONES_CHOICE = experiment=tables_offline method=$(subst $(space),$(comma),$(BACKBONES_METHODS)) experiment_name=backbones_offline
 else ifeq ($(PROFILE),paper)
 TABLES_MODELS ?= deberta-v3-xsmall,deberta-v3-small,deberta-v3-base,deberta-v3-large
 BACKBONES ?= deberta-v3-xsmall,deberta-v3-small,deberta-v3-base,deberta-v3-large,bert-small,bert-base,roberta-base,gpt2
 SEEDS ?= 0,1,2,3,4
-HAVE_METHODS := $(filter $(REPORT_METHODS),$(patsubst paper_%,%,$(basename $(notdir $(wildcard conf/experiment/paper_*.yaml)))))
-METHODS_CHOICE := experiment=$(subst $(space),$(comma),$(addprefix paper_,$(HAVE_METHODS))) experiment_name=tables_paper
-BACKBONES_CHOICE := experiment=paper_baseline experiment_name=backbones_paper
+# the paper profile runs each method through its conf/experiment/paper_<method>.yaml
+PAPER_EXPERIMENTS := $(basename $(notdir $(wildcard conf/experiment/paper_*.yaml)))
+HAVE_METHODS = $(patsubst paper_%,%,$(filter $(PAPER_EXPERIMENTS),$(addprefix paper_,$(TABLES_METHODS))))
+METHODS_CHOICE = experiment=$(subst $(space),$(comma),$(addprefix paper_,$(HAVE_METHODS))) experiment_name=tables_paper
+BACKBONES_CHOICE = experiment=$(subst $(space),$(comma),$(filter $(PAPER_EXPERIMENTS),$(addprefix paper_,$(BACKBONES_METHODS)))) experiment_name=backbones_paper
 else
 PROFILE_ERROR := PROFILE must be offline or paper, not "$(PROFILE)"
 endif
@@ -139,12 +147,14 @@ REPORT := $(PY) -m rm_lab.report --out reports/$(PROFILE)
 # A failed run does not stop the report: it shows as a marked cell listed under the table.
 tables-sweep: $(STAMP)
 	$(if $(PROFILE_ERROR),$(error $(PROFILE_ERROR)))
+	$(if $(HAVE_METHODS),,$(call NO_METHODS,2))
 	@if [ -d "$(TABLES_SWEEP)" ]; then echo "reusing $(TABLES_SWEEP)"; else \
 	$(PY) -m rm_lab -m $(METHODS_CHOICE) model=$(TABLES_MODELS) seed=$(SEEDS) $(LAUNCH) \
 		hydra.sweep.dir=$(TABLES_SWEEP) $(ARGS) || echo "some runs failed: see the tables' notes"; fi
 
 backbones-sweep: $(STAMP)
 	$(if $(PROFILE_ERROR),$(error $(PROFILE_ERROR)))
+	$(if $(BACKBONES_METHODS),,$(call NO_METHODS,7))
 	@if [ -d "$(BACKBONES_SWEEP)" ]; then echo "reusing $(BACKBONES_SWEEP)"; else \
 	$(PY) -m rm_lab -m $(BACKBONES_CHOICE) model=$(BACKBONES) seed=$(SEEDS) $(LAUNCH) \
 		hydra.sweep.dir=$(BACKBONES_SWEEP) $(ARGS) || echo "some runs failed: see the table's notes"; fi

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -38,17 +39,22 @@ def test_an_experiment_names_its_sweep_and_wandb_groups_by_it():
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 def test_make_targets_build_the_sweep_and_report_commands():
-    def dry(*args):
-        return subprocess.run(["make", "-n", "-o", ".venv/.installed", *args], cwd=ROOT,
-                              capture_output=True, text=True, timeout=60)
+    def dry(*args):  # the methods come from `python -m rm_lab.cli methods`: this interpreter's
+        return subprocess.run(["make", "-n", "-o", ".venv/.installed", f"PY={sys.executable}", *args], cwd=ROOT,
+                              capture_output=True, text=True, timeout=240)
 
     paper = dry("tables", "PROFILE=paper", "LAUNCHER=slurm")
     assert paper.returncode == 0, paper.stderr
-    assert "experiment=paper_baseline" in paper.stdout and "seed=0,1,2,3,4" in paper.stdout
+    # the methods of Tables 2, 3 and 6 in their declared order; Table 7's alone behind the backbones
+    assert ("experiment=paper_baseline,paper_base_lora,paper_more,paper_rodos,paper_arliss "
+            "experiment_name=tables_paper") in paper.stdout
+    assert "experiment=paper_baseline experiment_name=backbones_paper" in paper.stdout
+    assert "seed=0,1,2,3,4" in paper.stdout
     assert "hydra/launcher=slurm" in paper.stdout and "hydra.sweep.dir=multirun/tables_paper/" in paper.stdout
     assert "rm_lab.report --out reports/paper" in paper.stdout and "--tables 7" in paper.stdout
     offline = dry("table2")
-    assert "experiment=tables_offline" in offline.stdout and "seed=0,1 " in offline.stdout
+    assert "experiment=tables_offline method=baseline,base_lora,more,rodos,arliss " in offline.stdout
+    assert "seed=0,1 " in offline.stdout
     assert "--tables 2 --models minilm-l6" in offline.stdout
     bad = dry("table7", "PROFILE=laptop")
     assert bad.returncode != 0 and "PROFILE must be offline or paper" in bad.stderr

@@ -44,7 +44,7 @@ def test_report_over_a_real_two_seed_sweep_writes_all_formats(tmp_path, capsys):
     # methods of the paper that this sweep did not run are marked, not dropped
     assert rows["rodos"]["status"] == "missing"
     md = (out / "table2.md").read_text()
-    assert "| rodos | tiny DeBERTa (random) | — |" in md and "rodos / tiny-deberta" in md  # no run: its name
+    assert "| RODOS | tiny DeBERTa (random) | — |" in md and "rodos / tiny-deberta" in md  # no run: its class's label
     assert "| Baseline | tiny DeBERTa (random) |" in md  # as the runs label their method
     t3 = {r["method"]: r for r in csv.DictReader((out / "table3.csv").open())}
     assert float(t3["baseline"]["train_epoch_s/total_mean"]) > 0

@@ -101,8 +101,8 @@ def test_noise_test_marks_best_within_noise_and_differs(sweep):
     assert rodos.verdict == "differs" and rodos.p < 0.05
     md = to_markdown(t2s)
     assert "**0.720 ± 0.020**" in md
-    # labels come from the runs; a method with no run anywhere keeps its name
-    assert "| RODOS | small |" in md and "| base_lora | small | — |" in md
+    # labels come from the runs; a method with no run is labelled by its class (its `label`)
+    assert "| RODOS | small |" in md and "| BaseLoRA | small | — |" in md
 
 
 def test_table3_table6_table7(sweep):
@@ -127,7 +127,7 @@ def test_csv_and_latex_carry_the_numbers(sweep):
     assert rows[("rodos", "small")]["accuracy/hh_rlhf_vs_best"] == "differs"
     assert rows[("base_lora", "small")]["status"] == "missing"
     tex = to_latex(t2)
-    assert r"\textbf{0.720 $\pm$ 0.020}" in tex and r"\toprule" in tex and r"base\_lora & small & --" in tex
+    assert r"\textbf{0.720 $\pm$ 0.020}" in tex and r"\toprule" in tex and r"BaseLoRA & small & --" in tex
 
 
 def test_cli_writes_every_format_and_reports_bad_paths(sweep, tmp_path, capsys):

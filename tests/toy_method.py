@@ -2,7 +2,8 @@
 
 It shows that a new method is one Python module plus one YAML (tests/conf/method/toy.yaml,
 found through `hydra.searchpath`), with no edit to rm_lab: the runner builds and trains it,
-the run summary prints its own line, and the report puts it in Table 2 under its own label.
+the run summary prints its own line, and the report puts it in Table 2 under its own label
+(its `capabilities` say so; the report also shows any method present that declares nothing).
 """
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ import torch
 from torch import nn
 
 from rm_lab.methods.base import RewardModule
+from rm_lab.methods.capabilities import Capabilities
 
 
 class BagOfTokensRM(RewardModule):
     label = "Bag of tokens"
+    capabilities = Capabilities(components=("bag", "head"), tables=("2",))
 
     def __init__(self, backbone, domains: list[str], dim: int = 8, lr: float = 1e-2):
         super().__init__(domains, lr=lr)

@@ -1,8 +1,11 @@
 """Every command a user types, each a thin door into the library: it parses arguments and calls it.
 
-`python -m rm_lab.cli` lists them (COMMANDS below is that list, one line each).
+`python -m rm_lab.cli` lists them (COMMANDS below is that list, one line each);
+`python -m rm_lab.cli methods` lists the methods and what each declares it can do.
 """
 from __future__ import annotations
+
+import sys
 
 # command (as typed after `python -m`) -> what it does
 COMMANDS: dict[str, str] = {
@@ -22,9 +25,52 @@ COMMANDS: dict[str, str] = {
     "rm_lab.embedding_study": "the golden-reward study of embedding-based reward models",
     "rm_lab.embedding_study.sweep": "embedding heads over seeds, every ensemble rule, in one process",
     "rm_lab.embedding_study.speed": "embedding throughput against a bare forward pass",
+    "rm_lab.cli methods": "the methods (conf/method, a searchpath's) and what each can do; --table N: Table N's",
 }
 
 
 def listing() -> str:
     width = max(len(c) for c in COMMANDS) + len("python -m ")
     return "\n".join(f"{'python -m ' + c:<{width}}  {what}" for c, what in COMMANDS.items())
+
+
+FLAGS = ("routes", "stores_components", "adds_domains", "inference_compare", "reference")
+
+
+def methods(argv: list[str] | None = None) -> int:
+    """`python -m rm_lab.cli methods [--table N]... [--routes ...] [--long] [hydra.searchpath=[...]]`:
+    the `method` choices (one per line, in the tables' row order) that appear in any of the
+    tables given and have every capability flag given; --long: what each declares, as a table."""
+    import argparse
+    import logging
+
+    from rm_lab.methods.capabilities import TABLES, problems
+    from rm_lab.methods.capabilities import methods as registered
+
+    parser = argparse.ArgumentParser(prog="python -m rm_lab.cli methods", description=methods.__doc__)
+    parser.add_argument("--table", action="append", choices=TABLES, help="only the methods of this table "
+                        "(repeat: of any of them)")
+    for flag in FLAGS:
+        parser.add_argument("--" + flag.replace("_", "-"), action="store_true", help=f"only those that declare {flag}")
+    parser.add_argument("--long", action="store_true", help="a table of what each method declares")
+    parser.add_argument("overrides", nargs="*", metavar="hydra.searchpath=[...]",
+                        help="config directories whose method/*.yaml count too")
+    args = parser.parse_args(argv)
+    logging.getLogger("rm_lab.methods.capabilities").setLevel(logging.ERROR)  # printed below instead
+    found = registered(args.overrides, table=args.table, **{f: True for f in FLAGS if getattr(args, f)})
+    if args.long:
+        print("| method | name | label | tables | routes | stores components | adds domains | compared "
+              "| components | paper rows (M) |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        for m in found:
+            c = m.capabilities
+            rows = ", ".join(f"{r.model}" + (f" {r.params_m:g}" if r.params_m else "") for r in c.paper_rows)
+            yes = {True: "yes", False: ""}
+            print(f"| {m.choice} | {m.name} | {m.label} | {' '.join(c.tables) or '-'} | {yes[c.routes]} "
+                  f"| {yes[c.stores_components]} | {yes[c.adds_domains]} | {yes[c.inference_compare]} "
+                  f"| {' '.join(c.components)} | {rows or '-'} |")
+    else:
+        print("\n".join(m.choice for m in found))
+    for why in problems(args.overrides):
+        print(f"left out: {why}", file=sys.stderr)
+    return 0

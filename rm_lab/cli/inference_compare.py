@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import warnings
 
 import torch
 
-from rm_lab.studies.inference_compare import compare, markdown
+from rm_lab.studies.inference_compare import compare, compared, markdown
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -17,8 +18,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--routing", choices=["router", "gold"], help="default: router with stored runs, else gold")
     parser.add_argument("--repeats", type=int, default=3, help="passes over the test batches")
     parser.add_argument("--max-batches", type=int)
-    parser.add_argument("--rodos", help="a trained rodos run directory (its components are loaded)")
-    parser.add_argument("--arliss", help="a trained arliss run directory (its components are loaded)")
+    names = compared([a for a in (argv if argv is not None else sys.argv[1:]) if "=" in a])
+    for name in names:  # --rodos, --arliss: the methods that declare an inference comparison
+        parser.add_argument(f"--{name}", dest=f"stored_{name}", metavar="RUN_DIR",
+                            help=f"a trained {name} run directory (its components are loaded)")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--no-merge", action="store_true", help="ARLISS runs peft's unmerged LoRA layers")
     parser.add_argument("--out", help="write the result as JSON here")
@@ -28,7 +31,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     result = compare(args.overrides, args.device, args.routing, args.repeats, args.max_batches,
-                     {"rodos": args.rodos, "arliss": args.arliss}, merge=not args.no_merge)
+                     {n: getattr(args, f"stored_{n}") for n in names}, merge=not args.no_merge)
     print(markdown(result), flush=True)
     if args.out:
         from rm_lab.core.io import write_json_atomic

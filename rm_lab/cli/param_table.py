@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import warnings
 
 from rm_lab.studies.param_table import markdown, rows
@@ -12,10 +13,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--methods", nargs="+", help="conf/method choices (default: the paper's rows)")
     parser.add_argument("--models", nargs="+", help="conf/model choices (default: deberta-v3-base)")
-    args = parser.parse_args(argv)
+    parser.add_argument("overrides", nargs="*", metavar="key=value",
+                        help="config overrides, anywhere on the line, e.g. hydra.searchpath=[file:///my/conf] "
+                        "(the paper rows of the methods found there too)")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    overrides = [a for a in argv if "=" in a and not a.startswith("-")]
+    args = parser.parse_args([a for a in argv if a not in overrides])
     logging.basicConfig(level=logging.ERROR)
     warnings.simplefilter("ignore", FutureWarning)
-    print(markdown(rows(args.methods, args.models)))
+    print(markdown(rows(args.methods, args.models, overrides)))
 
 
 if __name__ == "__main__":

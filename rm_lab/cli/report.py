@@ -4,9 +4,11 @@
     python -m rm_lab.report multirun/x/2026-01-01_10-00-00 --tables 2 3 --out reports/x
     python -m rm_lab.report multirun/backbones --tables 7 --models minilm-l6,tiny-deberta
     python -m rm_lab.report multirun/x --methods baseline,rodos           # only these rows
+    python -m rm_lab.report multirun/x --searchpath my_conf               # + my_conf/method/*.yaml's methods
 
-Reads only the runs' results.json files. Writes <out>/table<N>.{md,csv,tex} and PNG plots, and
-prints the tables. Failed or missing runs are marked and listed; they never stop the report.
+Reads the runs' results.json files, and what each method declares (its tables, row order and
+label: `python -m rm_lab.cli methods --long`). Writes <out>/table<N>.{md,csv,tex} and PNG plots,
+and prints the tables. Failed or missing runs are marked and listed; they never stop the report.
 """
 from __future__ import annotations
 
@@ -32,16 +34,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("paths", nargs="+", help="sweep folders, run folders or results.json files")
     p.add_argument("--tables", nargs="+", default=list(TABLES), choices=TABLES, help="which tables")
     p.add_argument("--out", default="reports", help="output folder (default: reports)")
-    p.add_argument("--methods", help="comma-separated methods to show, in order (default: the "
-                   "paper's five plus any other present)")
+    p.add_argument("--methods", help="comma-separated methods to show, in order (default: the methods "
+                   "that declare the table, plus any other present)")
     p.add_argument("--models", help="comma-separated backbones to show, in order (default: those present)")
+    p.add_argument("--searchpath", action="append", default=[], metavar="DIR",
+                   help="a config directory (as hydra.searchpath) whose method/*.yaml the tables expect too")
     p.add_argument("--alpha", type=float, default=0.05, help="significance level of the noise test")
     p.add_argument("--no-plots", action="store_true", help="tables only")
     return p.parse_args(argv)
 
 
 def report(paths, tables=TABLES, out="reports", methods=None, models=None, alpha=0.05,
-           plots=True) -> list[Path]:
+           plots=True, searchpath=()) -> list[Path]:
     """Build and write the tables (and plots); returns the files written."""
     runs = load_runs(*paths)
     if not runs:
@@ -49,7 +53,7 @@ def report(paths, tables=TABLES, out="reports", methods=None, models=None, alpha
                                 f"first (e.g. `make table2`, or python -m rm_lab -m seed=0,1)")
     out = Path(out)
     written: list[Path] = []
-    built = build_tables(runs, tables, methods=methods, models=models, alpha=alpha)
+    built = build_tables(runs, tables, methods=methods, models=models, alpha=alpha, searchpath=searchpath)
     for table in built:
         written.append(write_text_atomic(out / f"{table.name}.md", to_markdown(table)))
         written.append(write_text_atomic(out / f"{table.name}.csv", to_csv(table)))
@@ -69,7 +73,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         written = report(args.paths, args.tables, args.out, _names(args.methods), _names(args.models),
-                         args.alpha, plots=not args.no_plots)
+                         args.alpha, plots=not args.no_plots, searchpath=args.searchpath)
     except (FileNotFoundError, ValueError) as err:
         print(f"rm_lab.report: {err}", file=sys.stderr)
         return 2

@@ -22,6 +22,7 @@ from torch import nn
 
 from rm_lab.data.batch import PairBatch
 from rm_lab.eval.timing import InferenceClock
+from rm_lab.methods.capabilities import Capabilities, PaperRow
 from rm_lab.methods.fitting import RewardFit, RouterFit
 from rm_lab.methods.routed import PREFIX, ROUTER, RoutedRewardModule
 from rm_lab.models.backbone import Backbone
@@ -44,6 +45,11 @@ def adapter_name(component: str) -> str:
 class ARLISS(RoutedRewardModule):
     method_name = "arliss"
     label = "ARLISS"
+    capabilities = Capabilities(
+        components=("backbone", "router", "reward_model/*"), routes=True, stores_components=True,
+        adds_domains=True, inference_compare=True, tables=("2", "3", "6"), order=50,
+        paper_rows=(PaperRow("deberta-v3-base", 197), PaperRow("deberta-v3-small", 147),
+                    PaperRow("deberta-v3-xsmall", 76)))
 
     def __init__(self, backbone: Backbone, domains: list[str], lora: dict | None = None,
                  head_dropout: float = 0.0, router_dropout: float = 0.1, merge_at_inference: bool = True,

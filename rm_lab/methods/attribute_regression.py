@@ -32,6 +32,7 @@ from rm_lab.data.protocol import PairData
 from rm_lab.eval.timing import clock
 from rm_lab.methods.attribute_search import WeightSearch, search_weights, weight_grid
 from rm_lab.methods.base import VAL_MONITOR, RewardModule
+from rm_lab.methods.capabilities import Capabilities
 from rm_lab.models.backbone import Backbone
 from rm_lab.models.heads import LinearHead, reward_encoder
 
@@ -50,6 +51,7 @@ class AttributeRegressionRM(RewardModule):
     """Backbone, pooling and a K-output regression head; reward = searched weights . predictions."""
 
     label = "Attribute regression"
+    capabilities = Capabilities(components=("backbone", "head"))
 
     def __init__(self, backbone: Backbone, domains: list[str], attributes: Sequence[str] = ATTRIBUTES,
                  lr: float = 2e-5, weight_decay: float = 0.0, warmup_steps: int = 0, head_dropout: float = 0.0,

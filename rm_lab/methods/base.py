@@ -23,6 +23,7 @@ from rm_lab.data.batch import Batch, select_pairs, split_rewards
 from rm_lab.data.protocol import PairData
 from rm_lab.eval.metrics import PairwiseAccuracy
 from rm_lab.eval.timing import InferenceClock, clock
+from rm_lab.methods.capabilities import NONE
 from rm_lab.models.losses import bradley_terry_losses, center_rewards_penalty
 
 PairLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -167,6 +168,7 @@ class RewardModule(PairwiseLossOptions, pl.LightningModule):
     label = "Reward model"  # a report's row label; methods set their own
     inputs = "tokens"       # "tokens" (PairBatch) or "vectors" (VectorBatch of cached embeddings)
     checkpoint_whole = True  # checkpoints/best.ckpt holds the tested weights; composites store components
+    capabilities = NONE      # what the method can do (rm_lab/methods/capabilities.py): each method declares its own
 
     def __init__(self, domains: list[str], lr: float = 2e-5, weight_decay: float = 0.0,
                  warmup_steps: int = 0, center_rewards_coefficient: float | None = None,

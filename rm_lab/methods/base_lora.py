@@ -15,6 +15,7 @@ from torch import nn
 
 from rm_lab.data.batch import PairBatch
 from rm_lab.methods.base import RewardModule
+from rm_lab.methods.capabilities import Capabilities, PaperRow
 from rm_lab.models.backbone import Backbone
 from rm_lab.models.heads import RewardModel
 from rm_lab.models.lora import (
@@ -29,6 +30,8 @@ ADAPTER = "default"
 
 class BaseLoRA(RewardModule):
     label = "BaseLoRA"
+    capabilities = Capabilities(components=("backbone", "adapter", "head"), tables=("2", "3", "6"), order=20,
+                                paper_rows=(PaperRow("deberta-v3-base", 187),))
 
     def __init__(self, backbone: Backbone, domains: list[str], lora: dict | None = None, lr: float = 2e-5,
                  weight_decay: float = 0.0, warmup_steps: int = 0, head_dropout: float = 0.0):

@@ -9,12 +9,16 @@ from torch import nn
 
 from rm_lab.data.batch import PairBatch
 from rm_lab.methods.base import RewardModule
+from rm_lab.methods.capabilities import Capabilities, PaperRow
 from rm_lab.models.backbone import Backbone
 from rm_lab.models.heads import RewardModel
 
 
 class BaselineRM(RewardModule):
     label = "Baseline"
+    capabilities = Capabilities(
+        components=("backbone", "head"), tables=("2", "3", "6", "7"), order=10, reference=True,
+        paper_rows=(PaperRow("deberta-v3-large", 435), PaperRow("deberta-v3-base", 185)))
 
     def __init__(self, backbone: Backbone, domains: list[str], lr: float = 2e-5,
                  weight_decay: float = 0.0, warmup_steps: int = 0, head_dropout: float = 0.0):

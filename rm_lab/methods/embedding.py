@@ -32,6 +32,7 @@ from rm_lab.data.protocol import PairData
 from rm_lab.eval.metrics import PairwiseAccuracy
 from rm_lab.eval.timing import clock
 from rm_lab.methods.base import VAL_MONITOR, RewardModule, pairwise_step
+from rm_lab.methods.capabilities import Capabilities
 from rm_lab.models.ensemble_heads import RULES, HeadEnsemble, combine
 from rm_lab.models.losses import bradley_terry_losses, classification_losses
 from rm_lab.models.resample import RESAMPLES, member_weights
@@ -69,6 +70,10 @@ def resample_option(resample: str, bootstrap: bool | None = None) -> str:
 
 
 class EmbeddingRM(RewardModule):
+    """K small heads over cached embeddings of a frozen model (labelled by head: HEAD_LABELS)."""
+
+    label = "Embedding heads"
+    capabilities = Capabilities(components=("heads",))
     inputs = "vectors"
 
     def __init__(self, domains: list[str], input_dim: int, head: str = "bt", hidden: list[int] = (256, 128),

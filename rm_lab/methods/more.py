@@ -18,6 +18,7 @@ from torch import nn
 from rm_lab.data.batch import PairBatch
 from rm_lab.eval.metrics import Counts
 from rm_lab.methods.base import RewardModule, pairwise_step
+from rm_lab.methods.capabilities import Capabilities, PaperRow
 from rm_lab.models.backbone import Backbone
 from rm_lab.models.heads import reward_encoder, reward_head
 from rm_lab.models.moe import NoisyTopKMoE
@@ -25,6 +26,10 @@ from rm_lab.models.moe import NoisyTopKMoE
 
 class MoRE(RewardModule):
     label = "MoRE"
+    capabilities = Capabilities(
+        components=("backbone", "moe", "head"), tables=("2", "3", "6"), order=30,
+        paper_rows=(PaperRow("deberta-v3-base", 207), PaperRow("deberta-v3-small", 164),
+                    PaperRow("deberta-v3-xsmall", 77)))
 
     def __init__(self, backbone: Backbone, domains: list[str], num_experts: int | None = None, k: int = 2,
                  expert_hidden: int | None = None, expert_dropout: float = 0.1, aux_loss_weight: float = 0.01,

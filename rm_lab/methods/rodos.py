@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from rm_lab.methods.capabilities import Capabilities, PaperRow
 from rm_lab.methods.fitting import RewardFit, RouterFit
 from rm_lab.methods.routed import PREFIX, ROUTER, RoutedRewardModule
 from rm_lab.models.backbone import Backbone
@@ -23,6 +24,11 @@ from rm_lab.models.heads import RewardModel, SequenceClassifier
 class RODOS(RoutedRewardModule):
     method_name = "rodos"
     label = "RODOS"
+    capabilities = Capabilities(
+        components=("router", "reward_model/*"), routes=True, stores_components=True, adds_domains=True,
+        inference_compare=True, tables=("2", "3", "6"), order=40,
+        paper_rows=(PaperRow("deberta-v3-base", 1110), PaperRow("deberta-v3-small", 846),
+                    PaperRow("deberta-v3-xsmall", 420)))
 
     def __init__(self, backbone: Backbone, domains: list[str], head_dropout: float = 0.0,
                  router_dropout: float = 0.1, **options):

@@ -2,15 +2,23 @@
 time) and 7 (backbones), after Namgoong et al. 2024 (arXiv 2407.17546).
 
     build_tables(runs, ["2", "7"], methods=None, models=None)   # -> [Table, Table]
+    build_tables(runs, ["2"], searchpath=["/my/conf"])          # + the methods a searchpath adds
+
+Which methods a table expects, in which order, and how a method with no run is labelled come
+from the methods themselves (`Capabilities.tables`, `.order`, `.reference` and the class's
+`label`, rm_lab/methods/capabilities.py): every method of the `method` config group (plus a
+searchpath's) and the class each run's config names. Any other method present is shown too.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
+from rm_lab.methods import capabilities as registry
 from rm_lab.report.grouping import Column, Row, Table, fill, group_runs, standard_notes
 from rm_lab.rundir import results as metrics
 
-PAPER_METHODS = ["baseline", "base_lora", "more", "rodos", "arliss"]  # the paper's row order
 DOMAIN_ORDER = ["hh_rlhf", "shp", "hellaswag", "dahoas", "oasst"]
-# Domains and backbones; methods name themselves and their parts (results.json `labels`).
+# Domains and backbones; methods name themselves and their parts (results.json `labels`, else the class).
 LABELS = {
     "hh_rlhf": "Anthropic HH", "shp": "SHP", "hellaswag": "HellaSwag", "dahoas": "Dahoas",
     "oasst": "OASST",
@@ -50,6 +58,36 @@ def method_labels(runs: list[dict]) -> dict[str, str]:
     return out
 
 
+@dataclass
+class Known:
+    """What the methods declare, for one report: each table's expected methods, the row order,
+    the methods the "% of largest" column divides by, and labels for rows without a run."""
+
+    tables: dict[str, list[str]] = field(default_factory=dict)   # table -> method names, in order
+    order: list[str] = field(default_factory=list)               # every known method name, in order
+    reference: list[str] = field(default_factory=list)           # Baseline
+    labels: dict[str, str] = field(default_factory=dict)         # method name -> its class's label
+
+    def expected(self, table: str) -> list[str]:
+        return list(self.tables.get(str(table), []))
+
+
+def known_methods(runs: list[dict], searchpath=()) -> Known:
+    """The registry's methods (conf/method and `searchpath` directories) and the runs' own method
+    classes (their config's `_target_`), read as the report needs them."""
+    overrides = registry.searchpath_override(list(searchpath))
+    found = {m.name: m for m in registry.registry(overrides).values()}
+    for run in runs:
+        method = registry.of_run(run, overrides)
+        if method is not None:
+            found[str(run.get("method"))] = method
+    caps = {name: method.capabilities for name, method in found.items()}
+    order = sorted(found, key=lambda name: (caps[name].order, name))
+    return Known(tables={t: [n for n in order if t in caps[n].tables] for t in TABLES}, order=order,
+                 reference=[n for n in order if caps[n].reference],
+                 labels={n: found[n].label for n in order})
+
+
 def _ordered(names, order) -> list[str]:
     names = list(dict.fromkeys(names))
     return [n for n in order if n in names] + sorted(n for n in names if n not in order)
@@ -69,14 +107,15 @@ def _model_order(groups: dict, models: list[str] | None) -> list[str]:
 
 
 def select_rows(groups: dict, methods: list[str] | None, models: list[str] | None,
-                default_methods: list[str]) -> list[Row]:
+                default_methods: list[str], order: list[str] | None = None) -> list[Row]:
     """Rows for methods x models x datasets, in that nesting (models outermost).
 
     `methods`/`models` given: exactly those (missing ones become marked empty rows).
-    Not given: the default methods plus any other method present; the models present.
+    Not given: the default methods plus any other method present, in `order` (then by name);
+    the models present.
     """
     if methods is None:
-        methods = _ordered(list(default_methods) + [k[0] for k in groups], default_methods)
+        methods = _ordered(list(default_methods) + [k[0] for k in groups], order or default_methods)
     models = _model_order({k: r for k, r in groups.items() if k[0] in methods}, models)
     datasets = list(dict.fromkeys(k[2] for k in groups if k[0] in methods and k[1] in models))
     rows = []
@@ -109,14 +148,15 @@ def _params_column() -> Column:
     return Column("params/total", "Params", metrics.total_params, "params")
 
 
-def _percent_of_largest_baseline(rows: list[Row]) -> Column | None:
+def _percent_of_largest_baseline(rows: list[Row], known: Known) -> Column | None:
+    """Params as a % of the largest row of the reference method (`Capabilities.reference`: Baseline)."""
     def largest(pred):
         sizes = [metrics.total_params(r) for row in rows if pred(row) for r in row.runs]
         return max((s for s in sizes if s), default=None)
 
-    top = largest(lambda row: row.method == "baseline")
-    name = "% of largest Baseline"
-    if not top:  # no Baseline ran: relative to the largest row instead, and said so
+    top = largest(lambda row: row.method in known.reference)
+    name = f"% of largest {known.labels.get(known.reference[0], known.reference[0])}" if top else ""
+    if not top:  # no reference method ran: relative to the largest row instead, and said so
         top, name = largest(lambda row: True), "% of largest row"
     if not top:
         return None
@@ -128,11 +168,12 @@ def _percent(value: float | None, top: float) -> float | None:
     return None if value is None else value / top * 100.0
 
 
-def table2(groups, methods=None, models=None, alpha=0.05) -> Table:
-    rows = select_rows(groups, methods, models, PAPER_METHODS)
+def table2(groups, methods=None, models=None, alpha=0.05, known: Known | None = None) -> Table:
+    known = known or Known()
+    rows = select_rows(groups, methods, models, known.expected("2"), known.order)
     domain_cols, notes = _domain_columns(rows)
     cols = [_params_column()]
-    pct = _percent_of_largest_baseline(rows)
+    pct = _percent_of_largest_baseline(rows, known)
     cols += [pct] if pct else []
     if any(c.key == "accuracy/hellaswag" for c in domain_cols):
         notes.append(HELLASWAG_NOTE)
@@ -140,8 +181,9 @@ def table2(groups, methods=None, models=None, alpha=0.05) -> Table:
                          cols + domain_cols, rows, alpha=alpha), notes)
 
 
-def table3(groups, methods=None, models=None, alpha=0.05) -> Table:
-    rows = select_rows(groups, methods, models, PAPER_METHODS)
+def table3(groups, methods=None, models=None, alpha=0.05, known: Known | None = None) -> Table:
+    known = known or Known()
+    rows = select_rows(groups, methods, models, known.expected("3"), known.order)
     components = list(dict.fromkeys(c for row in rows for run in row.runs
                                     for c in metrics.component_epoch_seconds(run)))
     cols = [_params_column(),
@@ -157,8 +199,9 @@ def table3(groups, methods=None, models=None, alpha=0.05) -> Table:
                          alpha=alpha), notes)
 
 
-def table6(groups, methods=None, models=None, alpha=0.05) -> Table:
-    rows = select_rows(groups, methods, models, PAPER_METHODS)
+def table6(groups, methods=None, models=None, alpha=0.05, known: Known | None = None) -> Table:
+    known = known or Known()
+    rows = select_rows(groups, methods, models, known.expected("6"), known.order)
     cols = [_params_column(),
             Column("inference_ms", "Inference (ms / input)", metrics.inference_ms, "ms", "low")]
     notes = ["Inference time: seconds per scored text (each pair is two), one protocol for every method: "
@@ -180,8 +223,9 @@ def _ms(seconds) -> float | None:
     return 1000.0 * seconds if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) else None
 
 
-def table7(groups, methods=None, models=None, alpha=0.05) -> Table:
-    rows = select_rows(groups, ["baseline"], models, ["baseline"])
+def table7(groups, methods=None, models=None, alpha=0.05, known: Known | None = None) -> Table:
+    known = known or Known()
+    rows = select_rows(groups, known.expected("7"), models, known.expected("7"))  # the backbones' method
     domain_cols, notes = _domain_columns(rows)
     table = Table("table7", "Table 7: Baseline on each backbone (mean ± std over seeds)",
                   [_params_column()] + domain_cols, rows, alpha=alpha, label_fields=("model",))
@@ -197,12 +241,16 @@ def _finish(table: Table, notes: list[str]) -> Table:
     return table
 
 
-def build_tables(runs: list[dict], which=TABLES, methods=None, models=None, alpha=0.05) -> list[Table]:
+def build_tables(runs: list[dict], which=TABLES, methods=None, models=None, alpha=0.05,
+                 searchpath=()) -> list[Table]:
+    """The tables `which` from the runs; `searchpath`: config directories whose methods the
+    tables expect too (as `hydra.searchpath` adds them to `python -m rm_lab`)."""
     groups, notes = group_runs(runs)
-    names = {"method": method_labels(runs), "model": LABELS, "dataset": LABELS}
+    known = known_methods(runs, searchpath)
+    names = {"method": {**known.labels, **method_labels(runs)}, "model": LABELS, "dataset": LABELS}
     tables = []
     for name in which:
-        table = BUILDERS[str(name)](groups, methods=methods, models=models, alpha=alpha)
+        table = BUILDERS[str(name)](groups, methods=methods, models=models, alpha=alpha, known=known)
         table.notes += notes
         table.names = names
         tables.append(table)

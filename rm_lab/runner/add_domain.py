@@ -17,9 +17,13 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from rm_lab.methods.capabilities import methods, of_run
 from rm_lab.rundir.results import RESULTS_NAME, read_results
 
-ROUTED = ("rodos", "arliss")
+
+def extendable_methods() -> list[str]:
+    """The methods whose runs take a new domain (`Capabilities.adds_domains`), as runs name them."""
+    return [m.name for m in methods(adds_domains=True)]
 
 
 def stored_config(run_dir: Path):
@@ -29,8 +33,10 @@ def stored_config(run_dir: Path):
     results = read_results(results_file)  # an older rm_lab's file fails here, saying what to do
     if results.get("status") != "completed":
         raise ValueError(f"run {run_dir} has status {results.get('status')!r}; only a completed run can be extended")
-    if results.get("method") not in ROUTED:
-        raise ValueError(f"run {run_dir} used method={results.get('method')}; adding a domain needs one of {ROUTED}")
+    method = of_run(results)  # the run's own class, or the registry's entry of its name
+    if method is None or not method.capabilities.adds_domains:
+        raise ValueError(f"run {run_dir} used method={results.get('method')}; adding a domain needs one of "
+                         f"{extendable_methods()}")
     if not (run_dir / "components" / "manifest.json").exists():
         raise FileNotFoundError(f"{run_dir}/components/manifest.json is missing: the run was not trained "
                                 "with method.save_components=true")

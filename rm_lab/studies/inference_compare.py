@@ -1,5 +1,8 @@
 """Inference time per input of ARLISS against RODOS on the same backbone, in one process.
 
+The methods compared are those declaring `Capabilities(inference_compare=True)` (RODOS and
+ARLISS), in the registry's order; the first (RODOS) is the reference of the ratios.
+
     python -m rm_lab.inference_compare model=minilm-l6
     python -m rm_lab.inference_compare model=deberta-v3-base model.pretrained=false --device cuda
     python -m rm_lab.inference_compare --rodos RUN_DIR --arliss RUN_DIR   # trained, stored components
@@ -10,8 +13,8 @@ method's router; with untrained routers (no stored runs given) the routes are fo
 gold domains instead (`--routing gold`), so the adapter switching is what a trained router
 would cause, while the router's forward pass is still run and timed. Batches alternate
 between the methods so both see the same machine load. Prints a Markdown table and writes
-JSON to --out when given: seconds per input for each, the ratio ARLISS/RODOS, and ARLISS's
-adapter switches.
+JSON to --out when given: seconds per input for each, the ratio ARLISS/RODOS
+(`ratio_arliss_over_rodos`), and ARLISS's adapter switches (`arliss_adapter_switches`).
 """
 from __future__ import annotations
 
@@ -22,21 +25,27 @@ import torch
 
 from rm_lab.core.config import compose
 from rm_lab.data.loaders import seeded_loader
+from rm_lab.methods.capabilities import methods
 from rm_lab.runner.build import build_data, build_method
 
-METHODS = ("rodos", "arliss")
+
+def compared(overrides: list[str] = ()) -> list[str]:
+    """The methods timed against each other (`Capabilities.inference_compare`: RODOS, ARLISS), in
+    the registry's order; the first is the reference the others' ratios divide by."""
+    return [m.choice for m in methods(overrides, inference_compare=True)]
 
 
-def build(overrides: list[str], stored: dict[str, str | None], device: str, merge: bool = True):
+def build(overrides: list[str], stored: dict[str, str | None], device: str, merge: bool = True,
+          names: list[str] | None = None):
     cfg = compose(overrides)
     pl.seed_everything(cfg.seed)
     dm, backbone = build_data(cfg)
     modules = {}
-    for name in METHODS:
+    for name in names or compared(overrides):
         node = compose([*overrides, f"method={name}"]).method
         if stored.get(name):
             node.reuse_components, node.retrain = stored[name], []
-        if name == "arliss":
+        if "merge_at_inference" in node:  # adapters merged on switch, or peft's unmerged layers
             node.merge_at_inference = merge
         module = build_method(node, data=dm, backbone=backbone, domains=dm.domain_names)
         modules[name] = module.to(device).eval()
@@ -50,8 +59,13 @@ def to_device(batch: dict, device: str) -> dict:
 def compare(overrides: list[str], device: str = "cpu", routing: str | None = None, repeats: int = 1,
             max_batches: int | None = None, stored: dict | None = None, merge: bool = True) -> dict:
     stored = stored or {}
-    routing = routing or ("router" if all(stored.get(m) for m in METHODS) else "gold")
-    cfg, dm, modules = build(overrides, stored, device, merge)
+    names = compared(overrides)
+    if len(names) < 2:
+        raise ValueError(f"an inference comparison needs two methods with Capabilities(inference_compare=True); "
+                         f"the registry has {names}")
+    reference = names[0]
+    routing = routing or ("router" if all(stored.get(m) for m in names) else "gold")
+    cfg, dm, modules = build(overrides, stored, device, merge, names)
     if routing == "gold":
         for module in modules.values():
             module.forced_routes = lambda b: b["domain"]
@@ -60,16 +74,18 @@ def compare(overrides: list[str], device: str = "cpu", routing: str | None = Non
     batches = [to_device(b, device) for i, b in enumerate(loader) if max_batches is None or i < max_batches]
     if not batches:
         raise ValueError("no test pairs to time: check dataset.max_pairs.test")
-    seconds = {m: 0.0 for m in METHODS}
+    seconds = {m: 0.0 for m in names}
     inputs = 0
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    switching = [m for m in names if hasattr(modules[m], "switches")]  # methods that switch adapters
     with torch.inference_mode():
         for module in modules.values():  # warm-up: first calls allocate and compile kernels
             module.score(batches[0])
-        modules["arliss"].switches = 0
+        for m in switching:
+            modules[m].switches = 0
         for r in range(repeats):
             for i, batch in enumerate(batches):
-                order = METHODS if (i + r) % 2 == 0 else METHODS[::-1]
+                order = names if (i + r) % 2 == 0 else names[::-1]
                 for name in order:
                     sync()
                     start = time.perf_counter()
@@ -77,25 +93,34 @@ def compare(overrides: list[str], device: str = "cpu", routing: str | None = Non
                     sync()
                     seconds[name] += time.perf_counter() - start
                 inputs += batch["input_ids"].shape[0]
-    per_input = {m: seconds[m] / inputs for m in METHODS}
-    switches = modules["arliss"].switches
-    return {
+    per_input = {m: seconds[m] / inputs for m in names}
+    result = {
         "model": cfg.model.name, "dataset": cfg.dataset.name, "device": device, "routing": routing,
         "batches": len(batches), "repeats": repeats, "inputs": inputs, "batch_size": dm.eval_batch_size,
-        "seconds_per_input": per_input, "ratio_arliss_over_rodos": per_input["arliss"] / per_input["rodos"],
-        "arliss_adapter_switches": switches, "arliss_switches_per_batch": switches / (len(batches) * repeats),
-        "threads": torch.get_num_threads(), "covered_domains": modules["rodos"].covered, "stored": stored, "arliss_merge_at_inference": merge,
+        "methods": names, "reference": reference, "seconds_per_input": per_input,
+        **{f"ratio_{m}_over_{reference}": per_input[m] / per_input[reference] for m in names[1:]},
+        "threads": torch.get_num_threads(), "covered_domains": modules[reference].covered, "stored": stored,
     }
+    for m in switching:
+        switches = modules[m].switches
+        result[f"{m}_adapter_switches"] = switches
+        result[f"{m}_switches_per_batch"] = switches / (len(batches) * repeats)
+        result[f"{m}_merge_at_inference"] = merge
+    return result
 
 
 def markdown(result: dict) -> str:
-    s = result["seconds_per_input"]
-    return "\n".join([
+    s, reference = result["seconds_per_input"], result["reference"]
+    lines = [
         f"inference on {result['model']} / {result['dataset']} ({result['device']}, routing: {result['routing']}, "
         f"{result['inputs']} inputs in batches of {result['batch_size']})",
         "| method | ms per input |", "| --- | ---: |",
-        f"| rodos | {1000 * s['rodos']:.3f} |", f"| arliss | {1000 * s['arliss']:.3f} |",
-        f"ARLISS / RODOS = {result['ratio_arliss_over_rodos']:.3f} (ARLISS adapters "
-        f"{'merged on switch' if result['arliss_merge_at_inference'] else 'unmerged'}); switched "
-        f"{result['arliss_adapter_switches']} times ({result['arliss_switches_per_batch']:.2f} per batch)",
-    ])
+        *(f"| {m} | {1000 * s[m]:.3f} |" for m in result["methods"]),
+    ]
+    for m in result["methods"][1:]:
+        line = f"{m.upper()} / {reference.upper()} = {result[f'ratio_{m}_over_{reference}']:.3f}"
+        if f"{m}_adapter_switches" in result:
+            line += (f" ({m.upper()} adapters {'merged on switch' if result[f'{m}_merge_at_inference'] else 'unmerged'});"
+                     f" switched {result[f'{m}_adapter_switches']} times ({result[f'{m}_switches_per_batch']:.2f} per batch)")
+        lines.append(line)
+    return "\n".join(lines)
