@@ -67,7 +67,17 @@ def test_section_scores_match_a_hand_computation(make_cfg, fixtures):
     assert result["ties"] == 1
     assert result["pairs"]["math-prm"] == 2
     assert "hep-go" in result["missing_subsets"] and "math-prm" not in result["missing_subsets"]
-    assert result["complete"]
+    assert not result["complete"]  # every section has a subset, but 15 subsets are absent
+
+
+def test_complete_only_when_every_subset_is_scored():
+    from rm_lab.data.domains.rewardbench import SUBSETS
+
+    every = {s: 0.5 for s in SUBSETS}
+    assert score(every)["complete"] and score(every)["missing_subsets"] == []
+    one_short = dict(every)
+    del one_short["hep-rust"]
+    assert not score(one_short)["complete"] and score(one_short)["missing_subsets"] == ["hep-rust"]
 
 
 def test_missing_section_is_none_and_left_out_of_the_mean():

@@ -5,7 +5,7 @@ with the subsets in rm_lab/data/domains/rewardbench.py), as RewardBench's
 `calculate_scores_per_section` does. Subsets absent from a run are left out of their
 section's weighting (and listed); a section with no subset is None. The overall score is
 the plain mean of the four sections (the leaderboard's "Score" without prior sets), over
-the sections present. Accuracy is strict (ties lose), as everywhere in rm_lab.
+the sections present; `complete` is true only when every subset was scored. Accuracy is strict (ties lose), as everywhere in rm_lab.
 """
 from __future__ import annotations
 
@@ -27,12 +27,13 @@ def score(subset_accuracy: dict[str, float]) -> dict:
     """{"score", "sections", "subsets", "missing_subsets"}; "score" is the mean of the sections present."""
     sections = section_scores(subset_accuracy)
     present = [v for v in sections.values() if v is not None]
+    missing = [s for s in SUBSETS if subset_accuracy.get(s) is None]
     return {
         "score": sum(present) / len(present) if present else None,
         "sections": sections,
-        "complete": len(present) == len(SECTIONS),
+        "complete": not missing,  # every subset scored: only then is "score" RewardBench's own figure
         "subsets": {s: subset_accuracy[s] for s in SUBSETS if subset_accuracy.get(s) is not None},
-        "missing_subsets": [s for s in SUBSETS if subset_accuracy.get(s) is None],
+        "missing_subsets": missing,
     }
 
 
