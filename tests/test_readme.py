@@ -1,0 +1,77 @@
+"""README.md's config-group table against conf/: every group and every choice, as typed.
+
+The table is the one headed `| group | choices |`; in its choices column every `backticked`
+word is a choice and nothing else is backticked. Groups are the folders of conf/ that hold yaml
+files (hydra/launcher included), choices their yaml files; conf/_bases/ holds the bases that
+choices extend, which are no group a user picks.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from rm_lab.core.config import CONF_DIR
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+BASES = "_bases"
+HEADER = "| group | choices |"
+
+
+def conf_groups(conf: Path = CONF_DIR) -> dict[str, list[str]]:
+    """{group: sorted choices} for every folder of `conf` holding yaml files, outside conf/_bases."""
+    groups: dict[str, list[str]] = {}
+    for path in sorted(conf.rglob("*.yaml")):
+        parts = path.relative_to(conf).parts
+        if len(parts) > 1 and parts[0] != BASES:
+            groups.setdefault("/".join(parts[:-1]), []).append(path.stem)
+    return groups
+
+
+def readme_groups(text: str) -> dict[str, list[str]]:
+    """{group: choices in the order written} from the README's config-group table."""
+    lines = text.splitlines()
+    start = lines.index(HEADER)  # ValueError: the table is gone
+    table: dict[str, list[str]] = {}
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        group, choices = (cell.strip() for cell in line.strip().strip("|").split("|", 1))
+        assert group not in table, f"README.md's config-group table has two rows for {group}"
+        table[group] = re.findall(r"`([^`]*)`", choices)
+    return table
+
+
+def table_problems(readme: dict[str, list[str]], conf: dict[str, list[str]]) -> list[str]:
+    problems = [f"group {g}: missing (conf/{g}/ has {', '.join(conf[g])})" for g in sorted(set(conf) - set(readme))]
+    problems += [f"group {g}: listed, but conf/ has no such group" for g in sorted(set(readme) - set(conf))]
+    for group in sorted(set(readme) & set(conf)):
+        written, files = readme[group], set(conf[group])
+        missing = sorted(files - set(written))
+        extra = sorted(set(written) - files)
+        twice = sorted({c for c in written if written.count(c) > 1})
+        if missing:
+            problems.append(f"group {group}: missing choices {', '.join(missing)}")
+        if extra:
+            problems.append(f"group {group}: choices with no conf/{group}/<choice>.yaml: {', '.join(extra)}")
+        if twice:
+            problems.append(f"group {group}: choices listed twice: {', '.join(twice)}")
+    return problems
+
+
+def test_readme_group_table_lists_every_group_and_choice_of_conf():
+    problems = table_problems(readme_groups(README.read_text()), conf_groups())
+    assert not problems, "README.md's config-group table is out of step with conf/:\n  " + "\n  ".join(problems)
+
+
+def test_the_check_names_what_is_missing_or_extra():
+    conf = {"model": ["a", "b"], "trainer": ["cpu"]}
+    readme = {"model": ["a", "c", "a"], "logger": ["csv"]}
+    assert table_problems(readme, conf) == [
+        "group trainer: missing (conf/trainer/ has cpu)",
+        "group logger: listed, but conf/ has no such group",
+        "group model: missing choices b",
+        "group model: choices with no conf/model/<choice>.yaml: c",
+        "group model: choices listed twice: a",
+    ]
+    text = f"intro\n\n{HEADER}\n| --- | --- |\n| model | `a` (default), `deberta-v3-{{x,y}}` |\n\nafter `z`\n"
+    assert readme_groups(text) == {"model": ["a", "deberta-v3-{x,y}"]}  # shorthand is no choice: reported extra
