@@ -2,7 +2,7 @@
 
     python -m rm_lab method=attribute_regression dataset=helpsteer2_attributes
     python -m rm_lab method=attribute_regression dataset=helpsteer2_attributes model=tiny-deberta \
-        dataset.path=tests/fixtures/helpsteer2_attributes.jsonl trainer.max_epochs=1
+        dataset.domains.helpsteer2_attributes.path=tests/fixtures/helpsteer2_attributes.jsonl trainer.max_epochs=1
 
 The model is a backbone, pooling and a linear head with one output per attribute (helpfulness,
 correctness, coherence, complexity, verbosity), trained with the mean squared error against
