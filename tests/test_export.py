@@ -52,7 +52,7 @@ def encode(pairs, responses, **kwargs):
                    return_tensors="pt", **kwargs)
     texts = []
     for pair, response in zip(pairs, responses):
-        text = tok.apply_chat_template(pair["messages"] + [{"role": "assistant", "content": response.strip()}],
+        text = tok.apply_chat_template(pair["messages"] + [{"role": "assistant", "content": response}],
                                        tokenize=False)
         texts.append(text.rstrip() if text.rstrip().endswith(tok.eos_token) else text + tok.eos_token)
     return tok(texts, add_special_tokens=False, truncation=True, max_length=tok.model_max_length,
