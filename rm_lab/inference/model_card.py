@@ -132,11 +132,12 @@ def trl_use(manifest: dict, cfg) -> list[str]:
                      "EOS where the reward is read, tokenizes it without special tokens and pads on the right. "
                      + truncation)
     elif (manifest.get("openrlhf") or {}).get("value_head_prefix"):  # a decoder (OpenRLHF's value head) in pair format
-        lines.append("TRL's own reward-model path, `reward_funcs=MODEL`, gives the same rewards for text prompts, "
-                     "which TRL joins to the completion (prompt + completion: the run's pair encoding wherever the "
-                     "prompt's end and the completion's start do not merge into one token, as with prompts ending "
-                     "\"Assistant:\" and completions starting with a space). Conversational prompts need "
-                     "`rm_lab.reward_function`, which reads them as HH-RLHF dialogues. " + truncation)
+        lines.append("TRL's own reward-model path, `reward_funcs=MODEL`, gives the same rewards for text prompts "
+                     "wherever prompt + completion, which TRL tokenizes as one text, splits into the prompt's tokens "
+                     "then the completion's, as the run's tokenizer(prompt, response) does: HH-RLHF prompts ending "
+                     "\"Assistant:\" with completions starting with a space do; texts that need a space between "
+                     "them (HellaSwag's) do not. Conversational prompts need `rm_lab.reward_function`, which reads "
+                     "them as HH-RLHF dialogues. " + truncation)
     else:
         lines.append("TRL's built-in reward-model path (`reward_funcs=MODEL`) cannot give this model's rewards: it "
                      "tokenizes prompt + completion as one text without special tokens, while this model reads "
