@@ -158,8 +158,11 @@ def openrlhf_use(manifest: dict, cfg) -> list[str]:
     lines += ["```python", "import torch", "from openrlhf.models import get_llm_for_sequence_regression",
               "from transformers import AutoTokenizer", "", f"MODEL = {PLACEHOLDER!r}",
               "model = get_llm_for_sequence_regression(MODEL, 'reward', normalize_reward=True, param_dtype='bf16',",
-              "                                        attn_implementation='sdpa').eval()",
-              "tok = AutoTokenizer.from_pretrained(MODEL)"]
+              "                                        attn_implementation='sdpa').eval()"]
+    stats = openrlhf.get("reward_stats") or {}
+    if "mean" in stats:
+        lines += ["model.mean[0], model.std[0] = model.config.mean, model.config.std  # see below"]
+    lines += ["tok = AutoTokenizer.from_pretrained(MODEL)"]
     if chat:
         lines += [*_messages_code(), "text = tok.apply_chat_template(messages, tokenize=False)"]
     else:
@@ -168,12 +171,14 @@ def openrlhf_use(manifest: dict, cfg) -> list[str]:
               "with torch.no_grad():",
               "    reward = model(enc['input_ids'], enc['attention_mask'])  # (reward - mean) / std",
               "print(reward.item())", "```", ""]
-    stats = openrlhf.get("reward_stats") or {}
     if "mean" in stats:
         norm = (f"config.json names the value head (`value_head_prefix: score`, the run's bias-free head read at the "
                 f"last token the attention mask keeps) and holds the mean {stats['mean']:.6g} and std "
                 f"{stats['std']:.6g} of the run's rewards on {stats['responses']} training responses ({stats['pairs']} "
-                f"of {stats['train_pairs']} training pairs), which `--reward.normalize_enable` reads.")
+                f"of {stats['train_pairs']} training pairs), which `--reward.normalize_enable` reads. OpenRLHF "
+                "keeps them in non-persistent buffers, which transformers 5's `from_pretrained` re-creates empty "
+                "unless the model is built under ZeRO-3 (openrlhf 0.11.2 pins transformers 5.15): set them from "
+                "config.json after loading, as the snippet does.")
     else:
         norm = ("config.json names the value head (`value_head_prefix: score`) but holds no reward mean and std "
                 f"({stats.get('error', 'not computed')}): `--reward.normalize_enable` would leave rewards as they are.")

@@ -17,8 +17,6 @@ request scored in batches at a time (concurrent requests wait their turn). Bad r
 with the reason in `detail`: 400 (not JSON), 401 (API key), 413 (too many queries or bytes), 422
 (wrong fields, a query that does not start with its prompt); the server keeps serving.
 """
-from __future__ import annotations
-
 import hmac
 import json
 import threading
