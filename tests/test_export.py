@@ -149,7 +149,7 @@ def test_baseline_and_base_lora_load_with_plain_transformers(runs, method, tmp_p
 
     card = (out / "README.md").read_text()
     results = json.loads((run_dir / "results.json").read_text())
-    assert results["labels"]["method"] in card and "tiny-deberta" in card and "Seed: 0" in card
+    assert results["labels"]["method"] in card and "tiny-deberta" in card and "| seed | 0 |" in card
     for domain, row in results["accuracy"]["per_domain"].items():
         assert f"| {domain} | {row['accuracy']:.4f} |" in card
 

@@ -14,8 +14,14 @@ the reason where the run has no exact mapping; `run` for the other methods):
       tok = AutoTokenizer.from_pretrained(OUT_DIR)                            # truncation_side=left
       reward = model(**tok(prompt, response, truncation=True, return_tensors="pt")).logits[:, 0]
 
-  (chat-format runs: the chat template's text of the conversation with the response as the last
-  assistant turn, ending with EOS, tokenized with add_special_tokens=False; the model card shows it.)
+  (chat-format runs: the exported chat template's text of the conversation with the response as the
+  last assistant turn, tokenized with add_special_tokens=False; the model card shows it.) A chat
+  export ships the run's template rewritten by `rm_lab.data.render.reward_template`, so that a
+  finished conversation's text ends at EOS, where the reward is read: TRL's reward path
+  (`reward_funcs=OUT_DIR`), which renders prompt + completion with that template, reads the run's
+  text. config.json also holds what OpenRLHF's loader reads (`rm_lab.inference.reward_stats`):
+  `value_head_prefix` "score" (decoders) and `mean`/`std` of the run's rewards on its training pairs.
+  The model card (`rm_lab.inference.model_card`) gives the recipe and a snippet per consumer.
   The logits are the run's rewards (fp32). Each family trains the reward head (`model.head`, set
   in its conf/model file) that its transformers class holds exactly:
   * DeBERTa-v2/v3, `linear` (first token -> linear): `DebertaV2ForSequenceClassification` is
