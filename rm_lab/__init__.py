@@ -1,7 +1,8 @@
 """rm_lab: reward-model research with Hydra and PyTorch Lightning.
 
 `python -m rm_lab` trains the configured method; see README.md for the commands.
-`rm_lab.load_reward_model(RUN_DIR)` loads a trained run's reward model to score texts.
+`rm_lab.load_reward_model(RUN_DIR)` loads a trained run's reward model to score texts;
+`rm_lab.reward_function(PATH)` gives a run or an export as an RLHF trainer's reward function (TRL).
 """
 from rm_lab.core.config import register_resolvers
 
@@ -16,3 +17,12 @@ def load_reward_model(path, device=None, batch_size=None, progress=True):
     from rm_lab.inference.scorer import load_reward_model as load
 
     return load(path, device=device, batch_size=batch_size, progress=progress)
+
+
+def reward_function(path, device=None, batch_size=None, progress=False):
+    """A completed run or an export (any method) as a TRL reward function: `reward(prompts,
+    completions, **kwargs) -> list[float]`, the run's rewards. Imported on first use
+    (rm_lab.inference.reward_function), so `import rm_lab` stays light."""
+    from rm_lab.inference.reward_function import reward_function as make
+
+    return make(path, device=device, batch_size=batch_size, progress=progress)

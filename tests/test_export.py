@@ -52,7 +52,7 @@ def encode(pairs, responses, **kwargs):
                    return_tensors="pt", **kwargs)
     texts = []
     for pair, response in zip(pairs, responses):
-        text = tok.apply_chat_template(pair["messages"] + [{"role": "assistant", "content": response.strip()}],
+        text = tok.apply_chat_template(pair["messages"] + [{"role": "assistant", "content": response}],
                                        tokenize=False)
         texts.append(text.rstrip() if text.rstrip().endswith(tok.eos_token) else text + tok.eos_token)
     return tok(texts, add_special_tokens=False, truncation=True, max_length=tok.model_max_length,
@@ -149,7 +149,7 @@ def test_baseline_and_base_lora_load_with_plain_transformers(runs, method, tmp_p
 
     card = (out / "README.md").read_text()
     results = json.loads((run_dir / "results.json").read_text())
-    assert results["labels"]["method"] in card and "tiny-deberta" in card and "Seed: 0" in card
+    assert results["labels"]["method"] in card and "tiny-deberta" in card and "| seed | 0 |" in card
     for domain, row in results["accuracy"]["per_domain"].items():
         assert f"| {domain} | {row['accuracy']:.4f} |" in card
 

@@ -14,8 +14,14 @@ the reason where the run has no exact mapping; `run` for the other methods):
       tok = AutoTokenizer.from_pretrained(OUT_DIR)                            # truncation_side=left
       reward = model(**tok(prompt, response, truncation=True, return_tensors="pt")).logits[:, 0]
 
-  (chat-format runs: the chat template's text of the conversation with the response as the last
-  assistant turn, ending with EOS, tokenized with add_special_tokens=False; the model card shows it.)
+  (chat-format runs: the exported chat template's text of the conversation with the response as the
+  last assistant turn, tokenized with add_special_tokens=False; the model card shows it.) A chat
+  export ships the run's template rewritten by `rm_lab.data.render.reward_template`, so that a
+  finished conversation's text ends at EOS, where the reward is read: TRL's reward path
+  (`reward_funcs=OUT_DIR`), which renders prompt + completion with that template, reads the run's
+  text. config.json also holds what OpenRLHF's loader reads (`rm_lab.inference.reward_stats`):
+  `value_head_prefix` "score" (decoders) and `mean`/`std` of the run's rewards on its training pairs.
+  The model card (`rm_lab.inference.model_card`) gives the recipe and a snippet per consumer.
   The logits are the run's rewards (fp32). Each family trains the reward head (`model.head`, set
   in its conf/model file) that its transformers class holds exactly:
   * DeBERTa-v2/v3, `linear` (first token -> linear): `DebertaV2ForSequenceClassification` is
@@ -298,12 +304,17 @@ HEADS = {"linear": "ContextPooler dense = identity (bias 0), pooler_hidden_act =
          "nobias": "score = reward head (no bias), read at the last token that is not pad_token_id"}
 
 
-def write_transformers(run_dir: Path, results: dict, cfg, folder: Path) -> dict:
+def write_transformers(run_dir: Path, results: dict, cfg, folder: Path, stats_pairs: int | None = None) -> dict:
+    from rm_lab.data.render import reward_template
+    from rm_lab.inference.reward_stats import STATS_PAIRS, openrlhf_settings
     from rm_lab.inference.scorer import load_reward_model
 
     scorer = load_reward_model(run_dir, device="cpu", progress=False)
     tok = exported_tokenizer(scorer.backbone)
+    if scorer.backbone.input_format == "chat":  # a finished conversation's text ends where the reward is read
+        tok.chat_template = reward_template(tok.chat_template)
     model = transformers_model(scorer.module, tok)
+    openrlhf = openrlhf_settings(model, scorer, cfg, STATS_PAIRS if stats_pairs is None else stats_pairs)
     model.save_pretrained(folder)
     save_tokenizer(tok, scorer.backbone, model, folder)
     diff = check_transformers(folder, scorer)
@@ -314,7 +325,8 @@ def write_transformers(run_dir: Path, results: dict, cfg, folder: Path) -> dict:
     return {"format": "transformers", "architecture": model.config.architectures[0],
             "parameters": sum(p.numel() for p in model.parameters()), "input_format": scorer.backbone.input_format,
             "head": head + ("; LoRA adapters merged" if cfg.method.get("name") == "base_lora" else ""),
-            "check": {"probe_pairs": len(PROBES), "max_abs_diff": diff, "tolerance": TOLERANCE}}
+            "check": {"probe_pairs": len(PROBES), "max_abs_diff": diff, "tolerance": TOLERANCE},
+            "max_length": scorer.backbone.max_length, "openrlhf": openrlhf}
 
 
 # -- run format ---------------------------------------------------------------------------------
@@ -362,62 +374,12 @@ def write_run(run_dir: Path, results: dict, cfg, folder: Path) -> dict:
             "backbone_weights": backbone_weights(cfg, weights, results, run_dir)}
 
 
-# -- model card ---------------------------------------------------------------------------------
-def model_card(results: dict, cfg, manifest: dict) -> str:
-    from rm_lab.rundir.results import average_accuracy, domain_rows, method_label
-
-    method = method_label(results) or results.get("method")
-    model = cfg.model
-    lines = ["---", "library_name: transformers" if manifest["format"] == "transformers" else "library_name: rm_lab",
-             "tags:", "- reward-model", "- rm_lab", "---", "",
-             f"# {method} reward model on {model.name}", "",
-             f"- Method: {method} (`method={results.get('method')}`)",
-             (f"- Backbone: {model.name} (source `{model.get('source')}`, "
-              f"{'pretrained' if model.get('pretrained', True) else 'built from config, random initial weights'}), "
-              f"max length {model.get('max_length')}, input format {model.get('input_format', 'pair')}"),
-             f"- Data: {results.get('dataset')}; training pairs per domain: "
-             + ", ".join(f"{d} {c['pairs'].get('train', 0)}" for d, c in (results.get("data") or {}).items()
-                         if isinstance(c, dict) and (c.get("pairs") or {}).get("train")),
-             f"- Seed: {results.get('seed')}",
-             f"- Training precision: {(cfg.get('trainer') or {}).get('precision')}",
-             f"- Experiment: {results.get('experiment')}", "",
-             "## Test accuracy (strict pairwise: reward(chosen) > reward(rejected); ties counted apart)", "",
-             "| domain | accuracy | won | tied | lost | pairs |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
-    for domain, row in domain_rows(results).items():
-        lines.append(f"| {domain} | {row['accuracy']:.4f} | {row['won']} | {row['tied']} | {row['lost']} | {row['n']} |")
-    average = average_accuracy(results)
-    lines += ["", f"Average over domains: {'-' if average is None else f'{average:.4f}'}", "", "## Use", ""]
-    if manifest["format"] == "transformers":
-        lines += ["```python", "import torch",
-                  "from transformers import AutoModelForSequenceClassification, AutoTokenizer", "",
-                  "model = AutoModelForSequenceClassification.from_pretrained(PATH).eval()",
-                  "tok = AutoTokenizer.from_pretrained(PATH)  # truncation from the left, max length kept"]
-        if manifest.get("input_format") == "chat":
-            lines += ["messages = [{'role': 'user', 'content': prompt}, {'role': 'assistant', 'content': response}]",
-                      "text = tok.apply_chat_template(messages, tokenize=False)",
-                      "text = text.rstrip() if text.rstrip().endswith(tok.eos_token) else text + tok.eos_token",
-                      "with torch.no_grad():",
-                      "    enc = tok(text, add_special_tokens=False, truncation=True, return_tensors='pt')",
-                      "    reward = model(**enc).logits[0, 0]", "```", "",
-                      ("The text ends with EOS, the token the reward reads; batches pad on the right with the "
-                       "pad token, which no input ends with."), ""]
-        else:
-            lines += ["with torch.no_grad():",
-                      "    reward = model(**tok(prompt, response, truncation=True, return_tensors='pt')).logits[0, 0]",
-                      "```", ""]
-        lines += [(f"The head: {manifest['head']}. The logits are the run's rewards (checked on "
-                   f"{manifest['check']['probe_pairs']} probe pairs, one by one and as a padded batch: max abs "
-                   f"difference {manifest['check']['max_abs_diff']:.2e} in fp32).")]
-    else:
-        lines += ["```python", "import rm_lab", "", "scorer = rm_lab.load_reward_model(PATH)",
-                  "scorer.score_pairs([{'prompt': '...', 'chosen': '...', 'rejected': '...'}])",
-                  "```", "", f"Backbone weights: {manifest['backbone_weights']}."]
-    return "\n".join(lines) + "\n"
-
-
 # -- the export ---------------------------------------------------------------------------------
-def export(run_dir: str | Path, out_dir: str | Path, fmt: str = "auto", push_to_hub: str | None = None) -> Path:
-    """Export the completed run at `run_dir` to `out_dir` (see the module doc); returns out_dir."""
+def export(run_dir: str | Path, out_dir: str | Path, fmt: str = "auto", push_to_hub: str | None = None,
+           stats_pairs: int | None = None) -> Path:
+    """Export the completed run at `run_dir` to `out_dir` (see the module doc); returns out_dir.
+    stats_pairs: training pairs the transformers format's reward mean/std are taken over
+    (`rm_lab.inference.reward_stats`; None: its STATS_PAIRS, 0: all)."""
     from omegaconf import OmegaConf
 
     from rm_lab.inference.scorer import completed_results, run_folder
@@ -443,15 +405,19 @@ def export(run_dir: str | Path, out_dir: str | Path, fmt: str = "auto", push_to_
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     try:
-        write = write_transformers if fmt == "transformers" else write_run
-        manifest = write(run_dir, results, cfg, staging)
+        if fmt == "transformers":
+            manifest = write_transformers(run_dir, results, cfg, staging, stats_pairs)
+        else:
+            manifest = write_run(run_dir, results, cfg, staging)
         from rm_lab import __version__
 
         manifest = {**manifest, "method": results.get("method"), "backbone": cfg.model.name,
                     "backbone_source": cfg.model.get("source"), "dataset": results.get("dataset"),
                     "seed": results.get("seed"), "rm_lab": __version__, "exported_from": str(run_dir)}
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        (staging / "README.md").write_text(model_card(results, cfg, manifest))
+        from rm_lab.inference.model_card import card_example, model_card
+
+        (staging / "README.md").write_text(model_card(results, cfg, manifest, card_example(cfg, staging, manifest)))
         check_out_dir(out)  # nobody wrote there meanwhile
         if out.exists():
             out.rmdir()  # empty: replaced by the finished export

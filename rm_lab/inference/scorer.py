@@ -31,7 +31,10 @@ run's `dataset.eval_batch_size`) and put back in input order; each batch has the
 goes through the method's own `score(batch)` in eval mode, without gradients, under the run's
 mixed precision (`trainer.precision`), as in its test step. Single responses are scored in pairs of two
 responses to the same prompt (one alone is paired with itself), so routers see one prompt per
-pair. The batch's `domain` (the gold domain, which only test bookkeeping reads) is 0.
+pair. The batch's `domain` (the gold domain, which only test bookkeeping reads) is 0. A prompt
+or response may also be a list of chat messages (TRL's conversational prompts and completions;
+`rm_lab.data.render.render` says how each format reads them), and `score_texts` scores whole
+conversations already in the chat template's text (a remote reward model's queries).
 
 Embedding heads (`method=embedding_*`): every distinct token sequence is embedded by the
 frozen backbone through `rm_lab.models.embedder.Embedder` with the run's `method.embed` options
@@ -57,7 +60,7 @@ from tqdm.auto import tqdm
 from rm_lab.data.batch import PairBatch, VectorBatch, pair_batch
 from rm_lab.data.embedding_cache import EmbeddingCache, sequence_key
 from rm_lab.data.pairs import MalformedRow, require_text
-from rm_lab.data.render import encode, encode_prompt
+from rm_lab.data.render import encode, encode_prompt, encode_rendered
 from rm_lab.models.backbone import Backbone
 from rm_lab.models.embedder import Embedder
 from rm_lab.rundir.results import RESULTS_NAME, read_results
@@ -201,8 +204,7 @@ def load_reward_model(path: str | Path, device: str | torch.device | None = None
 
 # -- tokens ------------------------------------------------------------------------------------
 def _texts(rows: Iterable, fields: tuple[str, ...]) -> dict[str, list[str]]:
-    """Columns of the rows' text fields; a row that lacks one fails naming it (prompt may be
-    empty, the responses may not)."""
+    """Columns of the rows' text fields (`_text_or_messages`); a row that lacks one fails naming it."""
     out: dict[str, list[str]] = {f: [] for f in fields}
     for i, row in enumerate(rows):
         if hasattr(row, "to_dict"):
@@ -212,10 +214,24 @@ def _texts(rows: Iterable, fields: tuple[str, ...]) -> dict[str, list[str]]:
                              f"got {type(row).__name__}")
         try:
             for f in fields:
-                out[f].append(require_text(row, f, allow_empty=f == "prompt"))
+                out[f].append(_text_or_messages(row, f))
         except MalformedRow as err:
             raise ValueError(f"row {i} cannot be scored: {err}") from None
     return out
+
+
+def _text_or_messages(row: Mapping, field: str) -> str | list[dict]:
+    """A row's text field: a text (a prompt or a single response may be empty, as a policy's
+    completion can be; a pair's chosen and rejected may not) or, as TRL's conversational prompts
+    and completions are, a list of chat messages {role, content}."""
+    value = row.get(field)
+    if isinstance(value, (list, tuple)) and value and all(isinstance(m, Mapping) and "role" in m for m in value):
+        return [dict(m) for m in value]
+    return require_text(row, field, allow_empty=field in ("prompt", "response"))
+
+
+def _prompt_key(prompt: str | list[dict]) -> str:
+    return prompt if isinstance(prompt, str) else json.dumps(prompt, sort_keys=True, default=str)
 
 
 def encode_texts(backbone: Backbone, prompts: list[str], responses: list[str]) -> tuple[list, list | None]:
@@ -306,17 +322,46 @@ class RewardScorer:
     def score_responses(self, rows: Iterable) -> list[float]:
         """The reward of each row {prompt, response}, in input order."""
         cols = _texts(rows, ("prompt", "response"))
+        ids, types = encode_texts(self.backbone, cols["prompt"], cols["response"])
+        keys = [_prompt_key(p) for p in cols["prompt"]]
+        return self._score_singles(ids, types, keys,
+                                   lambda picked: encode_prompts(self.backbone, [cols["prompt"][i] for i in picked]))
+
+    def score_texts(self, texts: list[str], prompts: list[str] | None = None) -> list[float]:
+        """The reward of each whole conversation already written in the chat template's text (what
+        an RLHF trainer sends a remote reward model: `rm_lab.data.render.encode_rendered`), in
+        input order; chat-format models only. `prompts[i]`, the conversation's prompt in the
+        template's text (with its generation prompt), is what a router reads; without prompts,
+        each text stands for its own prompt."""
+        if self.backbone.input_format != "chat":
+            raise ValueError(f"score_texts takes whole chat texts, and this model reads the "
+                             f"{self.backbone.input_format} format: score (prompt, response) rows with score_responses")
+        if prompts is not None and len(prompts) != len(texts):
+            raise ValueError(f"{len(texts)} texts but {len(prompts)} prompts: give one prompt per text, or none")
+        if not texts:
+            return []
+        tok = self.backbone.tokenizer()
+        ids = list(encode_rendered(tok, list(texts), self.backbone.max_length)["input_ids"])
+        heads = list(prompts) if prompts is not None else list(texts)
+
+        def prompt_ids(picked: list[int]) -> list:
+            return list(tok([heads[i] for i in picked], truncation=True, max_length=self.backbone.max_length,
+                            add_special_tokens=False)["input_ids"])
+
+        return self._score_singles(ids, None, heads, prompt_ids)
+
+    def _score_singles(self, ids: list, types: list | None, keys: list[str], prompt_ids) -> list[float]:
+        """Rewards of single inputs, scored two at a time with another input of the same prompt
+        (`keys[i]`; one alone is paired with itself); `prompt_ids(indices)` encodes their prompts."""
         by_prompt: dict[str, list[int]] = defaultdict(list)
-        for i, p in enumerate(cols["prompt"]):
-            by_prompt[p].append(i)
+        for i, key in enumerate(keys):
+            by_prompt[key].append(i)
         couples = [(same[k], same[k + 1] if k + 1 < len(same) else same[k])
                    for same in by_prompt.values() for k in range(0, len(same), 2)]
-        ids, types = encode_texts(self.backbone, cols["prompt"], cols["response"])
-        prompts = [cols["prompt"][a] for a, _ in couples]
-        units = _Units([] if self.vectors else encode_prompts(self.backbone, prompts),
+        units = _Units([] if self.vectors or not couples else prompt_ids([a for a, _ in couples]),
                        [ids[a] for a, _ in couples], None if types is None else [types[a] for a, _ in couples],
                        [ids[b] for _, b in couples], None if types is None else [types[b] for _, b in couples])
-        rewards = [0.0] * len(cols["prompt"])
+        rewards = [0.0] * len(keys)
         sizes = [1 if a == b else 2 for a, b in couples]
         for (a, b), (ra, rb) in zip(couples, self._score(units, "response", sizes)):
             rewards[a], rewards[b] = ra, rb

@@ -1,0 +1,64 @@
+"""`python -m rm_lab.serve PATH`: a trained reward model behind OpenRLHF's remote reward protocol.
+
+    python -m rm_lab.serve RUN_OR_EXPORT --port 5000                    # http://127.0.0.1:5000/get_reward
+    python -m rm_lab.serve RUN_OR_EXPORT --port 5000 --api-key SECRET    # or RM_LAB_API_KEY=SECRET
+    python -m rm_lab.serve RUN_OR_EXPORT --host 0.0.0.0 --port 5000      # reachable from other machines
+
+PATH is a completed run's folder or an export (any method; see rm_lab/inference/exported.py).
+POST /get_reward takes {"query": [...], "prompts": [...]} and answers {"rewards": [...],
+"scores": [...]} (OpenRLHF: --reward.remote_url http://HOST:PORT/get_reward); GET /health says
+the server is up and what it serves. rm_lab/inference/serve.py has the details. Needs the `serve`
+extra: pip install "rm_lab[serve]" (fastapi, uvicorn).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+EXIT_USAGE = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    from rm_lab.inference.serve import API_KEY_ENV, MAX_BYTES, MAX_QUERIES
+
+    parser = argparse.ArgumentParser(prog="python -m rm_lab.serve", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("path", help="a completed run's folder or an export (python -m rm_lab.export)")
+    parser.add_argument("--port", type=int, default=5000, help="port to listen on (default 5000)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default 127.0.0.1, this machine only; 0.0.0.0: every interface)")
+    parser.add_argument("--api-key", default=None,
+                        help=f"require this key of every request (default: ${API_KEY_ENV} if set, else none)")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available)")
+    parser.add_argument("--batch-size", type=int, default=None, help="scoring batch size (default: the run's)")
+    parser.add_argument("--max-queries", type=int, default=MAX_QUERIES, help="queries per request at most")
+    parser.add_argument("--max-bytes", type=int, default=MAX_BYTES, help="request body size at most, in bytes")
+    args = parser.parse_args(argv)
+    try:
+        import uvicorn
+
+        from rm_lab.inference.serve import build_app
+    except ImportError as err:
+        print(f"python -m rm_lab.serve: {err}: install the server with pip install 'rm_lab[serve]' "
+              "(fastapi, uvicorn)", file=sys.stderr)
+        return EXIT_USAGE
+
+    from rm_lab.inference.exported import describe, load_scorer
+
+    try:
+        scorer = load_scorer(args.path, device=args.device, batch_size=args.batch_size)
+    except (OSError, ValueError, ImportError) as err:
+        print(f"python -m rm_lab.serve: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    api_key = args.api_key or os.environ.get(API_KEY_ENV) or None
+    app = build_app(scorer, api_key=api_key, max_queries=args.max_queries, max_bytes=args.max_bytes)
+    info = describe(scorer)
+    print(f"serving {info['method']} on {info['backbone']} ({info['input_format']} format) at "
+          f"http://{args.host}:{args.port}/get_reward" + (" (API key required)" if api_key else ""), flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
