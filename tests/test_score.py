@@ -114,7 +114,7 @@ def test_composite_and_embedding_runs_score_their_test_pairs_as_the_run_did(tmp_
         assert [r for pair in fresh for r in pair] == pytest.approx([r for pair in scores for r in pair], abs=1e-5)
     if scorer.method == "rodos":
         assert not (run_dir / "checkpoints" / "best.ckpt").exists()  # components/ holds every part
-        assert scorer.module.reused == ["router", *(f"reward_model/{d}" for d in ("hh_rlhf", "hellaswag", "oasst"))]
+        assert scorer.module.plan.reused == ("router", *(f"reward_model/{d}" for d in ("hh_rlhf", "hellaswag", "oasst")))
         assert scorer.module.covered == scorer.results["router"]["covered_domains"]
 
 

@@ -59,11 +59,13 @@ def test_best_weights_come_back_at_the_end_of_the_fit():
 @pytest.mark.slow
 def test_test_on_last_keeps_the_last_weights_and_early_stopping_stops():
     cfg = OmegaConf.create({"test_on": "last", "early_stopping": 1})
-    selectors: list = []
-    module, trainer = _fit(selection_callbacks(cfg, "val/metric", "toy", selectors), epochs=4)
+    selection = selection_callbacks(cfg, "val/metric", "toy")
+    assert selection.callbacks[0] is selection.best and len(selection.callbacks) == 2
+    module, trainer = _fit(selection.callbacks, epochs=4)
     assert trainer.current_epoch == 3  # epoch 2 did not improve on epoch 1: stopped after it
     assert float(module.w) == pytest.approx(module.after_epoch[-1])
-    assert selectors[0].summary()["best_epoch"] == 1 and not selectors[0].summary()["restored"]
+    assert selection.best.summary()["best_epoch"] == 1 and not selection.best.summary()["restored"]
+    assert selection_callbacks(cfg, None, "toy").best is None  # nothing monitored: no selection
 
 
 @pytest.mark.slow

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import sys
 
+from rm_lab.rundir.layout import RunDir
+
 # command (as typed after `python -m`) -> what it does
 COMMANDS: dict[str, str] = {
     "rm_lab": "train and test one configured run (Hydra; -m for a sweep; --help for the config groups)",
     "rm_lab.score": "rewards and accuracy of a trained run or export on a file of pairs",
     "rm_lab.export": "a completed run as a transformers folder or a portable run folder",
     "rm_lab.serve": "a trained run or export behind OpenRLHF's remote reward protocol (HTTP)",
-    "rm_lab.report": "a sweep's results.json files -> the paper tables, CSV, LaTeX and plots",
-    "rm_lab.results": "check or upgrade results.json files to the current schema",
+    "rm_lab.report": f"a sweep's {RunDir.RESULTS} files -> the paper tables, CSV, LaTeX and plots",
+    "rm_lab.results": f"check or upgrade {RunDir.RESULTS} files to the current schema",
     "rm_lab.plan": "a run's memory per device from its config, before anything is loaded",
     "rm_lab.bench": "training pairs/s, tokens/s, padding, share of matmul peak, scoring inputs/s",
     "rm_lab.add_domain": "add a domain to a trained RODOS or ARLISS run, reusing its other parts",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from rm_lab.rundir.layout import RunDir
 from rm_lab.studies.base_model.benchmarks import read_benchmarks
 from rm_lab.studies.base_model.predictor import ALPHAS, DEGREES, L1_RATIOS
 from rm_lab.studies.base_model.report import build_report
@@ -42,7 +43,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m rm_lab.analysis", description=__doc__.split("\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--runs", nargs="+", help="sweep or run folders holding results.json files")
+    source.add_argument("--runs", nargs="+", help=f"sweep or run folders holding {RunDir.RESULTS} files")
     source.add_argument("--scores", help="CSV of reward-model scores instead of runs: model, score[, sections]")
     parser.add_argument("--benchmarks", required=True, help="benchmark table CSV (see the template)")
     parser.add_argument("--out", default="reports/base_model", help="output folder (default: %(default)s)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from rm_lab.rundir.layout import RunDir
 from rm_lab.studies.base_model.scores import TARGETS, scores_from_csv, scores_from_runs
 from rm_lab.studies.base_model.stages import _markdown, read_stages, write_stage_report
 from rm_lab.studies.base_model.zoo import STAGES
@@ -13,7 +14,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rm_lab.analysis.stages", description=__doc__.split("\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--runs", nargs="+", help="sweep or run folders holding results.json files")
+    source.add_argument("--runs", nargs="+", help=f"sweep or run folders holding {RunDir.RESULTS} files")
     source.add_argument("--scores", help="CSV of reward-model scores instead of runs: model, score")
     parser.add_argument("--stages", help="CSV of stages (model, family, stage, parent); default: the zoo's")
     parser.add_argument("--target", choices=TARGETS, default="auto")

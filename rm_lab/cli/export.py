@@ -2,16 +2,17 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
-from rm_lab.inference.export import EXIT_USAGE, FORMATS, MANIFEST, export
+from rm_lab.inference.export import EXIT_USAGE, FORMATS, export
+from rm_lab.rundir.layout import RunDir
+from rm_lab.rundir.manifest import EXPORT_KIND, read_manifest
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rm_lab.export", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("run_dir", help="folder of a completed run (holds results.json)")
+    parser.add_argument("run_dir", help=f"folder of a completed run (holds {RunDir.RESULTS})")
     parser.add_argument("out_dir", help="where to write the export (must not exist, or be empty)")
     parser.add_argument("--format", default="auto", choices=FORMATS,
                         help="transformers (Baseline/BaseLoRA), run (any method), auto (default: "
@@ -26,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError, HubUnavailable, ImportError) as err:
         print(f"python -m rm_lab.export: {err}", file=sys.stderr)
         return EXIT_USAGE
-    manifest = json.loads((out / MANIFEST).read_text())
+    manifest = read_manifest(RunDir(out).export_manifest, EXPORT_KIND)
     how = ("AutoModelForSequenceClassification.from_pretrained" if manifest["format"] == "transformers"
            else "rm_lab.load_reward_model")
     print(f"exported {manifest['method']} on {manifest['backbone']} to {out} (format {manifest['format']}): "

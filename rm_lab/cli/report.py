@@ -20,6 +20,7 @@ from rm_lab.core.io import write_text_atomic
 from rm_lab.report.paper_tables import TABLES, build_tables
 from rm_lab.report.plots import plot_accuracy_vs_params, plot_domain_accuracy
 from rm_lab.report.render import to_csv, to_latex, to_markdown
+from rm_lab.rundir.layout import RunDir
 from rm_lab.rundir.results import completed, load_runs
 
 
@@ -31,7 +32,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m rm_lab.report", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog=__doc__.split("\n\n", 1)[1])
-    p.add_argument("paths", nargs="+", help="sweep folders, run folders or results.json files")
+    p.add_argument("paths", nargs="+", help=f"sweep folders, run folders or {RunDir.RESULTS} files")
     p.add_argument("--tables", nargs="+", default=list(TABLES), choices=TABLES, help="which tables")
     p.add_argument("--out", default="reports", help="output folder (default: reports)")
     p.add_argument("--methods", help="comma-separated methods to show, in order (default: the methods "
@@ -49,7 +50,7 @@ def report(paths, tables=TABLES, out="reports", methods=None, models=None, alpha
     """Build and write the tables (and plots); returns the files written."""
     runs = load_runs(*paths)
     if not runs:
-        raise FileNotFoundError(f"no results.json under {', '.join(map(str, paths))}: run a sweep "
+        raise FileNotFoundError(f"no {RunDir.RESULTS} under {', '.join(map(str, paths))}: run a sweep "
                                 f"first (e.g. `make table2`, or python -m rm_lab -m seed=0,1)")
     out = Path(out)
     written: list[Path] = []

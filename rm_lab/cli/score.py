@@ -35,6 +35,7 @@ from collections import Counter
 from pathlib import Path
 
 from rm_lab.core.config import CONF_DIR
+from rm_lab.rundir.layout import RunDir
 
 EXIT_USAGE = 2
 
@@ -159,7 +160,7 @@ def fail(message: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rm_lab.score", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("model", help="folder of a completed run (holds results.json)")
+    parser.add_argument("model", help=f"folder of a completed run (holds {RunDir.RESULTS})")
     parser.add_argument("file", help="rows to score: plain {prompt, chosen, rejected} / {prompt, response} rows, "
                                      "or a domain's hub schema with --domain")
     parser.add_argument("--out", help="JSON lines of rewards, one per scored row, in input order")
@@ -176,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from rm_lab.core.hub import HubUnavailable
     from rm_lab.data.sources import list_files
-    from rm_lab.inference.scorer import completed_results, load_reward_model, run_folder
+    from rm_lab.inference.scorer import load_reward_model
+    from rm_lab.rundir.finished import completed_results, run_folder
 
     try:
         completed_results(run_folder(args.model))  # a wrong MODEL fails before FILE is read

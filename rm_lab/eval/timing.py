@@ -1,20 +1,17 @@
 """Wall-clock timing that means the same for every method.
 
-`clock()` reads perf_counter after synchronizing the accelerator (`synchronize`; a no-op on the
-CPU), so a method whose kernels run asynchronously is charged its compute, not its kernel
-launches; the runner and the methods time each fit with it. `EpochTimer`, a Lightning callback,
-records each training epoch's seconds with the validation passes inside it left out (their
-seconds kept apart), and is saved in checkpoints so a resumed run reports every epoch.
-`InferenceClock` holds a method's test-time figures: the batched one (every test batch scored
-as the evaluation loader gives it) and the per-input one (up to `per_input_pairs` test pairs,
-spread over the test batches, scored one pair at a time, as the router paper measures it; the
-method's test step does the scoring). Its `state()` is summed over processes in a multi-process
-run, and `summary()` reports the per-input figure as `seconds_per_input` when it was measured,
-else the batched one, with both alongside.
+Clocks synchronize the accelerator before they are read (`synchronize`), so a method whose
+kernels run asynchronously is charged its compute, not its kernel launches. Training epochs
+are timed by a Lightning callback (`EpochTimer`); one fit, wall time and pure epoch time, by
+`timed_fit` (the composite methods time each component's fit with it); inference by one
+protocol for all methods: per input (each test pair scored alone, as the router paper measures
+it) on the first `per_input_pairs` test pairs, with the batched figure (evaluation batches)
+alongside.
 """
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import pytorch_lightning as pl
 import torch
@@ -70,6 +67,32 @@ class EpochTimer(pl.Callback):
     def load_state_dict(self, state: dict) -> None:
         self.per_epoch = list(state.get("per_epoch", []))
         self.validation_per_epoch = list(state.get("validation_per_epoch", []))
+
+    @classmethod
+    def attached_to(cls, trainer: pl.Trainer) -> EpochTimer | None:
+        """The EpochTimer among the trainer's callbacks (None when it has none)."""
+        return next((cb for cb in trainer.callbacks if isinstance(cb, cls)), None)
+
+
+@dataclass(frozen=True)
+class FitTime:
+    """One fit's time: `wall_s` (the whole `fit` call, with Lightning's per-fit setup) and
+    `epoch_s` (one epoch's pure training time, the mean over the fit's epochs)."""
+
+    wall_s: float
+    epoch_s: float
+
+
+def timed_fit(trainer: pl.Trainer, module: pl.LightningModule, datamodule, device=None) -> FitTime:
+    """`trainer.fit(module, datamodule=datamodule)`, timed. The epochs come from the trainer's
+    `EpochTimer` (the ones this fit added to it); without one, the wall time over the epochs run."""
+    timer = EpochTimer.attached_to(trainer)
+    seen = len(timer.per_epoch) if timer is not None else 0
+    start = clock(device)
+    trainer.fit(module, datamodule=datamodule)
+    wall = clock(device) - start
+    epochs = timer.per_epoch[seen:] if timer is not None else []
+    return FitTime(wall, sum(epochs) / len(epochs) if epochs else wall / max(1, trainer.current_epoch))
 
 
 class InferenceClock:

@@ -69,8 +69,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from rm_lab.rundir.layout import RunDir
+
 FORMATS = ("auto", "transformers", "run")
-MANIFEST = "manifest.json"
 TOLERANCE = 1e-4  # max abs difference allowed between the export's logits and the run's rewards
 EXIT_USAGE = 2
 
@@ -246,7 +247,7 @@ def save_tokenizer(tok, backbone, model, folder: Path) -> None:
     names = [n for n in tok.model_input_names if n != "token_type_ids" or uses_token_types(model)]
     tok.model_input_names = names
     tok.save_pretrained(folder)
-    path = folder / "tokenizer_config.json"  # make sure the settings travel whatever the version saves
+    path = RunDir(folder).tokenizer_config  # make sure the settings travel whatever the version saves
     settings = json.loads(path.read_text()) if path.exists() else {}
     settings.update({"model_max_length": backbone.max_length, "truncation_side": "left", "padding_side": "right",
                      "model_input_names": names})
@@ -331,7 +332,9 @@ def write_transformers(run_dir: Path, results: dict, cfg, folder: Path, stats_pa
 
 # -- run format ---------------------------------------------------------------------------------
 def backbone_weights(cfg, weights: Path, results: dict, run_dir: Path) -> str:
-    """Where the loaded folder gets its backbone weights (see the module doc)."""
+    """Where the loaded folder gets its backbone weights (see the module doc); `weights`: the
+    run's stored weights (`stored_weights`: its best checkpoint or its components manifest)."""
+    from rm_lab.rundir.manifest import ComponentsManifest
     from rm_lab.runner.build import method_class
 
     model = cfg.model
@@ -344,33 +347,36 @@ def backbone_weights(cfg, weights: Path, results: dict, run_dir: Path) -> str:
             seed = (cfg.method.get("embed") or {}).get("init_seed", 0)
             rebuilt = f"rebuilt from its config with random weights of seed {seed} (method.embed.init_seed)"
         return rebuilt + " (the embedding heads' checkpoint holds the heads only)"
-    if weights.name != MANIFEST:
-        return "shipped in checkpoints/best.ckpt"
-    stored = json.loads(weights.read_text())["components"]
+    run = RunDir(run_dir)
+    if weights != run.components_manifest:
+        return f"shipped in {run.relative(weights)}"
+    stored = ComponentsManifest.read(weights).components
     shared = cls.shared_names(None) if hasattr(cls, "shared_names") else []
     if all(name in stored for name in shared):
-        return "shipped in components/"
+        return f"shipped in {run.relative(run.components)}/"
     return rebuilt + " (the components hold the adapters and heads)"
 
 
 def write_run(run_dir: Path, results: dict, cfg, folder: Path) -> dict:
-    from rm_lab.inference.scorer import COMPONENTS, stored_weights
-    from rm_lab.rundir.results import RESULTS_NAME
+    from rm_lab.rundir.components import ComponentStore
+    from rm_lab.rundir.finished import stored_weights
+    from rm_lab.runner.build import stores_whole
 
-    weights = stored_weights(run_dir, cfg, results)
-    shutil.copy2(run_dir / RESULTS_NAME, folder / RESULTS_NAME)
-    if weights.name == COMPONENTS.name:
-        stored = json.loads(weights.read_text())["components"]
-        (folder / COMPONENTS.parent).mkdir()
-        for name in [COMPONENTS.name, *stored.values()]:
-            shutil.copy2(weights.parent / name, folder / COMPONENTS.parent / name)
-        files = [str(COMPONENTS.parent / n) for n in [COMPONENTS.name, *stored.values()]]
+    run, out = RunDir(run_dir), RunDir(folder)
+    weights = stored_weights(run_dir, cfg, results, stores_whole(cfg.method))
+    shutil.copy2(run.results, out.results)
+    if weights == run.components_manifest:
+        names = [RunDir.MANIFEST, *ComponentStore(run.components).stored().values()]
+        out.components.mkdir()
+        for name in names:
+            shutil.copy2(run.components / name, out.components / name)
+        files = [str(run.relative(run.components / n)) for n in names]
     else:
-        relative = weights.relative_to(run_dir)
+        relative = run.relative(weights)
         (folder / relative).parent.mkdir(parents=True)
         shutil.copy2(weights, folder / relative)
         files = [str(relative)]
-    return {"format": "run", "files": [RESULTS_NAME, *files],
+    return {"format": "run", "files": [str(run.relative(run.results)), *files],
             "backbone_weights": backbone_weights(cfg, weights, results, run_dir)}
 
 
@@ -382,7 +388,8 @@ def export(run_dir: str | Path, out_dir: str | Path, fmt: str = "auto", push_to_
     (`rm_lab.inference.reward_stats`; None: its STATS_PAIRS, 0: all)."""
     from omegaconf import OmegaConf
 
-    from rm_lab.inference.scorer import completed_results, run_folder
+    from rm_lab.rundir.finished import completed_results, run_folder
+    from rm_lab.rundir.manifest import EXPORT_KIND, write_manifest
 
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
@@ -414,10 +421,10 @@ def export(run_dir: str | Path, out_dir: str | Path, fmt: str = "auto", push_to_
         manifest = {**manifest, "method": results.get("method"), "backbone": cfg.model.name,
                     "backbone_source": cfg.model.get("source"), "dataset": results.get("dataset"),
                     "seed": results.get("seed"), "rm_lab": __version__, "exported_from": str(run_dir)}
-        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        write_manifest(RunDir(staging).export_manifest, EXPORT_KIND, manifest)
         from rm_lab.inference.model_card import card_example, model_card
 
-        (staging / "README.md").write_text(model_card(results, cfg, manifest, card_example(cfg, staging, manifest)))
+        RunDir(staging).model_card.write_text(model_card(results, cfg, manifest, card_example(cfg, staging, manifest)))
         check_out_dir(out)  # nobody wrote there meanwhile
         if out.exists():
             out.rmdir()  # empty: replaced by the finished export

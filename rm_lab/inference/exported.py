@@ -14,24 +14,20 @@ checked against the run's rewards.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 
 from rm_lab.data.render import encode, encode_rendered
 from rm_lab.inference.scorer import _texts, load_reward_model
-
-MANIFEST = "manifest.json"
+from rm_lab.rundir.layout import RunDir
+from rm_lab.rundir.manifest import EXPORT_KIND, manifest_kind
 
 
 def export_manifest(path: Path) -> dict | None:
-    """manifest.json of a transformers export at `path` (a folder without results.json), else None."""
-    try:
-        manifest = json.loads((path / MANIFEST).read_text())
-    except (OSError, ValueError):
-        return None
-    return manifest if isinstance(manifest, dict) and manifest.get("format") == "transformers" else None
+    """The manifest of a transformers export at `path` (a folder without a results file), else None."""
+    kind, manifest = manifest_kind(RunDir(path).export_manifest)
+    return manifest if kind == EXPORT_KIND and manifest.get("format") == "transformers" else None
 
 
 class ExportScorer:
@@ -105,7 +101,7 @@ def load_scorer(path: str | Path, device: str | torch.device | None = None, batc
     """The reward model at `path` (a completed run's folder or results.json, or an export of
     either format), ready to score; the same errors as `rm_lab.load_reward_model` otherwise."""
     folder = Path(path).expanduser()
-    manifest = export_manifest(folder) if folder.is_dir() and not (folder / "results.json").exists() else None
+    manifest = export_manifest(folder) if folder.is_dir() and not RunDir(folder).results.exists() else None
     if manifest is None:
         return load_reward_model(folder, device=device, batch_size=batch_size, progress=progress)
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))

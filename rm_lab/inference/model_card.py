@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+from rm_lab.rundir.layout import RunDir
+
 PLACEHOLDER = "path/to/this/folder"
 EXAMPLE_PROMPT = "How do I boil an egg?"
 EXAMPLE_RESPONSES = ("Boil it for nine minutes, then cool it in cold water.", "Eggs cannot be boiled.")
@@ -54,7 +56,7 @@ def recipe(results: dict, cfg, exported_with: str) -> list[str]:
             ("experiment", results.get("experiment"))]
     lines = ["## Recipe", "", "| setting | value |", "| --- | --- |"]
     lines += [f"| {k} | {v} |" for k, v in rows]
-    lines += ["", "Pairs per domain (after cleaning; the rows dropped and why are in results.json `data`):", "",
+    lines += ["", f"Pairs per domain (after cleaning; the rows dropped and why are in {RunDir.RESULTS} `data`):", "",
               "| domain | train | validation | test |", "| --- | ---: | ---: | ---: |"]
     for domain, counts in (results.get("data") or {}).items():
         pairs = (counts or {}).get("pairs") or {}

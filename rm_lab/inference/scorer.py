@@ -63,59 +63,14 @@ from rm_lab.data.pairs import MalformedRow, require_text
 from rm_lab.data.render import encode, encode_prompt, encode_rendered
 from rm_lab.models.backbone import Backbone
 from rm_lab.models.embedder import Embedder
-from rm_lab.rundir.results import RESULTS_NAME, read_results
-from rm_lab.runner.build import build_backbone, build_method, method_class
-from rm_lab.runner.checkpoints import BEST
+from rm_lab.rundir.finished import ModelLoadError as ModelLoadError  # what load_reward_model raises
+from rm_lab.rundir.finished import completed_results, run_folder, stored_weights
+from rm_lab.runner.build import build_backbone, build_method, method_class, stores_whole
 
-CHECKPOINT = BEST
-COMPONENTS = Path("components") / "manifest.json"
 PRECISIONS = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
 
 
-class ModelLoadError(ValueError):
-    """A run folder whose reward model cannot be loaded; the message says what is missing."""
-
-
 # -- the run -----------------------------------------------------------------------------------
-def run_folder(path: str | Path) -> Path:
-    """The run folder of `path` (a run folder, or its results.json)."""
-    path = Path(path).expanduser()
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist: give the folder of a completed run "
-                                f"(the one holding {RESULTS_NAME}, written by python -m rm_lab)")
-    if path.is_file():
-        if path.name != RESULTS_NAME:
-            raise ModelLoadError(f"{path} is a file: give the folder of a completed run (the one holding "
-                                 f"{RESULTS_NAME})")
-        path = path.parent
-    if not (path / RESULTS_NAME).exists():
-        if _export_format(path) == "transformers":
-            raise ModelLoadError(f"{path} is a transformers export (python -m rm_lab.export): load it with "
-                                 "transformers' AutoModelForSequenceClassification.from_pretrained, or export the "
-                                 "run with --format run for rm_lab.load_reward_model")
-        raise FileNotFoundError(f"{path} holds no {RESULTS_NAME}: it is not a run folder; give the folder of a "
-                                "completed run (python -m rm_lab writes one per run)")
-    return path.resolve()
-
-
-def _export_format(path: Path) -> str | None:
-    """The `format` of an export's manifest.json in `path` (python -m rm_lab.export), else None."""
-    try:
-        return json.loads((path / "manifest.json").read_text()).get("format")
-    except (OSError, ValueError, AttributeError):
-        return None
-
-
-def completed_results(run_dir: Path) -> dict:
-    """The run's results.json, checked: current schema (else what to do) and status completed."""
-    results = read_results(run_dir / RESULTS_NAME)
-    if results["status"] != "completed":
-        error = f" ({results['error']})" if results.get("error") else ""
-        raise ModelLoadError(f"run {run_dir} has status {results['status']!r}{error}: only a completed run has "
-                             "tested weights to score with")
-    return results
-
-
 class RecordedData:
     """What `prepare()` reads of the `PairData` protocol, answered from results.json `data`:
     the run's pairs per domain and split (routers cover the domains that had training pairs)."""
@@ -134,42 +89,11 @@ class RecordedData:
         return [d for d, pairs in self._pairs.items() if pairs.get(split, 0)]
 
 
-def _nothing_trained(cfg: DictConfig, results: dict) -> str | None:
-    if not cfg.get("train", True):
-        return "it ran with train=false: nothing was trained, so no weights were stored"
-    if not (results.get("train_time") or {}).get("by_component"):
-        return "it trained nothing (no training pairs), so no weights were stored"
-    return None
-
-
-def stored_weights(run_dir: Path, cfg: DictConfig, results: dict) -> Path:
-    """Where the run's tested weights are: checkpoints/best.ckpt for a method that stores a whole
-    checkpoint, components/manifest.json for a composite one; ModelLoadError saying why not."""
-    cls = method_class(cfg.method)
-    whole = getattr(cls, "checkpoint_whole", True)
-    if not whole and "reuse_components" not in cfg.method:
-        raise ModelLoadError(f"method {cfg.method.get('name')} stores no whole checkpoint and has no "
-                             "reuse_components option: its trained parts cannot be loaded")
-    path = run_dir / (CHECKPOINT if whole else COMPONENTS)
-    if path.exists():
-        return path
-    why = _nothing_trained(cfg, results)
-    if why is None and whole and not (cfg.get("checkpoint") or {}).get("best", True):
-        why = "it ran with checkpoint.best=false"
-    if why is None and not whole and not cfg.method.get("save_components", True):
-        why = "it ran with method.save_components=false"
-    reused = (results.get("components") or {}).get("reused_from")
-    if why is None and not whole and reused:
-        why = f"its components were all reused from {reused}: load that run"
-    why = why or "an older rm_lab wrote this run (before runs stored their tested weights), or it was removed"
-    raise ModelLoadError(f"{path} is missing: {why}; re-run the run to score it")
-
-
-def _load_method(weights: Path, run_dir: Path, cfg: DictConfig, results: dict, backbone: Backbone):
+def _load_method(whole: bool, weights: Path, run_dir: Path, cfg: DictConfig, results: dict, backbone: Backbone):
     """The run's method, rebuilt and holding the weights it was tested with."""
     data = RecordedData(results["data"])
     domains = data.domain_names
-    if weights.name == COMPONENTS.name:  # every stored component, through the method's reuse path
+    if not whole:  # every stored component, through the method's reuse path
         node = OmegaConf.merge(cfg.method, {"reuse_components": str(run_dir), "retrain": [],
                                             "save_components": False})
         return build_method(node, data=data, backbone=backbone, domains=domains)
@@ -191,10 +115,11 @@ def load_reward_model(path: str | Path, device: str | torch.device | None = None
     run_dir = run_folder(path)
     results = completed_results(run_dir)
     cfg = OmegaConf.create(results["config"])
-    weights = stored_weights(run_dir, cfg, results)  # before anything is built
+    whole = stores_whole(cfg.method)
+    weights = stored_weights(run_dir, cfg, results, whole)  # before anything is built
     backbone = build_backbone(cfg)
     backbone.tokenizer()  # loaded first: a stand-in tokenizer may change the input format
-    module = _load_method(weights, run_dir, cfg, results, backbone)
+    module = _load_method(whole, weights, run_dir, cfg, results, backbone)
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     module.to(device).eval()
     run_size = cfg.method.get("eval_batch_size") if module.inputs == "vectors" else cfg.dataset.get("eval_batch_size")

@@ -130,7 +130,7 @@ class ARLISS(RoutedRewardModule):
 
     def _set_trainable(self, only: str | None) -> None:
         """Freeze the backbone; train one component's adapter and head (all of them for None)."""
-        frozen = set(self.reused)
+        frozen = set(self.plan.reused)
         names = [n for n in self.stored_names() if n not in frozen] if only is None else [only]
         for p in self.parameters():
             p.requires_grad_(False)

@@ -2,38 +2,39 @@
 
 The router reads the prompt and picks a covered domain (a domain with training pairs); the
 chosen domain's reward component scores the pair. Inputs are grouped by predicted domain, so
-each component runs once per group. Components are trained in separate fits (router first,
-then each domain on its own pairs), timed one by one, and saved under `components/` in the
-run's directory so a later run can reuse them (`reuse_components`) and retrain only what is
-new (`retrain`): that is how a domain is added without retraining the rest.
+each component runs once per group. This module routes and scores; the other jobs are classes
+of their own:
+- which components a run trains, reuses or resumes: `ComponentPlan` (component_plan.py);
+- fitting them, the router first, then each domain on its own pairs, each in its own fit:
+  `FitSchedule` (fit_schedule.py), timed one by one (`rm_lab.eval.timing.timed_fit`);
+- storing them under `components/` in the run's folder, each as soon as it is fitted:
+  `ComponentStore` (rm_lab/rundir/components.py), so a later run can reuse them
+  (`reuse_components`) and retrain only what is new (`retrain`): that is how a domain is added
+  without retraining the rest.
 """
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
 
-from rm_lab.core.io import atomic_path, is_main_process, write_json_atomic
+from rm_lab.core.io import is_main_process
 from rm_lab.data.batch import PairBatch
 from rm_lab.data.protocol import PairData
 from rm_lab.eval.metrics import PairwiseAccuracy
-from rm_lab.eval.timing import clock
 from rm_lab.methods.base import RewardModule
+from rm_lab.methods.component_plan import PREFIX, ROUTER, ComponentPlan, component_domain, reward_component
+from rm_lab.methods.fit_schedule import FitSchedule
 from rm_lab.methods.fitting import RewardFit, RouterFit
-from rm_lab.methods.router_stats import RouterConfusion, covered_domains
+from rm_lab.methods.router_stats import RouterConfusion, covered_domains, summary_lines
+from rm_lab.rundir.components import ComponentStore
+from rm_lab.rundir.manifest import ComponentsManifest
 
-ROUTER = "router"
-PREFIX = "reward_model/"
-MANIFEST = "manifest.json"
+__all__ = ["PREFIX", "ROUTER", "RoutedRewardModule"]
 
 log = logging.getLogger(__name__)
-
-
-def component_file(name: str) -> str:
-    return name.replace("/", "-") + ".pt"
 
 
 class RoutedRewardModule(RewardModule):
@@ -52,9 +53,7 @@ class RoutedRewardModule(RewardModule):
         self.reuse_components = reuse_components
         self.retrain_request = list(retrain) if retrain is not None else None
         self.covered = list(self.domains)
-        self.to_train = {ROUTER, *(PREFIX + d for d in self.domains)}
-        self.reused: list[str] = []
-        self.resumed: list[str] = []  # components a resumed run loaded instead of retraining
+        self.plan = ComponentPlan.train_all([ROUTER, *(reward_component(d) for d in self.domains)])
         self.components_dir: str | None = None
         self.epoch_seconds: dict[str, float] = {}
         self.confusion = RouterConfusion(self.domains)
@@ -88,8 +87,15 @@ class RoutedRewardModule(RewardModule):
         raise NotImplementedError
 
     def stored_names(self) -> list[str]:
-        """Components written by `save()`: the router and each covered domain's model."""
-        return [ROUTER] + [PREFIX + d for d in self.covered]
+        """Components written to components/: the router and each covered domain's model."""
+        return [ROUTER] + [reward_component(d) for d in self.covered]
+
+    def shared_names(self) -> list[str]:
+        """Components shared by all others (ARLISS's backbone); stored when they cannot be rebuilt."""
+        return []
+
+    def after_training(self) -> None:
+        """Restore the module's state after the component fits (ARLISS re-activates adapters)."""
 
     # -- routing and scoring -----------------------------------------------------------------
     def route_logits(self, batch: PairBatch) -> torch.Tensor:
@@ -129,134 +135,66 @@ class RoutedRewardModule(RewardModule):
         self._last_routes = routes
         return self.score_routes(batch, routes)
 
-    # -- data, reuse, training ----------------------------------------------------------------
+    # -- the components: which, fitted how, stored where ---------------------------------------
     def prepare(self, data: PairData) -> None:
         covered = covered_domains(data, self.domains)
         self.drop_domains([d for d in self.domains if d not in covered])
         self.covered = covered
-        names = self.stored_names()
-        self.to_train = {ROUTER, *(PREFIX + d for d in covered)}
         if self.reuse_components:
-            self._reuse(names)
+            store = ComponentStore.locate(self.reuse_components, self.method_name)
+            self.plan = ComponentPlan.reusing(
+                self.stored_names(), self.shared_names(), store.manifest(), self.method_name, self.backbone_name,
+                self.retrain_request, self.domains, self.covered, str(store.folder), self.reuse_components)
+            store.load_parts(self, list(self.plan.reused), freeze=True)
         elif self.retrain_request:
             raise ValueError("method.retrain needs method.reuse_components (a stored run to take the rest from)")
-
-    def _normalize(self, name: str) -> str:
-        if name == ROUTER or name.startswith(PREFIX):
-            return name
-        if name in self.domains:
-            return PREFIX + name
-        raise ValueError(f"method.retrain: unknown component {name!r}; valid: {ROUTER}, "
-                         f"{', '.join(self.covered)}")
-
-    def _reuse(self, names: list[str]) -> None:
-        folder = Path(self.reuse_components).expanduser()
-        if (folder / "components" / MANIFEST).exists():
-            folder = folder / "components"
-        if not (folder / MANIFEST).exists():
-            raise FileNotFoundError(
-                f"method.reuse_components={self.reuse_components}: no {MANIFEST} there; give the directory "
-                f"of a trained {self.method_name} run (it holds components/) or its components/ folder")
-        manifest = json.loads((folder / MANIFEST).read_text())
-        if manifest.get("method") != self.method_name or manifest.get("model") != self.backbone_name:
-            raise ValueError(
-                f"stored components in {folder} come from method={manifest.get('method')} "
-                f"model={manifest.get('model')}; this run is method={self.method_name} model={self.backbone_name}")
-        stored = manifest["components"]
-        if self.retrain_request is None:
-            retrain = {ROUTER} | {n for n in names if n not in stored}
         else:
-            retrain = {self._normalize(n) for n in self.retrain_request}
-            missing = sorted(n for n in retrain if n not in names)
-            if missing:
-                raise ValueError(f"method.retrain: {missing} have no training pairs in this run's data; "
-                                 "give the domain's data (dataset.domains.<domain>.path=FILE)")
-        for name in [n for n in stored if n not in names and n not in self.shared_names()]:
-            log.warning("stored component %s is not used: its domain has no training pairs in this run", name)
-        self.reused = []
-        for name in self.shared_names() + names:
-            if name in retrain:
-                continue
-            if name not in stored:
-                if name in self.shared_names():
-                    continue
-                raise ValueError(f"{name} is neither stored in {folder} nor listed in method.retrain")
-            state = torch.load(folder / stored[name], map_location="cpu", weights_only=True)
-            self.load_component_state(name, state)
-            self.freeze_component(name)
-            self.reused.append(name)
-        self.to_train = retrain & set(names)
-
-    def shared_names(self) -> list[str]:
-        """Components shared by all others (ARLISS's backbone); stored when they cannot be rebuilt."""
-        return []
-
-    def run_training(self, make_trainer, data: PairData) -> dict[str, float]:
-        by_component: dict[str, float] = {}
-        root = None
-        base_seed = torch.initial_seed()
-        for index, name in enumerate(self.stored_names()):
-            if name not in self.to_train:
-                continue
-            # each component from its own seed: the same whichever components ran before it (a
-            # resumed run that skips finished components trains the rest exactly as before)
-            pl.seed_everything((base_seed + 1000 * (index + 1)) % 2**32, workers=True, verbose=False)
-            if name == ROUTER:
-                fit, part = self.router_fit(), data.subset(self.covered)
-            else:
-                domain = name[len(PREFIX):]
-                fit, part = self.reward_fit(domain), data.subset([domain])
-            if not len(part):
-                continue
-            trainer = make_trainer(monitor=fit.monitor, component=name)
-            root = trainer.default_root_dir
-            timers = [cb for cb in trainer.callbacks if isinstance(getattr(cb, "per_epoch", None), list)]
-            seen = len(timers[0].per_epoch) if timers else 0
-            start = clock(self.device)
-            trainer.fit(fit, datamodule=part)
-            by_component[name] = clock(self.device) - start
-            epochs = timers[0].per_epoch[seen:] if timers else []
-            # pure epoch time (the fit's wall time also holds Lightning's per-fit setup)
-            self.epoch_seconds[name] = (sum(epochs) / len(epochs) if epochs
-                                        else by_component[name] / max(1, trainer.current_epoch))
-            if self.save_components and is_main_process():  # stored as soon as it is done: a resume skips it
-                self.save(Path(root) / "components", [name])
-        self.after_training()
-        if self.save_components and root is not None and is_main_process():
-            self.save(Path(root) / "components")
-        return by_component
+            self.plan = ComponentPlan.train_all(self.stored_names())
 
     def resume_from(self, run_dir) -> None:
         """Components a killed run finished (stored in RUN_DIR/components) are loaded, not retrained."""
-        folder = Path(run_dir) / "components"
-        if not (folder / MANIFEST).exists():
+        store = ComponentStore.of_run(run_dir)
+        if not store.exists():
             return
-        stored = json.loads((folder / MANIFEST).read_text())["components"]
-        for name in [n for n in self.stored_names() if n in self.to_train and n in stored]:
-            self.load_component_state(name, torch.load(folder / stored[name], map_location="cpu", weights_only=True))
-            self.to_train.discard(name)
-            self.resumed.append(name)
-            log.info("resume: %s was finished before the interruption; loaded from %s", name, folder)
+        plan = self.plan.resuming(store.stored())
+        finished = [n for n in plan.resumed if n not in self.plan.resumed]
+        store.load_parts(self, finished)
+        for name in finished:
+            log.info("resume: %s was finished before the interruption; loaded from %s", name, store.folder)
+        self.plan = plan
 
-    def after_training(self) -> None:
-        """Restore the module's state after the component fits (ARLISS re-activates adapters)."""
+    def component_fit(self, name: str, data: PairData) -> tuple[pl.LightningModule, PairData]:
+        """The fit of one component and the part of the data it trains on: the router on the
+        covered domains' pairs, a domain's reward model on that domain's."""
+        if name == ROUTER:
+            return self.router_fit(), data.subset(self.covered)
+        domain = component_domain(name)
+        return self.reward_fit(domain), data.subset([domain])
 
-    def save(self, folder: Path, names: list[str] | None = None) -> Path:
-        """Store components (all of them by default) and the manifest listing every stored one."""
-        folder.mkdir(parents=True, exist_ok=True)
-        files = {}
-        if names is not None and (folder / MANIFEST).exists():
-            files = dict(json.loads((folder / MANIFEST).read_text())["components"])
-        for name in names if names is not None else self.shared_names() + self.stored_names():
-            state = self.component_state(name)
-            if state is None:
-                continue
-            files[name] = component_file(name)
-            with atomic_path(folder / files[name]) as tmp:
-                torch.save({k: v.detach().cpu() for k, v in state.items()}, tmp)
-        manifest = {"method": self.method_name, "model": self.backbone_name, "domains": self.domains,
-                    "covered": self.covered, "components": files}
-        write_json_atomic(folder / MANIFEST, manifest)
+    def run_training(self, make_trainer, data: PairData) -> dict[str, float]:
+        by_component: dict[str, float] = {}
+        run_dir = None
+        store = self.save_components and is_main_process()
+        for done in FitSchedule(self.plan, torch.initial_seed()).fits(self.component_fit, make_trainer, data,
+                                                                       self.device):
+            by_component[done.name] = done.time.wall_s
+            # pure epoch time (the fit's wall time also holds Lightning's per-fit setup)
+            self.epoch_seconds[done.name] = done.time.epoch_s
+            run_dir = done.run_dir
+            if store:  # stored as soon as it is done: a resume skips it
+                self.store_components(run_dir, [done.name])
+        self.after_training()
+        if store and run_dir is not None:
+            self.store_components(run_dir)
+        return by_component
+
+    def store_components(self, run_dir: Path, names: list[str] | None = None) -> Path:
+        """Store components (all of them by default) in RUN_DIR/components, and the manifest
+        listing every stored one."""
+        identity = ComponentsManifest(self.method_name, self.backbone_name, list(self.domains), list(self.covered))
+        folder = ComponentStore.of_run(run_dir).save_parts(
+            self, names if names is not None else self.shared_names() + self.stored_names(), identity,
+            update=names is not None)
         self.components_dir = str(folder)
         return folder
 
@@ -290,38 +228,14 @@ class RoutedRewardModule(RewardModule):
         router = self.confusion.summary(self.covered)
         router["covered_domains"] = list(self.covered)
         router["uncovered_domains"] = [d for d in self.domains if d not in self.covered]
+        plan = self.plan.summary()
         out = {"router": router,
-               "components": {"trained": sorted(self.to_train), "reused": list(self.reused),
-                              "reused_from": self.reuse_components, "stored_in": self.components_dir,
-                              "resumed": list(self.resumed),
-                              "epoch_s": dict(self.epoch_seconds)}}
+               "components": {"trained": plan["trained"], "reused": plan["reused"],
+                              "reused_from": plan["reused_from"], "stored_in": self.components_dir,
+                              "resumed": plan["resumed"], "epoch_s": dict(self.epoch_seconds)}}
         if self.oracle:
             out["oracle_accuracy"] = self.oracle_accuracy.compute()
         return out
 
     def summary_lines(self, results: dict) -> list[str]:
-        lines = []
-        router = results.get("router") or {}
-        if router:
-            lines.append(f"router accuracy {_fmt(router.get('accuracy'))} over {router.get('n')} test pairs; covers "
-                         f"{', '.join(router.get('covered_domains', []))}"
-                         + (f" (no training pairs: {', '.join(router['uncovered_domains'])})"
-                            if router.get("uncovered_domains") else ""))
-            labels = (router.get("confusion") or {}).get("labels", [])
-            if labels:
-                lines.append("| gold \\ routed | " + " | ".join(labels) + " |")
-                lines.append("| --- |" + " ---: |" * len(labels))
-                lines.extend(f"| {g} | " + " | ".join(str(c) for c in row) + " |"
-                             for g, row in zip(labels, router["confusion"]["matrix"]))
-        oracle = results.get("oracle_accuracy")
-        if oracle:
-            lines.append(f"accuracy with oracle (gold) routing: {_fmt(oracle.get('average'))}")
-        components = results.get("components") or {}
-        if components.get("reused"):
-            lines.append(f"reused from {components.get('reused_from')}: {', '.join(components['reused'])}; "
-                         f"trained: {', '.join(components.get('trained', []))}")
-        return lines
-
-
-def _fmt(x) -> str:
-    return "-" if x is None else f"{x:.3f}"
+        return summary_lines(results)

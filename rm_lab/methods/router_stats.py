@@ -1,4 +1,5 @@
-"""Router bookkeeping: which domains a router covers and its confusion matrix over domains."""
+"""Router bookkeeping: which domains a router covers, its confusion matrix over domains, and the
+lines a routed run prints under its accuracy table."""
 from __future__ import annotations
 
 import torch
@@ -53,3 +54,33 @@ class RouterConfusion:
             "confusion": {"labels": [self.domains[i] for i in used], "rows": "gold", "columns": "predicted",
                           "matrix": sub.tolist()},
         }
+
+
+def summary_lines(results: dict) -> list[str]:
+    """Lines under a routed run's accuracy table: the router's accuracy and confusion, the oracle
+    routing's accuracy, the components reused."""
+    lines = []
+    router = results.get("router") or {}
+    if router:
+        lines.append(f"router accuracy {_fmt(router.get('accuracy'))} over {router.get('n')} test pairs; covers "
+                     f"{', '.join(router.get('covered_domains', []))}"
+                     + (f" (no training pairs: {', '.join(router['uncovered_domains'])})"
+                        if router.get("uncovered_domains") else ""))
+        labels = (router.get("confusion") or {}).get("labels", [])
+        if labels:
+            lines.append("| gold \\ routed | " + " | ".join(labels) + " |")
+            lines.append("| --- |" + " ---: |" * len(labels))
+            lines.extend(f"| {g} | " + " | ".join(str(c) for c in row) + " |"
+                         for g, row in zip(labels, router["confusion"]["matrix"]))
+    oracle = results.get("oracle_accuracy")
+    if oracle:
+        lines.append(f"accuracy with oracle (gold) routing: {_fmt(oracle.get('average'))}")
+    components = results.get("components") or {}
+    if components.get("reused"):
+        lines.append(f"reused from {components.get('reused_from')}: {', '.join(components['reused'])}; "
+                     f"trained: {', '.join(components.get('trained', []))}")
+    return lines
+
+
+def _fmt(x) -> str:
+    return "-" if x is None else f"{x:.3f}"

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rm_lab.report.stats import BEST, TEST_NAME, Summary, verdict
+from rm_lab.rundir.layout import RunDir
 from rm_lab.rundir.results import completed, method_label
 
 Key = tuple[str, str, str, str]  # (method, model, dataset, setting); setting "" unless runs differ
@@ -207,7 +208,7 @@ def standard_notes(table: Table) -> list[str]:
     usual = max(counts) if counts else 0
     for row in table.rows:
         if row.status == "missing":
-            notes.append(f"— {label_of(row)}: not run (no results.json).")
+            notes.append(f"— {label_of(row)}: not run (no {RunDir.RESULTS}).")
         elif row.status == "failed":
             notes.append(f"— {label_of(row)}: every run failed.")
         elif len(row.runs) < usual:

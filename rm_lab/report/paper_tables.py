@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from rm_lab.methods import capabilities as registry
 from rm_lab.report.grouping import Column, Row, Table, fill, group_runs, standard_notes
 from rm_lab.rundir import results as metrics
+from rm_lab.rundir.layout import RunDir
 
 DOMAIN_ORDER = ["hh_rlhf", "shp", "hellaswag", "dahoas", "oasst"]
 # Domains and backbones; methods name themselves and their parts (results.json `labels`, else the class).
@@ -206,7 +207,7 @@ def table6(groups, methods=None, models=None, alpha=0.05, known: Known | None = 
             Column("inference_ms", "Inference (ms / input)", metrics.inference_ms, "ms", "low")]
     notes = ["Inference time: seconds per scored text (each pair is two), one protocol for every method: "
              "the first test pairs scored one pair at a time, the accelerator synchronized before each "
-             "clock reading (results.json `inference.per_input`; the batched figure is `inference.batched`)."]
+             f"clock reading ({RunDir.RESULTS} `inference.per_input`; the batched figure is `inference.batched`)."]
     forms = list(dict.fromkeys(k[len(INFERENCE_FORM):] for row in rows for run in row.runs
                                for k in run if k.startswith(INFERENCE_FORM)))
     cols += [Column(f"inference_ms/{form}", f"Adapters {form} (ms / input)",

@@ -32,9 +32,10 @@ from pathlib import Path
 from typing import Literal, TypedDict
 
 from rm_lab.core.io import write_json_atomic
+from rm_lab.rundir.layout import RunDir
 
 SCHEMA_VERSION = 2
-RESULTS_NAME = "results.json"
+RESULTS_NAME = RunDir.RESULTS  # a run folder's record (rm_lab/rundir/layout.py names every path)
 STATUSES = ("running", "completed", "failed")
 Status = Literal["running", "completed", "failed"]
 PACKAGES = ("rm_lab", "torch", "transformers", "pytorch-lightning", "hydra-core", "omegaconf",
@@ -210,7 +211,7 @@ def add_blocks(results: Results, blocks: dict) -> Results:
 
 def results_path(path_or_dir: str | Path) -> Path:
     path = Path(path_or_dir)
-    return path if path.suffix == ".json" else path / RESULTS_NAME
+    return path if path.suffix == ".json" else RunDir(path).results
 
 
 def write_results(path_or_dir: str | Path, results: Results) -> Path:

@@ -12,13 +12,14 @@ unless --out says otherwise, and can itself be extended the same way.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from omegaconf import OmegaConf
 
 from rm_lab.methods.capabilities import methods, of_run
-from rm_lab.rundir.results import RESULTS_NAME, read_results
+from rm_lab.rundir.layout import RunDir
+from rm_lab.rundir.manifest import ComponentsManifest
+from rm_lab.rundir.results import read_results
 
 
 def extendable_methods() -> list[str]:
@@ -27,7 +28,8 @@ def extendable_methods() -> list[str]:
 
 
 def stored_config(run_dir: Path):
-    results_file = run_dir / RESULTS_NAME
+    run = RunDir(run_dir)
+    results_file = run.results
     if not results_file.exists():
         raise FileNotFoundError(f"{results_file} does not exist: give the directory of a completed run")
     results = read_results(results_file)  # an older rm_lab's file fails here, saying what to do
@@ -37,8 +39,8 @@ def stored_config(run_dir: Path):
     if method is None or not method.capabilities.adds_domains:
         raise ValueError(f"run {run_dir} used method={results.get('method')}; adding a domain needs one of "
                          f"{extendable_methods()}")
-    if not (run_dir / "components" / "manifest.json").exists():
-        raise FileNotFoundError(f"{run_dir}/components/manifest.json is missing: the run was not trained "
+    if not run.components_manifest.exists():
+        raise FileNotFoundError(f"{run.components_manifest} is missing: the run was not trained "
                                 "with method.save_components=true")
     return OmegaConf.create(results["config"])
 
@@ -46,8 +48,8 @@ def stored_config(run_dir: Path):
 def build_config(run_dir: str | Path, domain: str, overrides: list[str] = (), out: str | None = None):
     run_dir = Path(run_dir).expanduser().resolve()
     cfg = stored_config(run_dir)
-    manifest = json.loads((run_dir / "components" / "manifest.json").read_text())
-    if domain in manifest.get("covered", []):
+    manifest = ComponentsManifest.read(RunDir(run_dir).components_manifest)
+    if domain in manifest.covered:
         raise ValueError(f"domain {domain} is already covered by {run_dir}; to retrain it run "
                          f"python -m rm_lab ... method.reuse_components={run_dir} method.retrain=[router,{domain}]")
     cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist([o.lstrip("+") for o in overrides]))

@@ -52,6 +52,11 @@ def method_class(node: DictConfig) -> type:
     return get_class(node._target_)
 
 
+def stores_whole(node: DictConfig) -> bool:
+    """Whether the method stores one whole checkpoint (`checkpoint_whole`), else its components."""
+    return getattr(method_class(node), "checkpoint_whole", True)
+
+
 def build_inputs(cfg: DictConfig, datamodule: PreferenceDataModule, backbone: Backbone) -> PairData:
     """What the configured method trains on: the token datamodule itself, or (for a method with
     `inputs = "vectors"`) its pairs embedded once by the frozen backbone and cached."""

@@ -1,10 +1,10 @@
 """Checkpoints a killed run resumes from.
 
 `LastCheckpoint(path, every_n_steps)` writes a full Lightning checkpoint (weights, optimizer,
-loops, callbacks) to `path` every N training steps and at the end of every epoch, replacing the
-previous one atomically, so a kill at any moment leaves a whole checkpoint. It also carries the
-random number generators' states, so a resumed fit draws the same dropout masks as an
-uninterrupted one. `ResumableTrainer.fit` continues from `resume_from` when that file exists;
+loops, callbacks) to `path` (`RunDir.last_checkpoint(part)`) every N training steps and at the
+end of every epoch, replacing the previous one atomically, so a kill at any moment leaves a
+whole checkpoint. It also carries the random number generators' states, so a resumed fit draws
+the same dropout masks as an uninterrupted one. `ResumableTrainer.fit` continues from `resume_from` when that file exists;
 the training loaders (`rm_lab.data.loaders.seeded_loader`) restore their epoch's order and skip
 the batches already seen, so a resumed run ends where an uninterrupted one does.
 """
@@ -17,15 +17,6 @@ from pathlib import Path
 import numpy as np
 import pytorch_lightning as pl
 import torch
-
-CHECKPOINTS = Path("checkpoints")  # in a run's folder
-BEST = CHECKPOINTS / "best.ckpt"    # the weights the test set was scored with (single-fit methods)
-
-
-def last_checkpoint(run_dir: str | Path, part: str | None = None) -> Path:
-    """Where a fit checkpoints: checkpoints/last.ckpt for a method trained in one fit, and
-    checkpoints/<part>/last.ckpt for each part of a composite one (router, reward_model/<domain>)."""
-    return Path(run_dir) / CHECKPOINTS / (part or "") / "last.ckpt"
 
 
 class LastCheckpoint(pl.Callback):

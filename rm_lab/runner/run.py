@@ -6,13 +6,30 @@
     python -m rm_lab train=false ckpt=RUN_DIR dataset=hh_rlhf_sample   # a trained run's model on other data
     python -m rm_lab --help                           # config groups and their choices
 
-Everything is built by rm_lab/runner/build.py; this module only runs it and records the outcome.
+Everything is built by rm_lab/runner/build.py; this module only runs it and records the outcome,
+in named stages, each taking what the one before returned:
+
+    plan      checks before any work (runs_with, test_on, the ckpt= run); a completed run in the folder
+              is refused, or returned as it is with resume=true; the memory estimate
+    start     the "running" results.json, written before any work (a killed run still shows as running)
+    load      the pairs, tokenized (results: data)
+    inputs    what the method reads: the datamodule, or its pairs embedded (results: the data step's blocks)
+    build     the method, prepared for the data, ckpt= weights loaded (results: params, labels)
+    fit       the method's fits, each selected on validation (results: validation)
+    evaluate  the test set scored; a single fit's tested weights stored (results: accuracy, train_time, ...)
+    finish    results.json written with the status and wall time, published to the loggers (first
+              process, completed runs), loggers closed
+    report    the accuracy table on the terminal
+
+A stage that fails leaves the blocks of the stages before it, the status "failed", the error
+and its traceback in results.json. Every path in the run's folder comes from `RunDir`.
 """
 from __future__ import annotations
 
 import logging
 import time
 import traceback
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -20,13 +37,19 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from rm_lab.core.io import is_main_process
+from rm_lab.data.datamodule import PreferenceDataModule
+from rm_lab.data.protocol import PairData
 from rm_lab.eval.best_weights import BestWeights
 from rm_lab.eval.params import count_components
 from rm_lab.eval.rewardbench import score_results
 from rm_lab.eval.summary import accuracy_table
 from rm_lab.eval.timing import EpochTimer, clock
+from rm_lab.methods.base import RewardModule
+from rm_lab.models.backbone import Backbone
+from rm_lab.rundir.finished import ModelLoadError, completed_results, run_folder, stored_weights
+from rm_lab.rundir.layout import RunDir
 from rm_lab.rundir.publish import close_loggers, publish
-from rm_lab.rundir.results import RESULTS_NAME, Results, add_blocks, new_results, read_results, write_results
+from rm_lab.rundir.results import Results, add_blocks, new_results, read_results, write_results
 from rm_lab.runner.build import (
     build_data,
     build_inputs,
@@ -34,8 +57,9 @@ from rm_lab.runner.build import (
     build_method,
     build_trainer,
     method_class,
+    stores_whole,
 )
-from rm_lab.runner.checkpoints import BEST, LastCheckpoint, last_checkpoint
+from rm_lab.runner.checkpoints import LastCheckpoint
 from rm_lab.runner.memory import describe, device_bytes, memory_plan
 
 log = logging.getLogger("rm_lab")
@@ -44,18 +68,27 @@ log = logging.getLogger("rm_lab")
 TEST_ON = ("best", "last")
 
 
-def selection_callbacks(cfg: DictConfig, monitor: str | None, component: str | None, selectors: list) -> list:
+# -- the pieces the stages use ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Selection:
+    """Validation selection for one fit: `best` (None without a monitored metric) and the callbacks."""
+
+    best: BestWeights | None = None
+    callbacks: list = field(default_factory=list)
+
+
+def selection_callbacks(cfg: DictConfig, monitor: str | None, component: str | None) -> Selection:
     """Validation selection for one fit: the best epoch's weights (test_on: best) and, with
     `early_stopping: N`, a stop after N epochs without a better validation accuracy."""
     if not monitor:
-        return []
+        return Selection()
     best = BestWeights(monitor, restore=cfg.test_on == "best", component=component)
-    selectors.append(best)
     if not cfg.get("early_stopping"):
-        return [best]
+        return Selection(best, [best])
     from pytorch_lightning.callbacks import EarlyStopping
 
-    return [best, EarlyStopping(monitor=monitor, mode="max", patience=int(cfg.early_stopping), strict=False)]
+    return Selection(best, [best, EarlyStopping(monitor=monitor, mode="max", patience=int(cfg.early_stopping),
+                                                strict=False)])
 
 
 def validation_block(cfg: DictConfig, module, selectors: list[BestWeights]) -> dict:
@@ -87,16 +120,34 @@ def finished_run(path: Path, resume: bool) -> Results | None:
                           "add resume=true to skip it")
 
 
-def checkpoint_callbacks(cfg: DictConfig, component: str | None, whole: bool) -> tuple[list, Path | None]:
+def checkpoint_callbacks(cfg: DictConfig, run_dir: RunDir, component: str | None,
+                         whole: bool) -> tuple[list, Path | None]:
     """The checkpoint a fit writes as it goes (and resumes from with resume=true); `whole`: the
-    fit trains the whole method (checkpoints/last.ckpt), else one of its parts."""
+    fit trains the whole method (the run's last checkpoint), else one of its parts (the part's)."""
     if not component or not (cfg.get("checkpoint") or {}).get("last", True):
         return [], None
-    path = last_checkpoint(cfg.paths.output_dir, None if whole else component)
+    path = run_dir.last_checkpoint(None if whole else component)
     every = (cfg.get("checkpoint") or {}).get("every_n_steps")
     return [LastCheckpoint(path, every)], path if cfg.get("resume") else None
 
 
+class TrainerFactory:
+    """The `make_trainer(monitor=..., component=..., **overrides)` a method's `run_training`
+    calls: a fresh Lightning Trainer per fit, with the run's loggers, the epoch timer, validation
+    selection on `monitor` and the fit's resume checkpoint. `selectors`: the selection of every
+    fit it made, in order."""
+
+    def __init__(self, cfg: DictConfig, loggers: list, timer: EpochTimer, run_dir: RunDir, whole: bool):
+        self.cfg, self.loggers, self.timer, self.run_dir, self.whole = cfg, loggers, timer, run_dir, whole
+        self.selectors: list[BestWeights] = []
+
+    def __call__(self, monitor: str | None = None, component: str | None = None, **overrides) -> pl.Trainer:
+        selection = selection_callbacks(self.cfg, monitor, component)
+        if selection.best is not None:
+            self.selectors.append(selection.best)
+        saving, resume_from = checkpoint_callbacks(self.cfg, self.run_dir, component, self.whole)
+        callbacks = [self.timer, *selection.callbacks, *saving]
+        return build_trainer(self.cfg, self.loggers, callbacks, resume_from=resume_from, **overrides)
 
 
 def checkpoint_run(cfg: DictConfig) -> Path | None:
@@ -107,8 +158,6 @@ def checkpoint_run(cfg: DictConfig) -> Path | None:
         return None
     if cfg.train:
         raise ValueError(f"ckpt={ckpt} tests a trained model's weights: add train=false")
-    from rm_lab.inference.scorer import ModelLoadError, completed_results, run_folder, stored_weights
-
     try:
         run_dir = run_folder(ckpt)
         stored = completed_results(run_dir)
@@ -117,15 +166,15 @@ def checkpoint_run(cfg: DictConfig) -> Path | None:
                                  f"run is method={cfg.method.name} model={cfg.model.name}: add method=... "
                                  "model=... to match the stored run")
         run_cfg = OmegaConf.create(stored["config"]) if (stored.get("config") or {}).get("method") else cfg
-        stored_weights(run_dir, run_cfg, stored)
+        stored_weights(run_dir, run_cfg, stored, whole=stores_whole(run_cfg.method))
     except ModelLoadError as err:
         raise ValueError(f"ckpt={ckpt}: {err}") from None
     return run_dir
 
 
 def load_checkpoint_run(module, run_dir: Path) -> None:
-    """The stored run's tested weights (checkpoints/best.ckpt) into a single-fit method."""
-    state = torch.load(run_dir / BEST, map_location="cpu", weights_only=True)["state_dict"]
+    """The stored run's tested weights (its best checkpoint) into a single-fit method."""
+    state = torch.load(RunDir(run_dir).best_checkpoint, map_location="cpu", weights_only=True)["state_dict"]
     try:
         module.load_state_dict(state)
     except RuntimeError as err:
@@ -152,101 +201,237 @@ def warn_if_too_big(cfg: DictConfig) -> dict | None:
     return estimate
 
 
-def run(cfg: DictConfig) -> Results:
-    """Train and evaluate one configured run; always leaves a results.json behind (written by
-    the first process only, in a multi-process run)."""
+class Record:
+    """The run's results.json as the stages fill it; written by the first process only."""
+
+    def __init__(self, results: Results, run_dir: RunDir, main: bool):
+        self.results, self.run_dir, self.main = results, run_dir, main
+        self.started = time.perf_counter()
+
+    @property
+    def completed(self) -> bool:
+        return self.results["status"] == "completed"
+
+    def add(self, **blocks) -> None:
+        """The runner's own (core) blocks, in the order given."""
+        self.results.update(blocks)
+
+    def add_own(self, blocks: dict) -> None:
+        """A method's or the data step's own blocks (never over a core key or a block already there)."""
+        add_blocks(self.results, blocks)
+
+    def complete(self) -> None:
+        self.results["status"] = "completed"
+
+    def fail(self, err: BaseException) -> None:
+        """Status failed, with the error and the traceback (call it while handling `err`)."""
+        self.results["status"] = "failed"
+        self.results["error"] = f"{type(err).__name__}: {err}"
+        self.results["traceback"] = traceback.format_exc()
+
+    def write(self) -> None:
+        if self.main:
+            write_results(self.run_dir.root, self.results)
+
+
+# -- the stages -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Plan:
+    """What is known before any work: the config, the run's folder, the run whose weights are
+    tested (ckpt=), whether this is the first process, and the run already completed there (resume)."""
+
+    cfg: DictConfig
+    run_dir: RunDir
+    ckpt: Path | None
+    main: bool
+    done: Results | None = None
+
+
+def plan(cfg: DictConfig) -> Plan:
+    """Checks before any work; `done`: the completed run already in the folder (resume=true)."""
     if cfg.get("runs_with", "rm_lab") != "rm_lab":  # an experiment of a study, not of the runner
         raise ValueError(f"experiment={cfg.experiment_name} is not a training run: run it with "
                          f"python -m {cfg.runs_with} experiment={cfg.experiment_name}")
     if cfg.get("test_on", "best") not in TEST_ON:
         raise ValueError(f"test_on must be one of {list(TEST_ON)}, got {cfg.test_on!r}")
-    ckpt_dir = checkpoint_run(cfg)
-    output_dir = Path(cfg.paths.output_dir)
-    main = is_main_process()
-    if main and (done := finished_run(output_dir / RESULTS_NAME, bool(cfg.get("resume")))):
-        return done
-    if main:
+    ckpt = checkpoint_run(cfg)
+    run_dir, main = RunDir(cfg.paths.output_dir), is_main_process()
+    done = finished_run(run_dir.results, bool(cfg.get("resume"))) if main else None
+    if main and done is None:
         warn_if_too_big(cfg)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    results = new_results(cfg)
-    if ckpt_dir is not None:
-        results["ckpt"] = str(ckpt_dir)
+    return Plan(cfg, run_dir, ckpt, main, done)
+
+
+def start(planned: Plan) -> Record:
+    """The "running" record, written before any work."""
+    planned.run_dir.root.mkdir(parents=True, exist_ok=True)
+    results = new_results(planned.cfg)
+    if planned.ckpt is not None:
+        results["ckpt"] = str(planned.ckpt)
+    record = Record(results, planned.run_dir, planned.main)
+    record.write()  # a killed run still shows as "running"
+    return record
+
+
+@dataclass(frozen=True)
+class Loaded:
+    datamodule: PreferenceDataModule
+    backbone: Backbone
+    counts: dict
+
+
+def load(planned: Plan) -> Loaded:
+    """The pairs loaded and tokenized, and the backbone factory; `counts`: results.json `data`."""
+    pl.seed_everything(planned.cfg.seed, workers=True)
+    datamodule, backbone = build_data(planned.cfg)
+    return Loaded(datamodule, backbone, datamodule.counts())
+
+
+@dataclass(frozen=True)
+class Inputs:
+    data: PairData  # what the method trains on: the datamodule, or its cached vectors
+    figures: dict   # the data step's own results blocks (embedding)
+
+
+def inputs(planned: Plan, loaded: Loaded) -> Inputs:
+    """What the method reads: the datamodule itself, or its pairs embedded once (vector methods)."""
+    data = build_inputs(planned.cfg, loaded.datamodule, loaded.backbone)
+    return Inputs(data, data.figures())
+
+
+@dataclass(frozen=True)
+class Built:
+    data: PairData
+    module: RewardModule
+
+    def blocks(self) -> dict:
+        """The method's core blocks: parameter counts and labels."""
+        return {"params": count_components(self.module.components()),
+                "labels": {"method": self.module.label, "components": self.module.component_labels()}}
+
+
+def build(planned: Plan, loaded: Loaded, given: Inputs) -> Built:
+    """The method, prepared for the data; with ckpt=, holding the stored run's tested weights."""
+    cfg, data = planned.cfg, given.data
+    pl.seed_everything(cfg.seed, workers=True)
+    # prepare() may drop components (routers cover only domains with training pairs)
+    method_node, whole = cfg.method, stores_whole(cfg.method)
+    if planned.ckpt is not None and not whole:  # composites load every stored component, train none
+        method_node = OmegaConf.merge(cfg.method, {"reuse_components": str(planned.ckpt), "retrain": [],
+                                                   "save_components": False})
+    module = build_method(method_node, data=data, backbone=loaded.backbone, domains=data.domain_names)
+    if planned.ckpt is not None and whole:
+        load_checkpoint_run(module, planned.ckpt)
+    return Built(data, module)
+
+
+def open_loggers(cfg: DictConfig, config: dict) -> list:
+    """The run's loggers, given the resolved config as hyperparameters."""
+    loggers = build_loggers(cfg)
+    for lg in loggers:
+        lg.log_hyperparams(config)
+    return loggers
+
+
+@dataclass(frozen=True)
+class Fitted:
+    by_component: dict[str, float]  # wall seconds of each fit ({} when nothing was trained)
+    total_s: float
+    timer: EpochTimer
+    trainers: TrainerFactory
+    validation: dict
+
+
+def fit(planned: Plan, built: Built, loggers: list) -> Fitted:
+    """The method's fits (resume=true: from where an interrupted attempt stopped), each selected
+    on its validation pairs; `validation`: results.json `validation`."""
+    cfg, module, data = planned.cfg, built.module, built.data
+    timer = EpochTimer()
+    trainers = TrainerFactory(cfg, loggers, timer, planned.run_dir, module.checkpoint_whole)
+    if cfg.get("resume"):
+        module.resume_from(planned.run_dir.root)
+    by_component: dict[str, float] = {}
+    start_s = clock(module.device)
+    if cfg.train and data.num_pairs("train"):
+        by_component = module.run_training(trainers, data)
+    total = clock(module.device) - start_s
+    return Fitted(by_component, total, timer, trainers, validation_block(cfg, module, trainers.selectors))
+
+
+@dataclass(frozen=True)
+class Tested:
+    accuracy: dict
+    processes: int
+
+
+def evaluate(planned: Plan, built: Built, fitted: Fitted) -> Tested:
+    """The test set scored; a single-fit method that trained stores the weights it was scored with."""
+    module = built.module
+    trainer = fitted.trainers()
+    trainer.test(module, datamodule=built.data, verbose=False)
+    if fitted.by_component and (planned.cfg.get("checkpoint") or {}).get("best") and module.checkpoint_whole:
+        trainer.save_checkpoint(planned.run_dir.best_checkpoint, weights_only=True)  # the weights that were tested
+    return Tested(module.test_results, trainer.world_size)
+
+
+def outcome(built: Built, fitted: Fitted, tested: Tested) -> dict:
+    """The completed run's core blocks after the test: accuracy (and RewardBench sections), times, processes."""
+    blocks: dict = {"accuracy": tested.accuracy}
+    if rewardbench := score_results(tested.accuracy):  # RewardBench subsets -> sections
+        blocks["rewardbench"] = rewardbench
+    timer = fitted.timer
+    train_pairs = built.data.num_pairs("train") * len(timer.per_epoch)
+    single_fit = len(fitted.by_component) <= 1  # composite methods fit components on parts of the data
+    blocks["train_time"] = {"total_s": fitted.total_s, "per_epoch_s": timer.per_epoch,
+                            "validation_s": timer.validation_per_epoch, "by_component": fitted.by_component,
+                            "pairs_per_s": train_pairs / sum(timer.per_epoch)
+                            if timer.per_epoch and single_fit else None}
+    blocks["inference"] = built.module.inference.summary()
+    blocks["processes"] = tested.processes
+    return blocks
+
+
+def finish(record: Record, loggers: list) -> None:
+    """results.json written with the wall time; a completed run published (first process); loggers closed."""
+    record.add(wall_time_s=time.perf_counter() - record.started)
+    record.write()
+    if record.main and record.completed:
+        publish(loggers, record.results)
+    close_loggers(loggers, "success" if record.completed else "failed")
+
+
+def report(planned: Plan, results: Results, module) -> None:
+    """The accuracy table, with the method's own lines, on the terminal (first process)."""
+    if planned.main:
+        print(accuracy_table(results, module.summary_lines(results)), flush=True)
+        log.info("results written to %s", planned.run_dir.results)
+
+
+def run(cfg: DictConfig) -> Results:
+    """Train and evaluate one configured run; always leaves a results.json behind (written by
+    the first process only, in a multi-process run)."""
+    planned = plan(cfg)
+    if planned.done is not None:
+        return planned.done
+    record = start(planned)
     loggers: list = []
-    module = None
-    started = time.perf_counter()
-    if main:
-        write_results(output_dir, results)  # a killed run still shows as "running"
     try:
-        pl.seed_everything(cfg.seed, workers=True)
-        datamodule, backbone = build_data(cfg)
-        results["data"] = datamodule.counts()
-        data = build_inputs(cfg, datamodule, backbone)
-        add_blocks(results, data.figures())
-        pl.seed_everything(cfg.seed, workers=True)
-        # prepare() may drop components (routers cover only domains with training pairs)
-        method_node = cfg.method
-        whole = getattr(method_class(cfg.method), "checkpoint_whole", True)
-        if ckpt_dir is not None and not whole:  # composites load every stored component, train none
-            method_node = OmegaConf.merge(cfg.method, {"reuse_components": str(ckpt_dir), "retrain": [],
-                                                       "save_components": False})
-        module = build_method(method_node, data=data, backbone=backbone, domains=data.domain_names)
-        if ckpt_dir is not None and whole:
-            load_checkpoint_run(module, ckpt_dir)
-        results["params"] = count_components(module.components())
-        results["labels"] = {"method": module.label, "components": module.component_labels()}
-
-        loggers = build_loggers(cfg)
-        for lg in loggers:
-            lg.log_hyperparams(results["config"])
-        timer = EpochTimer()
-        selectors: list[BestWeights] = []
-
-        def make_trainer(monitor: str | None = None, component: str | None = None, **overrides):
-            saving, resume_from = checkpoint_callbacks(cfg, component, module.checkpoint_whole)
-            callbacks = [timer, *selection_callbacks(cfg, monitor, component, selectors), *saving]
-            return build_trainer(cfg, loggers, callbacks, resume_from=resume_from, **overrides)
-
-        if cfg.get("resume"):
-            module.resume_from(output_dir)
-
-        by_component: dict[str, float] = {}
-        fit_start = clock(module.device)
-        if cfg.train and data.num_pairs("train"):
-            by_component = module.run_training(make_trainer, data)
-        train_total = clock(module.device) - fit_start
-        results["validation"] = validation_block(cfg, module, selectors)
-        trainer = make_trainer()
-        trainer.test(module, datamodule=data, verbose=False)
-        if by_component and (cfg.get("checkpoint") or {}).get("best") and module.checkpoint_whole:
-            trainer.save_checkpoint(output_dir / BEST, weights_only=True)  # the weights that were tested
-
-        results["accuracy"] = module.test_results
-        if rewardbench := score_results(results["accuracy"]):  # RewardBench subsets -> sections
-            results["rewardbench"] = rewardbench
-        train_pairs = data.num_pairs("train") * len(timer.per_epoch)
-        single_fit = len(by_component) <= 1  # composite methods fit components on parts of the data
-        results["train_time"] = {"total_s": train_total, "per_epoch_s": timer.per_epoch,
-                                 "validation_s": timer.validation_per_epoch,
-                                 "by_component": by_component,
-                                 "pairs_per_s": train_pairs / sum(timer.per_epoch)
-                                 if timer.per_epoch and single_fit else None}
-        results["inference"] = module.inference.summary()
-        results["processes"] = trainer.world_size
-        add_blocks(results, module.extra_results())
-        results["status"] = "completed"
+        loaded = load(planned)
+        record.add(data=loaded.counts)
+        given = inputs(planned, loaded)
+        record.add_own(given.figures)
+        built = build(planned, loaded, given)
+        record.add(**built.blocks())
+        loggers = open_loggers(cfg, record.results["config"])
+        fitted = fit(planned, built, loggers)
+        record.add(validation=fitted.validation)
+        record.add(**outcome(built, fitted, evaluate(planned, built, fitted)))
+        record.add_own(built.module.extra_results())
+        record.complete()
     except BaseException as err:
-        results["status"] = "failed"
-        results["error"] = f"{type(err).__name__}: {err}"
-        results["traceback"] = traceback.format_exc()
+        record.fail(err)
         raise
     finally:
-        results["wall_time_s"] = time.perf_counter() - started
-        if main:
-            write_results(output_dir, results)
-        if main and results["status"] == "completed":
-            publish(loggers, results)
-        close_loggers(loggers, "success" if results["status"] == "completed" else "failed")
-    if main:
-        print(accuracy_table(results, module.summary_lines(results)), flush=True)
-        log.info("results written to %s", output_dir / RESULTS_NAME)
-    return results
+        finish(record, loggers)
+    report(planned, record.results, built.module)
+    return record.results

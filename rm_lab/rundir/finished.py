@@ -1,0 +1,85 @@
+"""A finished run's folder read back: which folder, its completed results, where its tested weights are.
+
+Used by whatever takes a trained run's weights: the runner (`ckpt=RUN_DIR`), the scorer
+(`rm_lab.load_reward_model`) and the export. Nothing here builds a method: what depends on the
+method's class is passed in as a plain value (`whole`: the method stores one whole checkpoint).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from rm_lab.rundir.layout import RunDir
+from rm_lab.rundir.manifest import EXPORT_KIND, manifest_kind
+from rm_lab.rundir.results import Results, read_results
+
+
+class ModelLoadError(ValueError):
+    """A run folder whose reward model cannot be loaded; the message says what is missing."""
+
+
+def run_folder(path: str | Path) -> Path:
+    """The run folder of `path` (a run folder, or its results file)."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist: give the folder of a completed run "
+                                f"(the one holding {RunDir.RESULTS}, written by python -m rm_lab)")
+    if path.is_file():
+        if path.name != RunDir.RESULTS:
+            raise ModelLoadError(f"{path} is a file: give the folder of a completed run (the one holding "
+                                 f"{RunDir.RESULTS})")
+        path = path.parent
+    if not RunDir(path).results.exists():
+        if export_format(path) == "transformers":
+            raise ModelLoadError(f"{path} is a transformers export (python -m rm_lab.export): load it with "
+                                 "transformers' AutoModelForSequenceClassification.from_pretrained, or export the "
+                                 "run with --format run for rm_lab.load_reward_model")
+        raise FileNotFoundError(f"{path} holds no {RunDir.RESULTS}: it is not a run folder; give the folder of a "
+                                "completed run (python -m rm_lab writes one per run)")
+    return path.resolve()
+
+
+def export_format(path: str | Path) -> str | None:
+    """The `format` of the export manifest in `path` (python -m rm_lab.export), else None."""
+    kind, record = manifest_kind(RunDir(path).export_manifest)
+    return record.get("format") if kind == EXPORT_KIND else None
+
+
+def completed_results(run_dir: str | Path) -> Results:
+    """The run's results, checked: current schema (else what to do) and status completed."""
+    results = read_results(RunDir(run_dir).results)
+    if results["status"] != "completed":
+        error = f" ({results['error']})" if results.get("error") else ""
+        raise ModelLoadError(f"run {run_dir} has status {results['status']!r}{error}: only a completed run has "
+                             "tested weights to score with")
+    return results
+
+
+def _nothing_trained(cfg, results: dict) -> str | None:
+    if not cfg.get("train", True):
+        return "it ran with train=false: nothing was trained, so no weights were stored"
+    if not (results.get("train_time") or {}).get("by_component"):
+        return "it trained nothing (no training pairs), so no weights were stored"
+    return None
+
+
+def stored_weights(run_dir: str | Path, cfg, results: dict, whole: bool) -> Path:
+    """Where the run's tested weights are: the best checkpoint for a method that stores a whole
+    checkpoint (`whole`, the method class's `checkpoint_whole`), the components manifest for a
+    composite one; ModelLoadError saying why not. `cfg` is the run's config (a DictConfig)."""
+    run = RunDir(run_dir)
+    if not whole and "reuse_components" not in cfg.method:
+        raise ModelLoadError(f"method {cfg.method.get('name')} stores no whole checkpoint and has no "
+                             "reuse_components option: its trained parts cannot be loaded")
+    path = run.best_checkpoint if whole else run.components_manifest
+    if path.exists():
+        return path
+    why = _nothing_trained(cfg, results)
+    if why is None and whole and not (cfg.get("checkpoint") or {}).get("best", True):
+        why = "it ran with checkpoint.best=false"
+    if why is None and not whole and not cfg.method.get("save_components", True):
+        why = "it ran with method.save_components=false"
+    reused = (results.get("components") or {}).get("reused_from")
+    if why is None and not whole and reused:
+        why = f"its components were all reused from {reused}: load that run"
+    why = why or "an older rm_lab wrote this run (before runs stored their tested weights), or it was removed"
+    raise ModelLoadError(f"{path} is missing: {why}; re-run the run to score it")
