@@ -2,4 +2,4 @@
 from rm_lab.cli.results import main
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())  # the command's exit status

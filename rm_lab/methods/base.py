@@ -24,6 +24,7 @@ from rm_lab.data.protocol import PairData
 from rm_lab.eval.metrics import PairwiseAccuracy
 from rm_lab.eval.timing import InferenceClock, clock
 from rm_lab.methods.capabilities import NONE
+from rm_lab.methods.optim import build_optimizers
 from rm_lab.models.losses import bradley_terry_losses, center_rewards_penalty
 
 PairLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -31,15 +32,9 @@ VAL_MONITOR = "val/accuracy/average"  # what single-fit methods are selected on
 
 
 def adamw_with_warmup(parameters, lr: float, weight_decay: float = 0.0, warmup_steps: int = 0):
-    """AdamW over the trainable parameters, with an optional linear warm-up per step."""
-    params = [p for p in parameters if p.requires_grad]
-    if not params:
-        raise RuntimeError("nothing to train: every parameter is frozen")
-    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    if not warmup_steps:
-        return optimizer
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup_steps))
-    return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+    """The default optimizer and schedule (AdamW, linear warm-up then constant) without a run's
+    choice; fits build theirs with `rm_lab.methods.optim.build_optimizers(self, ...)`."""
+    return build_optimizers(None, parameters, lr, weight_decay, warmup_steps)
 
 
 LOSS_OPTIONS = ("center_rewards_coefficient", "use_margin")  # method keys every pairwise fit takes
@@ -230,7 +225,9 @@ class RewardModule(PairwiseLossOptions, pl.LightningModule):
         return pairwise_step(self, self.score(batch), margin=batch.get("margin"))
 
     def configure_optimizers(self):
-        return adamw_with_warmup(self.parameters(), self.lr, self.weight_decay, self.warmup_steps)
+        """The run's optimizer (conf/optimizer, default AdamW) over the trainable parameters at
+        `lr`, with its scheduler (conf/scheduler, default a linear warm-up of `warmup_steps`)."""
+        return build_optimizers(self, self.parameters(), self.lr, self.weight_decay, self.warmup_steps)
 
     def on_before_optimizer_step(self, optimizer) -> None:
         log_grad_norm(self)

@@ -22,11 +22,11 @@ from rm_lab.data.batch import Batch, split_rewards
 from rm_lab.eval.metrics import Counts
 from rm_lab.methods.base import (
     PairwiseLossOptions,
-    adamw_with_warmup,
     log_grad_norm,
     pairwise_step,
     sync_counters,
 )
+from rm_lab.methods.optim import build_optimizers
 
 
 class _ComponentFit(PairwiseLossOptions, pl.LightningModule):
@@ -42,7 +42,7 @@ class _ComponentFit(PairwiseLossOptions, pl.LightningModule):
         self.val_counts = Counts(2)  # right, seen
 
     def configure_optimizers(self):
-        return adamw_with_warmup(self.net.parameters(), self.lr, self.weight_decay, self.warmup_steps)
+        return build_optimizers(self, self.net.parameters(), self.lr, self.weight_decay, self.warmup_steps)
 
     def on_before_optimizer_step(self, optimizer) -> None:
         log_grad_norm(self, self.grad_norm_name)

@@ -26,6 +26,7 @@ from rm_lab.data.vector_pairs import VectorPairsDataModule
 from rm_lab.data.vectorize import vectorize
 from rm_lab.eval.params import count
 from rm_lab.methods.base import LOSS_OPTIONS
+from rm_lab.methods.optim import OptimChoice, attach
 from rm_lab.models.backbone import Backbone
 from rm_lab.models.embedder import Embedder
 
@@ -114,7 +115,10 @@ def build_loggers(cfg: DictConfig) -> list:
 def build_trainer(cfg: DictConfig, loggers: list | None = None, callbacks: list | None = None,
                   resume_from: str | Path | None = None, **overrides):
     """A Lightning Trainer from `cfg.trainer`, writing under the run's output directory; its
-    `fit` continues from `resume_from` when that checkpoint exists (`ResumableTrainer`)."""
+    `fit` continues from `resume_from` when that checkpoint exists (`ResumableTrainer`). Every fit
+    it runs builds its optimizer and scheduler from `cfg.optimizer` and `cfg.scheduler`
+    (rm_lab.methods.optim; the defaults where the config has none)."""
+    optim = OptimChoice.from_config(cfg.get("optimizer"), cfg.get("scheduler"))  # a wrong node fails first
     spec = cfg.trainer
     if spec.get("_target_") in ("pytorch_lightning.Trainer", "lightning.pytorch.Trainer"):
         spec = OmegaConf.merge(spec, {"_target_": "rm_lab.runner.checkpoints.ResumableTrainer"})
@@ -122,4 +126,5 @@ def build_trainer(cfg: DictConfig, loggers: list | None = None, callbacks: list 
                           default_root_dir=str(cfg.paths.output_dir), **overrides)
     if resume_from is not None and hasattr(trainer, "resume_from"):
         trainer.resume_from = Path(resume_from)
+    attach(trainer, optim)
     return trainer
