@@ -70,6 +70,7 @@ import tempfile
 from pathlib import Path
 
 from rm_lab.rundir.layout import RunDir
+from rm_lab.rundir.results import versions
 
 FORMATS = ("auto", "transformers", "run")
 TOLERANCE = 1e-4  # max abs difference allowed between the export's logits and the run's rewards
@@ -416,11 +417,9 @@ def export(run_dir: str | Path, out_dir: str | Path, fmt: str = "auto", push_to_
             manifest = write_transformers(run_dir, results, cfg, staging, stats_pairs)
         else:
             manifest = write_run(run_dir, results, cfg, staging)
-        from rm_lab import __version__
-
         manifest = {**manifest, "method": results.get("method"), "backbone": cfg.model.name,
                     "backbone_source": cfg.model.get("source"), "dataset": results.get("dataset"),
-                    "seed": results.get("seed"), "rm_lab": __version__, "exported_from": str(run_dir)}
+                    "seed": results.get("seed"), "rm_lab": versions()["rm_lab"], "exported_from": str(run_dir)}
         write_manifest(RunDir(staging).export_manifest, EXPORT_KIND, manifest)
         from rm_lab.inference.model_card import card_example, model_card
 
