@@ -160,6 +160,7 @@ def test_a_chat_export_served_reads_each_query_as_a_whole(tmp_path_factory):
         assert json.loads(_post(base, {"query": []}).text) == {"rewards": [], "scores": []}
 
 
+@pytest.mark.slow  # starts python -m rm_lab.serve in a subprocess
 def test_without_the_server_extra_the_command_says_what_to_install(tmp_path):
     code = ("import sys, builtins; real = builtins.__import__\n"
             "def fake(name, *a, **k):\n"
