@@ -286,12 +286,8 @@ def check_transformers(folder: Path, scorer) -> float:
     """Max abs difference between the saved folder's logits (one by one and batched) and the run's
     rewards (fp32) on PROBES."""
     rows = [{"prompt": p, "response": r} for p, r in PROBES]
-    mixed = scorer.mixed_precision
-    scorer.mixed_precision = False
-    try:
+    with scorer.in_fp32():
         expected = scorer.score_responses(rows)
-    finally:
-        scorer.mixed_precision = mixed
     got = exported_logits(folder, PROBES, scorer.backbone.input_format)
     diff = max(abs(a - b) for a, b in zip(got, expected * 2, strict=True))
     if not diff <= TOLERANCE:

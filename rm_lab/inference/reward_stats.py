@@ -33,12 +33,8 @@ def reward_stats(scorer, cfg, max_pairs: int | None = STATS_PAIRS) -> dict:
     if not pairs:
         raise ValueError("the run has no training pairs to take reward statistics over")
     picked = sample_pairs(pairs, max_pairs or None, seed=f"reward-stats-{cfg.get('seed', 0)}")
-    mixed = scorer.mixed_precision
-    scorer.mixed_precision = False
-    try:
+    with scorer.in_fp32():
         scores = scorer.score_pairs(picked)
-    finally:
-        scorer.mixed_precision = mixed
     rewards = torch.tensor([r for pair in scores for r in pair], dtype=torch.float64)
     std = rewards.std().clamp(min=1e-8) if rewards.numel() > 1 else torch.tensor(1.0)
     return {"mean": float(rewards.mean()), "std": float(std), "responses": int(rewards.numel()),

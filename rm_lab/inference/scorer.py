@@ -235,6 +235,15 @@ class RewardScorer:
             quantize_backbones(self.module)
         self.mixed_precision = precision in ("run", "bf16")
 
+    @contextlib.contextmanager
+    def in_fp32(self):
+        """Score in fp32 inside the block (whatever the run's precision), as before it afterwards."""
+        mixed, self.mixed_precision = self.mixed_precision, False
+        try:
+            yield self
+        finally:
+            self.mixed_precision = mixed
+
     def score_pairs(self, rows: Iterable) -> list[tuple[float, float]]:
         """(reward of chosen, reward of rejected) for each row {prompt, chosen, rejected} (a dict
         or a `Pair`), in input order."""
