@@ -12,7 +12,7 @@ validation off so the clock holds training alone. Prints one JSON line per figur
 
   pairs_per_s              pairs trained per second (steps x batch per fit / the fits' seconds)
   percent_of_bf16_peak     training FLOPs per second (6 x linear parameters per real token plus
-                           attention, rm_lab.studies.throughput.training_flops) / the device's
+                           attention, rm_lab.eval.params.training_flops) / the device's
                            measured bf16 matrix-multiply rate (fp32 on a CPU without bf16 autocast)
   peak_memory_gb           the device's peak allocated memory during the fit (CUDA), or the
                            process's peak resident memory (CPU)
@@ -38,8 +38,7 @@ import torch
 from omegaconf import OmegaConf
 
 from rm_lab.core.config import compose
-from rm_lab.eval.params import linear_params
-from rm_lab.studies.throughput import training_flops
+from rm_lab.eval.params import linear_params, training_flops
 
 METHODS = ("baseline", "rodos")
 PEER = Path(__file__).with_name("trl_peer.py")
