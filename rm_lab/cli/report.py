@@ -1,6 +1,6 @@
 """python -m rm_lab.report SWEEP_OR_RUN_DIR... -> the papers' tables and plots in reports/.
 
-    python -m rm_lab.report multirun/tables_offline                      # Tables 2-7
+    python -m rm_lab.report multirun/tables_offline                      # Tables 2-7 (+ RewardBench 2 where scored)
     python -m rm_lab.report multirun/tables_paper/<time> --paper-rows --similar 0.02   # as the paper prints them
     python -m rm_lab.report multirun/x/2026-01-01_10-00-00 --tables 2 3 --out reports/x
     python -m rm_lab.report multirun/backbones --tables 7 --models minilm-l6,tiny-deberta
@@ -61,6 +61,7 @@ def report(paths, tables=TABLES, out="reports", methods=None, models=None, alpha
     written: list[Path] = []
     built = build_tables(runs, tables, methods=methods, models=models, alpha=alpha, searchpath=searchpath,
                          paper_rows=paper_rows, similar=similar)
+    built = [t for t in built if t.rows or t.name != "rewardbench2"]  # RewardBench 2: only when a run scored it
     for table in built:
         written.append(write_text_atomic(out / f"{table.name}.md", to_markdown(table)))
         written.append(write_text_atomic(out / f"{table.name}.csv", to_csv(table)))

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from rm_lab.methods import capabilities as registry
-from rm_lab.report.grouping import Cell, Column, Row, Table, fill, group_runs, standard_notes
+from rm_lab.report.grouping import Cell, Column, Row, Table, fill, group_runs, label_of, standard_notes
 from rm_lab.report.stats import Summary
 from rm_lab.rundir import results as metrics
 from rm_lab.rundir.layout import RunDir
@@ -31,7 +31,7 @@ LABELS = {
     "bert-base": "BERT-base", "bert-small": "BERT-small", "roberta-base": "RoBERTa-base",
     "gpt2": "GPT-2", "minilm-l6": "MiniLM-L6", "tiny-deberta": "tiny DeBERTa (random)",
 }
-TABLES = ("2", "3", "4", "5", "6", "7")
+TABLES = ("2", "3", "4", "5", "6", "7", "rb2")  # rb2: RewardBench 2, written when a run scored it
 METHOD_TABLES = ("2", "3", "6", "7")  # the tables whose rows are methods (Capabilities.tables)
 # Under Table 2 whenever HellaSwag is a column: why the paper's HellaSwag column differs from ours.
 HELLASWAG_NOTE = ("HellaSwag: the paper's accuracies sit at 0.50 for every method, consistent with its "
@@ -328,7 +328,29 @@ def table7(groups, methods=None, models=None, alpha=0.05, known: Known | None = 
     return _finish(table, notes)
 
 
-BUILDERS = {"2": table2, "3": table3, "4": table4, "5": table5, "6": table6, "7": table7}
+def table_rb2(groups, methods=None, models=None, alpha=0.05, known: Known | None = None, pairs=None,
+              similar: float | None = None) -> Table:
+    """RewardBench 2: per-subset and overall score of every run that scored it (results.json `rewardbench2`)."""
+    rows = [Row(row.key, list(row.runs), list(row.failed)) for row in groups.values()
+            if any(metrics.rewardbench2(r) for r in row.runs)]
+    subsets = list(dict.fromkeys(s for row in rows for r in row.runs for s in (metrics.rewardbench2(r) or {})
+                                 .get("subsets", {})))
+    cols = [Column(f"rewardbench2/{s}", s, (lambda run, s=s: (metrics.rewardbench2(run) or {})
+                                           .get("subsets", {}).get(s)), "accuracy", "high") for s in subsets]
+    cols.append(Column("rewardbench2/score", "Score", lambda run: (metrics.rewardbench2(run) or {}).get("score"),
+                       "accuracy", "high"))
+    notes = ["RewardBench 2 as its own code scores it: a row counts when its correct answer outscores every "
+             "incorrect one (a tie at the top shares the credit); Ties by its weighted accuracy-and-margin "
+             "rule; Score: the mean of the subsets (rm_lab/eval/rewardbench2.py)."]
+    incomplete = [f"{label_of(row)} seed {r.get('seed')}" for row in rows for r in row.runs
+                  if not (metrics.rewardbench2(r) or {}).get("complete", True)]
+    if incomplete:
+        notes.append("Subsets missing (Score over those present): " + "; ".join(incomplete) + ".")
+    return _finish(Table("rewardbench2", "RewardBench 2: score per subset (mean ± std over seeds)", cols, rows,
+                         alpha=alpha, similar=similar), notes)
+
+
+BUILDERS = {"2": table2, "3": table3, "4": table4, "5": table5, "6": table6, "7": table7, "rb2": table_rb2}
 DATA_TABLES = ("4", "5")  # rows are a dataset's domains, read from every run
 
 
@@ -356,7 +378,7 @@ def build_tables(runs: list[dict], which=TABLES, methods=None, models=None, alph
             table = BUILDERS[name](groups, runs=runs)
         else:
             table = BUILDERS[name](groups, methods=methods, models=models, alpha=alpha, known=known,
-                                   pairs=pairs if name != "7" else None, similar=similar)
+                                   pairs=pairs if name in ("2", "3", "6") else None, similar=similar)
             table.notes += notes
         table.names = names
         tables.append(table)
