@@ -94,3 +94,23 @@ def test_unknown_subset_and_unreachable_hub_say_what_to_do(monkeypatch):
     part = RewardBench2(hub={"id": "allenai/reward-bench-2", "splits": {"test": "test"}}).expand()[0]
     with pytest.raises(hub.HubUnavailable, match=r"\+rewardbench2_path="):
         part.load()
+
+
+@pytest.mark.slow
+def test_an_untrained_run_scores_rewardbench2_rows_into_results(make_cfg, fixtures, tmp_path):
+    """Through the runner (no training, a tiny model): every row rebuilt from its pairs, six subsets."""
+    import json
+
+    from rm_lab.runner.run import run
+
+    cfg = make_cfg("dataset=rewardbench2", f"+rewardbench2_path={fixtures / 'rewardbench2_test.jsonl'}",
+                   "dataset.max_pairs.test=null", "train=false")
+    run(cfg)
+    on_disk = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert on_disk["status"] == "completed", on_disk.get("error")
+    rb2 = on_disk["rewardbench2"]
+    assert rb2["rows"] == {"Factuality": 2, "Precise IF": 1, "Math": 1, "Safety": 1, "Focus": 1, "Ties": 4}
+    assert rb2["complete"] is True and rb2["incomplete_rows"] == 0
+    assert rb2["score"] == pytest.approx(sum(rb2["subsets"].values()) / 6)
+    assert all(rb2["strict"][s] <= rb2["subsets"][s] for s in rb2["subsets"] if s != "Ties")
+    assert set(on_disk["accuracy"]["per_domain"]) == set(DOMAIN_OF.values())
