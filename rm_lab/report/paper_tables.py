@@ -126,9 +126,13 @@ def select_rows(groups: dict, methods: list[str] | None, models: list[str] | Non
     if pairs is not None:
         pairs = [(m, b) for m, b in pairs if (methods is None or m in methods) and (models is None or b in models)]
         datasets = list(dict.fromkeys(k[2] for k in groups if k[:2] in pairs)) or ["-"]
-        return [Row(row.key, list(row.runs), list(row.failed)) if (row := _found(groups, key)) else Row(key)
-                for dataset in datasets for method, model in pairs
-                for key in [(method, model, dataset, "")]] + _other_settings(groups, pairs, datasets)
+        rows = []
+        for dataset in datasets:
+            for method, model in pairs:
+                found = [row for key, row in groups.items() if key[:3] == (method, model, dataset)]
+                rows.extend([Row(row.key, list(row.runs), list(row.failed)) for row in found]
+                            or [Row((method, model, dataset, ""))])
+        return rows
     if methods is None:
         methods = _ordered(list(default_methods) + [k[0] for k in groups], order or default_methods)
     models = _model_order({k: r for k, r in groups.items() if k[0] in methods}, models)
@@ -141,16 +145,6 @@ def select_rows(groups: dict, methods: list[str] | None, models: list[str] | Non
                 rows.extend([Row(row.key, list(row.runs), list(row.failed)) for row in found]
                             or [Row((method, model, dataset, ""))])
     return rows
-
-
-def _found(groups: dict, key: tuple) -> Row | None:
-    return groups.get(key)
-
-
-def _other_settings(groups: dict, pairs: list, datasets: list) -> list[Row]:
-    """Rows of the paper's (method, model) pairs run with another setting than the plain one."""
-    return [Row(row.key, list(row.runs), list(row.failed)) for key, row in groups.items()
-            if key[:2] in pairs and key[2] in datasets and key[3]]
 
 
 def _domain_columns(rows: list[Row]) -> tuple[list[Column], list[str]]:
