@@ -178,7 +178,7 @@ def _percent_of_largest_baseline(rows: list[Row], known: Known) -> Column | None
     if top:
         at = next(row for row in rows if row.method in known.reference
                   and any(metrics.total_params(r) == top for r in row.runs))
-        name = f"% of {known.labels.get(at.method, at.method)}-{_short(at.model)}"
+        name = f"% of {known.labels.get(at.method, at.method)}{_short(at.model)}"
     if not top:  # no reference method ran: relative to the largest row instead, and said so
         top, name = largest(lambda row: True), "% of largest row"
     if not top:
@@ -188,8 +188,8 @@ def _percent_of_largest_baseline(rows: list[Row], known: Known) -> Column | None
 
 
 def _short(model: str) -> str:
-    """A backbone's size as the paper names a row ("deberta-v3-large" -> "large")."""
-    return model.rsplit("-", 1)[-1] if model.startswith("deberta-v3-") else label(model)
+    """A backbone as the paper names a row after its method ("deberta-v3-large" -> "-large")."""
+    return "-" + model.rsplit("-", 1)[-1] if model.startswith("deberta-v3-") else " " + label(model)
 
 
 def _percent(value: float | None, top: float) -> float | None:
