@@ -40,7 +40,8 @@ def cell_text(cell: Cell, kind: str, pm: str = "±") -> str:
     """"mean ± std", the std with the mean's decimals; no std for one seed or constant counts."""
     s = cell.summary
     text = _num(s.mean, kind)
-    if s.std is not None and (s.std > 0 or kind not in ("params", "percent", "count")):
+    exact = kind in ("params", "percent", "count")  # no "± 0" where the runs agree up to rounding
+    if s.std is not None and (not exact or round(s.std, _decimals(s.mean, kind)) > 0):
         text += f" {pm} " + (_num(s.std, kind) if kind == "params" else _num(s.std, kind, _decimals(s.mean, kind)))
     return text
 
