@@ -264,7 +264,7 @@ def _pairs_table(name: str, split: str, title: str, runs: list[dict]) -> Table:
             if values:
                 row.cells[col] = Cell(Summary(values))
     per = {d: sum(1 for r in done if str(r.get("dataset", "?")) == d) for d in datasets}
-    table.notes = [f"{split.capitalize()} pairs per domain as the runs recorded them (results.json "
+    table.notes = [f"{split.capitalize()} pairs per domain as the runs recorded them ({RunDir.RESULTS} "
                    f"`data.<domain>.composition.{split}`), over {', '.join(f'{n} runs of {d}' for d, n in per.items())}; "
                    "± where runs of a dataset differ. Share: % of the split's pairs."]
     for (dataset, d), parts in sources.items():
