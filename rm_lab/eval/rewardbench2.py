@@ -2,7 +2,8 @@
 
 A RewardBench 2 row holds one prompt, its correct answers (`chosen`, `num_correct` of them: one,
 except in Ties) and several incorrect ones (`rejected`, three in best-of-4 subsets). Each answer
-gets a reward; the scoring follows RewardBench 2's own code (github.com/allenai/reward-bench):
+gets a reward; the scoring follows RewardBench 2's own code (github.com/allenai/reward-bench, read at
+commit 05a9005):
 
 - every subset but Ties (`rewardbench/utils.py`, `reroll_and_score_dataset`): a row scores
   1 when its first correct answer outscores every incorrect one; tied at the top with k-1 others,
