@@ -45,13 +45,17 @@ def test_make_targets_build_the_sweep_and_report_commands():
 
     paper = dry("tables", "PROFILE=paper", "LAUNCHER=slurm")
     assert paper.returncode == 0, paper.stderr
-    # the methods of Tables 2, 3 and 6 in their declared order; Table 7's alone behind the backbones
-    assert ("experiment=paper_baseline,paper_base_lora,paper_more,paper_rodos,paper_arliss "
-            "experiment_name=tables_paper") in paper.stdout
-    assert "experiment=paper_baseline experiment_name=backbones_paper" in paper.stdout
-    assert "seed=0,1,2,3,4" in paper.stdout
+    # the paper's rows: each method of Tables 2, 3 and 6 on the backbones it declares, one sweep per method
+    assert "-m rm_lab.cli methods --table 2 --table 3 --table 6 --runs" in paper.stdout
+    assert "| while read method models" in paper.stdout
+    assert "experiment=paper_$method model=$models seed=0,1,2,3,4" in paper.stdout
+    assert "experiment_name=tables_paper" in paper.stdout and "backbones_paper" not in paper.stdout
     assert "hydra/launcher=slurm" in paper.stdout and "hydra.sweep.dir=multirun/tables_paper/" in paper.stdout
-    assert "rm_lab.report --out reports/paper" in paper.stdout and "--tables 7" in paper.stdout
+    assert "rm_lab.report --out reports/paper --paper-rows" in paper.stdout and "--tables 2 3 4 5 6" in paper.stdout
+    backbones = dry("table7", "PROFILE=paper")
+    # Table 7's method alone behind the backbones, in its own sweep
+    assert "experiment=paper_baseline experiment_name=backbones_paper" in backbones.stdout
+    assert "--tables 7" in backbones.stdout
     offline = dry("table2")
     assert "experiment=tables_offline method=baseline,base_lora,more,rodos,arliss " in offline.stdout
     assert "seed=0,1 " in offline.stdout

@@ -1,6 +1,7 @@
 """python -m rm_lab.report SWEEP_OR_RUN_DIR... -> the papers' tables and plots in reports/.
 
-    python -m rm_lab.report multirun/tables_offline                      # Tables 2, 3, 6, 7
+    python -m rm_lab.report multirun/tables_offline                      # Tables 2-7 (+ RewardBench 2 where scored)
+    python -m rm_lab.report multirun/tables_paper/<time> --paper-rows --similar 0.02   # as the paper prints them
     python -m rm_lab.report multirun/x/2026-01-01_10-00-00 --tables 2 3 --out reports/x
     python -m rm_lab.report multirun/backbones --tables 7 --models minilm-l6,tiny-deberta
     python -m rm_lab.report multirun/x --methods baseline,rodos           # only these rows
@@ -41,12 +42,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--searchpath", action="append", default=[], metavar="DIR",
                    help="a config directory (as hydra.searchpath) whose method/*.yaml the tables expect too")
     p.add_argument("--alpha", type=float, default=0.05, help="significance level of the noise test")
+    p.add_argument("--paper-rows", action="store_true", help="Tables 2, 3 and 6 hold exactly the paper's rows "
+                   "(each method on the backbones it declares: python -m rm_lab.cli methods --table 2 --runs)")
+    p.add_argument("--similar", type=float, default=None, metavar="D",
+                   help="also mark accuracies within D of the column's best (the paper's rule: 0.02), beside the test")
     p.add_argument("--no-plots", action="store_true", help="tables only")
     return p.parse_args(argv)
 
 
 def report(paths, tables=TABLES, out="reports", methods=None, models=None, alpha=0.05,
-           plots=True, searchpath=()) -> list[Path]:
+           plots=True, searchpath=(), paper_rows=False, similar=None) -> list[Path]:
     """Build and write the tables (and plots); returns the files written."""
     runs = load_runs(*paths)
     if not runs:
@@ -54,7 +59,9 @@ def report(paths, tables=TABLES, out="reports", methods=None, models=None, alpha
                                 f"first (e.g. `make table2`, or python -m rm_lab -m seed=0,1)")
     out = Path(out)
     written: list[Path] = []
-    built = build_tables(runs, tables, methods=methods, models=models, alpha=alpha, searchpath=searchpath)
+    built = build_tables(runs, tables, methods=methods, models=models, alpha=alpha, searchpath=searchpath,
+                         paper_rows=paper_rows, similar=similar)
+    built = [t for t in built if t.rows or t.name != "rewardbench2"]  # RewardBench 2: only when a run scored it
     for table in built:
         written.append(write_text_atomic(out / f"{table.name}.md", to_markdown(table)))
         written.append(write_text_atomic(out / f"{table.name}.csv", to_csv(table)))
@@ -74,7 +81,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         written = report(args.paths, args.tables, args.out, _names(args.methods), _names(args.models),
-                         args.alpha, plots=not args.no_plots, searchpath=args.searchpath)
+                         args.alpha, plots=not args.no_plots, searchpath=args.searchpath,
+                         paper_rows=args.paper_rows, similar=args.similar)
     except (FileNotFoundError, ValueError) as err:
         print(f"rm_lab.report: {err}", file=sys.stderr)
         return 2

@@ -18,6 +18,7 @@ nothing else a YAML names is imported). Every consumer reads it:
     registry()                                    # {choice: Method}, in the paper's row order
     methods(table="2")                            # the methods of Table 2
     methods(adds_domains=True)                    # what python -m rm_lab.add_domain extends
+    paper_rows()                                  # [(method, model)]: the paper's Table 2 rows
     registry(["hydra.searchpath=[file:///my/conf]"])
 
 `python -m rm_lab.cli methods [--table N] [--long]` prints it (the Makefile reads its tables' methods
@@ -192,6 +193,12 @@ def methods(overrides: Iterable[str] = (), table: str | Iterable[str] | None = N
         if all(getattr(caps, f) == v for f, v in flags.items()):
             out.append(method)
     return out
+
+
+def paper_rows(overrides: Iterable[str] = (), table: str | Iterable[str] | None = "2") -> list[tuple[str, str]]:
+    """[(method choice, model choice)]: the rows the paper prints for `table` (its Table 2: each
+    method's `paper_rows`, in the methods' row order, each method's backbones as it declares them)."""
+    return [(m.choice, row.model) for m in methods(overrides, table=table) for row in m.capabilities.paper_rows]
 
 
 def by_name(overrides: Iterable[str] = ()) -> dict[str, Method]:

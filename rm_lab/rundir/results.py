@@ -77,6 +77,8 @@ class TrainTime(TypedDict, total=False):
     per_epoch_s: list[float]         # each epoch's training seconds, its validation passes left out
     validation_s: list[float]        # each epoch's validation seconds
     by_component: dict[str, float]   # wall seconds of each component's fit
+    epoch_s_by_component: dict[str, float]       # one epoch of each component's training, validation left out
+    validation_s_by_component: dict[str, float]  # validation seconds per epoch of each component's fit
     pairs_per_s: float | None        # None for methods that fit components on parts of the data
     epochs: int              # optional: epochs trained, when not the config's
 
@@ -149,6 +151,7 @@ class Results(TypedDict, total=False):
     labels: Labels
     accuracy: Accuracy
     rewardbench: dict        # only when the test set has RewardBench subsets (rm_lab.eval.rewardbench)
+    rewardbench2: dict       # only when it has RewardBench 2 pairs (rm_lab.eval.rewardbench2): subsets, score
     train_time: TrainTime
     inference: Inference
     validation: Validation   # per-epoch validation and the epoch tested (test_on)
@@ -383,6 +386,12 @@ def rewardbench(run: dict) -> dict | None:
     return block if isinstance(block, dict) else None
 
 
+def rewardbench2(run: dict) -> dict | None:
+    """The RewardBench 2 block ({"score", "subsets", "strict", ...}) when the run scored RewardBench 2."""
+    block = run.get("rewardbench2")
+    return block if isinstance(block, dict) else None
+
+
 def total_params(run: dict) -> float | None:
     return _number(_get(run, "params", "total"))
 
@@ -418,15 +427,84 @@ def epoch_seconds(run: dict) -> float | None:
 
 
 def component_epoch_seconds(run: dict) -> dict[str, float]:
-    """One epoch's training time of each component (router, each domain's RM, ...)."""
+    """One epoch of each component's training (router, each domain's RM, ...), validation left
+    out: `train_time.epoch_s_by_component`; files written before it: a composite method's
+    `components.epoch_s`, a single fit's mean `per_epoch_s`, else its fit's wall seconds per epoch."""
+    for keys in (("train_time", "epoch_s_by_component"), ("components", "epoch_s")):
+        by = _get(run, *keys)
+        if isinstance(by, dict) and by:
+            return {str(k): float(v) for k, v in by.items() if _number(v) is not None}
+    walls = component_seconds(run)
+    per_epoch = [x for x in _get(run, "train_time", "per_epoch_s") or [] if _number(x) is not None]
+    if len(walls) == 1 and per_epoch:
+        return {next(iter(walls)): sum(per_epoch) / len(per_epoch)}
     n = epochs(run)
-    return {name: s / n for name, s in component_seconds(run).items()}
+    return {name: s / n for name, s in walls.items()}
+
+
+def epoch_seconds_sum(run: dict) -> float | None:
+    """Table 3's Total: the sum of the components' one-epoch training seconds (None: nothing trained)."""
+    parts = component_epoch_seconds(run) if _get(run, "train_time", "per_epoch_s") else {}
+    return sum(parts.values()) if parts else None
+
+
+def validation_epoch_seconds(run: dict) -> float | None:
+    """Validation seconds per epoch of the run, every component's together (apart from training)."""
+    by = _get(run, "train_time", "validation_s_by_component")
+    if isinstance(by, dict) and by:
+        return sum(float(v) for v in by.values() if _number(v) is not None)
+    per = [x for x in _get(run, "train_time", "validation_s") or [] if _number(x) is not None]
+    return sum(per) / epochs(run) if per else None
 
 
 def inference_ms(run: dict) -> float | None:
     """Milliseconds per scored input (one text) at test time."""
     seconds = _number(_get(run, "inference", "seconds_per_input"))
     return None if seconds is None else 1000.0 * seconds
+
+
+def inference_step_seconds(run: dict) -> float | None:
+    """Seconds per step of the per-input protocol (one test pair scored alone), as the router
+    paper's Table 6 reports; files without it: two inputs' seconds (a step scores a pair's two)."""
+    per_step = _number(_get(run, "inference", "per_input", "seconds_per_step"))
+    if per_step is not None:
+        return per_step
+    single = _number(_get(run, "inference", "per_input", "seconds_per_input"))
+    return None if single is None else 2.0 * single
+
+
+def inference_steps(run: dict) -> float | None:
+    """How many steps (test pairs scored alone) the per-input figure was measured over."""
+    steps = _number(_get(run, "inference", "per_input", "steps"))
+    if steps is not None:
+        return steps
+    inputs = _number(_get(run, "inference", "per_input", "inputs"))
+    return None if not inputs else inputs / 2.0
+
+
+def pair_counts(run: dict, split: str) -> dict[str, int]:
+    """{domain: pairs in `split`} from the run's own data record: the sum of its `composition`
+    (where the pairs came from), else its `pairs` count; domains without pairs left out."""
+    out = {}
+    for name, counts in (run.get("data") or {}).items():
+        if not isinstance(counts, dict):
+            continue
+        parts = _get(counts, "composition", split)
+        n = sum(int(v) for v in parts.values() if _number(v) is not None) if isinstance(parts, dict) else \
+            _number(_get(counts, "pairs", split))
+        if n:
+            out[str(name)] = int(n)
+    return out
+
+
+def composition(run: dict, split: str) -> dict[str, dict[str, int]]:
+    """{domain: {source: pairs}} of `split` (results.json `data.<domain>.composition`)."""
+    out = {}
+    for name, counts in (run.get("data") or {}).items():
+        parts = _get(counts, "composition", split) if isinstance(counts, dict) else None
+        if isinstance(parts, dict) and parts:
+            out[str(name)] = {str(k): int(v) for k, v in parts.items() if _number(v) is not None}
+    return out
 
 
 def absent_domains(run: dict) -> dict[str, str]:

@@ -42,6 +42,7 @@ from rm_lab.data.protocol import PairData
 from rm_lab.eval.best_weights import BestWeights
 from rm_lab.eval.params import count_components
 from rm_lab.eval.rewardbench import score_results
+from rm_lab.eval.rewardbench2 import score_pairs
 from rm_lab.eval.summary import accuracy_table
 from rm_lab.eval.timing import EpochTimer, clock
 from rm_lab.methods.base import RewardModule
@@ -146,6 +147,7 @@ class TrainerFactory:
         if selection.best is not None:
             self.selectors.append(selection.best)
         saving, resume_from = checkpoint_callbacks(self.cfg, self.run_dir, component, self.whole)
+        self.timer.component = component or "reward_model"  # the part this fit's epochs train
         callbacks = [self.timer, *selection.callbacks, *saving]
         return build_trainer(self.cfg, self.loggers, callbacks, resume_from=resume_from, **overrides)
 
@@ -322,7 +324,17 @@ def build(planned: Plan, loaded: Loaded, given: Inputs) -> Built:
     module = build_method(method_node, data=data, backbone=loaded.backbone, domains=data.domain_names)
     if planned.ckpt is not None and whole:
         load_checkpoint_run(module, planned.ckpt)
+    module.set_inference_samples(inference_samples(cfg))
     return Built(data, module)
+
+
+def inference_samples(cfg: DictConfig) -> int:
+    """`inference_samples`: test pairs timed one at a time (Table 6), an integer >= 1."""
+    n = cfg.get("inference_samples", 32)
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"inference_samples={n}: give a whole number of test pairs >= 1 (default 32; "
+                         "the router paper's Table 6: 2500)")
+    return n
 
 
 def open_loggers(cfg: DictConfig, config: dict) -> list:
@@ -379,11 +391,15 @@ def outcome(built: Built, fitted: Fitted, tested: Tested) -> dict:
     blocks: dict = {"accuracy": tested.accuracy}
     if rewardbench := score_results(tested.accuracy):  # RewardBench subsets -> sections
         blocks["rewardbench"] = rewardbench
+    if rewardbench2 := score_pairs(built.module.test_pair_rewards):  # RewardBench 2 pairs -> rows -> subsets
+        blocks["rewardbench2"] = rewardbench2
     timer = fitted.timer
     train_pairs = built.data.num_pairs("train") * len(timer.per_epoch)
     single_fit = len(fitted.by_component) <= 1  # composite methods fit components on parts of the data
+    epoch_s, validation_s = timer.by_component()
     blocks["train_time"] = {"total_s": fitted.total_s, "per_epoch_s": timer.per_epoch,
                             "validation_s": timer.validation_per_epoch, "by_component": fitted.by_component,
+                            "epoch_s_by_component": epoch_s, "validation_s_by_component": validation_s,
                             "pairs_per_s": train_pairs / sum(timer.per_epoch)
                             if timer.per_epoch and single_fit else None}
     blocks["inference"] = built.module.inference.summary()
