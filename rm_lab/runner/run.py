@@ -60,6 +60,7 @@ from rm_lab.runner.build import (
     stores_whole,
 )
 from rm_lab.runner.checkpoints import LastCheckpoint
+from rm_lab.runner.debug import debug_name
 from rm_lab.runner.memory import describe, device_bytes, memory_plan
 
 log = logging.getLogger("rm_lab")
@@ -147,7 +148,8 @@ class TrainerFactory:
             self.selectors.append(selection.best)
         saving, resume_from = checkpoint_callbacks(self.cfg, self.run_dir, component, self.whole)
         callbacks = [self.timer, *selection.callbacks, *saving]
-        return build_trainer(self.cfg, self.loggers, callbacks, resume_from=resume_from, **overrides)
+        return build_trainer(self.cfg, self.loggers, callbacks, resume_from=resume_from, component=component,
+                             **overrides)
 
 
 def checkpoint_run(cfg: DictConfig) -> Path | None:
@@ -266,6 +268,8 @@ def start(planned: Plan) -> Record:
     """The "running" record, written before any work."""
     planned.run_dir.root.mkdir(parents=True, exist_ok=True)
     results = new_results(planned.cfg)
+    if debug := debug_name(planned.cfg):
+        results["debug"] = debug  # reports skip it
     if planned.ckpt is not None:
         results["ckpt"] = str(planned.ckpt)
     record = Record(results, planned.run_dir, planned.main)
