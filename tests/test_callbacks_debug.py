@@ -37,9 +37,12 @@ def test_group_and_trainer_callbacks_are_added_to_rm_labs_own(make_cfg, tmp_path
     ("+trainer.callbacks=[{logging_interval: step}]", "give a node with a _target_"),
     ("+trainer.callbacks={_target_: pytorch_lightning.callbacks.LearningRateMonitor}", "must be a list"),
 ])
-def test_callbacks_that_are_not_target_nodes_are_refused_with_what_to_write(make_cfg, override, message):
+def test_callbacks_that_are_not_target_nodes_are_refused_with_what_to_write(make_cfg, override, message, tmp_path):
     with pytest.raises(ValueError, match=message):
         build_trainer(make_cfg(override))
+    with pytest.raises(ValueError, match=message):  # by the runner, before any work
+        run(make_cfg(override))
+    assert not (tmp_path / "run").exists()
 
 
 def test_debug_choices_and_lightning_switches_mark_the_run(make_cfg):
