@@ -22,7 +22,7 @@ from rm_lab.report.paper_tables import TABLES, build_tables
 from rm_lab.report.plots import plot_accuracy_vs_params, plot_domain_accuracy
 from rm_lab.report.render import to_csv, to_latex, to_markdown
 from rm_lab.rundir.layout import RunDir
-from rm_lab.rundir.results import completed, load_runs
+from rm_lab.rundir.results import completed, is_debug, load_runs
 
 
 def _names(text: str | None) -> list[str] | None:
@@ -70,8 +70,9 @@ def report(paths, tables=TABLES, out="reports", methods=None, models=None, alpha
             for made in (plot_domain_accuracy(table, out / f"{table.name}_domain_accuracy.png"),
                          plot_accuracy_vs_params(table, out / f"{table.name}_accuracy_vs_params.png")):
                 written += [made] if made else []
-    done = sum(completed(r) for r in runs)
-    print(f"{done} of {len(runs)} runs completed, read from: {', '.join(map(str, paths))}\n")
+    done, debug = sum(completed(r) for r in runs), sum(is_debug(r) for r in runs)
+    skipped = f" ({debug} debug runs skipped)" if debug else ""
+    print(f"{done} of {len(runs)} runs completed{skipped}, read from: {', '.join(map(str, paths))}\n")
     for table in built:
         print(to_markdown(table))
     return written

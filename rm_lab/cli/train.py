@@ -7,13 +7,15 @@ import hydra
 from omegaconf import DictConfig
 
 from rm_lab.core.config import CONF_DIR
+from rm_lab.rundir.results import best_validation_accuracy
 from rm_lab.runner.run import run
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def hydra_main(cfg: DictConfig) -> float | None:
-    results = run(cfg)
-    return (results.get("accuracy") or {}).get("average")
+    """One run; returns its best VALIDATION average accuracy, what a sweeper (hparams_search=optuna)
+    maximizes: tuning never sees the test set."""
+    return best_validation_accuracy(run(cfg))
 
 
 MULTIRUN_FLAGS = ("-m", "--multirun")

@@ -18,6 +18,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.utilities import grad_norm
 from torch import nn
+from torchmetrics import Metric
 
 from rm_lab.data.batch import Batch, select_pairs, split_rewards
 from rm_lab.data.domains.rewardbench2 import PREFIX as RB2_PREFIX
@@ -151,13 +152,18 @@ def log_grad_norm(module: pl.LightningModule, name: str = "train/grad_norm") -> 
 
 
 def sync_counters(module: pl.LightningModule, counters: dict) -> None:
-    """Sum counters (objects with `state()`/`load()`) over processes; a no-op in a single
-    process. Each pair then counts once, whichever process scored it."""
+    """Sum counters over processes; a no-op in a single process. Each pair then counts once,
+    whichever process scored it. A torchmetrics `Metric` (the pairwise accuracy) is gathered and
+    summed by its own `sync()` (it holds the sums until its next `reset()`); other counters
+    (objects with `state()`/`load()`) through the strategy's reduce."""
     trainer = module._trainer
     if trainer is None or trainer.world_size <= 1:
         return
     for counter in counters.values():
-        counter.load(trainer.strategy.reduce(counter.state().to(module.device), reduce_op="sum"))
+        if isinstance(counter, Metric):
+            counter.to(module.device).sync(should_sync=True)
+        else:
+            counter.load(trainer.strategy.reduce(counter.state().to(module.device), reduce_op="sum"))
 
 
 class RewardModule(PairwiseLossOptions, pl.LightningModule):

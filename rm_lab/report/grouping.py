@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from rm_lab.report.stats import BEST, TEST_NAME, Summary, verdict
 from rm_lab.rundir.layout import RunDir
-from rm_lab.rundir.results import completed, method_label
+from rm_lab.rundir.results import completed, is_debug, method_label
 
 Key = tuple[str, str, str, str]  # (method, model, dataset, setting); setting "" unless runs differ
 # config keys that do not make a different setting: the seed, where outputs go, how it is logged
@@ -149,8 +149,14 @@ def group_runs(runs: list[dict]) -> tuple[dict[Key, Row], list[str]]:
     keeps its last file (by path)."""
     rows: dict[Key, Row] = {}
     notes: list[str] = []
-    setting = settings(runs)
+    debug = [run for run in runs if is_debug(run)]
+    setting = settings([run for run in runs if not is_debug(run)])  # a debug run's switches make no setting
+    if debug:
+        notes.append(f"skipped {len(debug)} debug run(s) ({', '.join(sorted({str(r['debug']) for r in debug}))}): "
+                     + ", ".join(str(r.get("path")) for r in sorted(debug, key=lambda r: r.get("path", ""))))
     for run in sorted(runs, key=lambda r: r.get("path", "")):
+        if is_debug(run):
+            continue
         key = (*_identity(run), setting.get(id(run), ""))
         row = rows.setdefault(key, Row(key))
         if not completed(run):

@@ -157,6 +157,7 @@ class Results(TypedDict, total=False):
     validation: Validation   # per-epoch validation and the epoch tested (test_on)
     processes: int           # processes that scored the test set (multi-process runs sum their counts)
     ckpt: str                # train=false ckpt=RUN_DIR: the run whose trained weights were tested
+    debug: str               # a debug run (debug=<name>, +trainer.fast_dev_run=...): reports skip it
     wall_time_s: float
     error: str               # failed runs: "<ExceptionType>: message"
     traceback: str
@@ -354,8 +355,26 @@ def _number(x) -> float | None:
 
 
 def completed(run: dict) -> bool:
-    """True when the run finished and wrote its accuracy."""
-    return run.get("status") == "completed" and isinstance(run.get("accuracy"), dict)
+    """True when the run finished and wrote its accuracy, and is not a debug run."""
+    return run.get("status") == "completed" and isinstance(run.get("accuracy"), dict) and not is_debug(run)
+
+
+def is_debug(run: dict) -> bool:
+    """A debug run (`debug: <name>`, rm_lab/runner/debug.py): made to check that it runs, never averaged."""
+    return bool(run.get("debug"))
+
+
+def best_validation_accuracy(run: dict) -> float | None:
+    """The run's best validation average accuracy (what `python -m rm_lab` returns to a sweeper):
+    a single fit's best epoch; a composite method's mean over its parts' best values (each part
+    selected on its own validation pairs); None without validation."""
+    best = _number(_get(run, "validation", "best_accuracy"))
+    if best is not None:
+        return best
+    parts = [_number(part.get("best_accuracy")) for part in (_get(run, "validation", "by_component") or {}).values()
+             if isinstance(part, dict)]
+    parts = [p for p in parts if p is not None]
+    return sum(parts) / len(parts) if parts else None
 
 
 def domain_rows(run: dict) -> dict[str, DomainAccuracy]:

@@ -9,7 +9,7 @@
 Everything is built by rm_lab/runner/build.py; this module only runs it and records the outcome,
 in named stages, each taking what the one before returned:
 
-    plan      checks before any work (runs_with, test_on, the ckpt= run); a completed run in the folder
+    plan      checks before any work (runs_with, test_on, the ckpt= run, callbacks); a completed run in the folder
               is refused, or returned as it is with resume=true; the memory estimate
     start     the "running" results.json, written before any work (a killed run still shows as running)
     load      the pairs, tokenized (results: data)
@@ -60,7 +60,9 @@ from rm_lab.runner.build import (
     method_class,
     stores_whole,
 )
+from rm_lab.runner.callbacks import callback_nodes
 from rm_lab.runner.checkpoints import LastCheckpoint
+from rm_lab.runner.debug import debug_name
 from rm_lab.runner.memory import describe, device_bytes, memory_plan
 
 log = logging.getLogger("rm_lab")
@@ -149,7 +151,8 @@ class TrainerFactory:
         saving, resume_from = checkpoint_callbacks(self.cfg, self.run_dir, component, self.whole)
         self.timer.component = component or "reward_model"  # the part this fit's epochs train
         callbacks = [self.timer, *selection.callbacks, *saving]
-        return build_trainer(self.cfg, self.loggers, callbacks, resume_from=resume_from, **overrides)
+        return build_trainer(self.cfg, self.loggers, callbacks, resume_from=resume_from, component=component,
+                             **overrides)
 
 
 def checkpoint_run(cfg: DictConfig) -> Path | None:
@@ -257,6 +260,7 @@ def plan(cfg: DictConfig) -> Plan:
     if cfg.get("test_on", "best") not in TEST_ON:
         raise ValueError(f"test_on must be one of {list(TEST_ON)}, got {cfg.test_on!r}")
     ckpt = checkpoint_run(cfg)
+    callback_nodes(cfg)  # a configured callback that is not a _target_ node fails before any work
     run_dir, main = RunDir(cfg.paths.output_dir), is_main_process()
     done = finished_run(run_dir.results, bool(cfg.get("resume"))) if main else None
     if main and done is None:
@@ -268,6 +272,8 @@ def start(planned: Plan) -> Record:
     """The "running" record, written before any work."""
     planned.run_dir.root.mkdir(parents=True, exist_ok=True)
     results = new_results(planned.cfg)
+    if debug := debug_name(planned.cfg):
+        results["debug"] = debug  # reports skip it
     if planned.ckpt is not None:
         results["ckpt"] = str(planned.ckpt)
     record = Record(results, planned.run_dir, planned.main)
