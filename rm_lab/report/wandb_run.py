@@ -24,6 +24,7 @@ from rm_lab.core.config import group_of
 from rm_lab.report.grouping import Table, settings
 from rm_lab.report.plots import plot_column_bars
 from rm_lab.report.render import csv_rows
+from rm_lab.rundir.layout import RunDir
 from rm_lab.rundir.results import completed
 
 JOB_TYPE = "report"
@@ -199,7 +200,7 @@ def log_sweep(runs: list[dict], tables: list[Table], files: list[Path], target: 
         run.summary.update({"runs/total": len(runs), "runs/completed": done, "runs/failed": len(runs) - done})
 
         artifact = wandb.Artifact(artifact_name(target.group), type=ARTIFACT_TYPE,
-                                  description=f"results.json of every run of {target.group} and the report's tables",
+                                  description=f"{RunDir.RESULTS} of every run of {target.group} and the report's tables",
                                   metadata={"group": target.group, "runs": len(runs), "completed": done})
         roots = [Path(p) for p in paths]
         for r in runs:
