@@ -24,7 +24,8 @@ def check_log_model(cfg: DictConfig) -> None:
     for name, spec in (cfg.get("logger") or {}).items():
         if not spec or not spec.get("log_model"):
             continue
-        where = f"logger.{name}.log_model={spec.log_model}"
+        value = str(spec.log_model).lower() if isinstance(spec.log_model, bool) else spec.log_model
+        where = f"logger.{name}.log_model={value}"
         if spec.log_model is not True:
             raise ValueError(f"{where}: log_model takes true (upload the weights the test set was scored with "
                              "at the end of the run) or false")
