@@ -25,15 +25,16 @@ def test_launcher_configs_extend_the_plugins():
     assert joblib._target_.endswith("joblib_launcher.JoblibLauncher") and joblib.n_jobs == 2
 
 
-def test_an_experiment_names_its_sweep_and_wandb_groups_by_it():
+def test_an_experiment_names_its_sweep_and_wandb_groups_by_its_folder(tmp_path):
     cfg = _compose("experiment=tables_offline", "logger=wandb", "method=baseline", "seed=3")
     assert cfg.experiment_name == "tables_offline"
+    cfg.paths.output_dir = str(tmp_path / "run")  # outside Hydra: the run's own folder is its group
     wb = cfg.logger.wandb
-    assert wb.group == "tables_offline"
+    assert wb.group == str(tmp_path / "run") and wb.job_type == "baseline"
     assert dict(wb.config) == {"run_method": "baseline", "run_backbone": "minilm-l6",
                                "run_dataset": "five_domains_sample", "run_seed": 3,
-                               "run_sweep": "tables_offline"}
-    assert list(wb.tags) == ["method:baseline", "model:minilm-l6", "dataset:five_domains_sample", "seed:3"]
+                               "run_experiment": "tables_offline", "run_group": str(tmp_path / "run")}
+    assert list(wb.tags) == ["method:baseline", "model:minilm-l6", "dataset:five_domains_sample", "seed:003"]
     assert _compose("experiment=tables_offline", "experiment_name=mine").experiment_name == "mine"
 
 

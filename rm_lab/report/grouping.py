@@ -19,7 +19,7 @@ from rm_lab.rundir.results import completed, is_debug, method_label
 
 Key = tuple[str, str, str, str]  # (method, model, dataset, setting); setting "" unless runs differ
 # config keys that do not make a different setting: the seed, where outputs go, how it is logged
-NOT_A_SETTING = ("seed", "paths", "logger", "experiment_name", "hydra")
+NOT_A_SETTING = ("seed", "paths", "logger", "experiment_name", "run_group", "hydra")
 
 
 @dataclass

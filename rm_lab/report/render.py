@@ -83,9 +83,9 @@ def to_markdown(table: Table) -> str:
     return "\n".join(lines) + "\n"
 
 
-def to_csv(table: Table) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+def csv_rows(table: Table) -> tuple[list[str], list[list]]:
+    """The CSV's header and rows as values (numbers as floats, None where empty): one row per
+    table row, mean/std/n per column (+ the test against the column's best, + the similarity rule)."""
     parts = "domain" in table.label_fields
     similar = table.similar is not None
     head = ["method", "model", "dataset"] + (["domain"] if parts else []) + ["status", "seeds"]
@@ -93,20 +93,34 @@ def to_csv(table: Table) -> str:
         head += [f"{col.key}_mean", f"{col.key}_std", f"{col.key}_n"]
         head += [f"{col.key}_vs_best", f"{col.key}_p"] if col.better else []
         head += [f"{col.key}_similar"] if col.better and similar and col.kind == "accuracy" else []
-    writer.writerow(head)
+    rows = []
     for row in table.rows:
         line = [row.method, row.model, row.dataset] + ([row.part] if parts else []) \
             + [row.status, " ".join(str(s) for s in row.seeds)]
         for col in table.columns:
             cell = row.cells.get(col.key)
             s = cell.summary if cell else None
-            line += [_g(s.mean), _g(s.std), s.n] if s else ["", "", 0]
+            line += [_f(s.mean), _f(s.std), s.n] if s else [None, None, 0]
             if col.better:
-                line += [cell.verdict or "", _g(cell.p)] if cell else ["", ""]
+                line += [cell.verdict or "", _f(cell.p)] if cell else ["", None]
             if col.better and similar and col.kind == "accuracy":
                 line += ["" if cell is None or cell.similar is None else str(cell.similar).lower()]
-        writer.writerow(line)
+        rows.append(line)
+    return head, rows
+
+
+def to_csv(table: Table) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    head, rows = csv_rows(table)
+    writer.writerow(head)
+    for line in rows:
+        writer.writerow([_g(x) if isinstance(x, float) else "" if x is None else x for x in line])
     return out.getvalue()
+
+
+def _f(x) -> float | None:
+    return None if x is None else float(x)
 
 
 def _g(x) -> str:

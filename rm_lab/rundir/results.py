@@ -526,6 +526,30 @@ def composition(run: dict, split: str) -> dict[str, dict[str, int]]:
     return out
 
 
+def inference_seconds(run: dict, form: str) -> float | None:
+    """Seconds per scored input measured one pair at a time (`form` "per_input") or over the
+    test batches ("batched")."""
+    return _number(_get(run, "inference", form, "seconds_per_input"))
+
+
+def params_by_component(run: dict) -> dict[str, dict[str, float]]:
+    """{component: {"total", "trainable"}} parameter counts."""
+    by = _get(run, "params", "by_component")
+    if not isinstance(by, dict):
+        return {}
+    return {name: {k: v for k in ("total", "trainable") if (v := _number(_get(by, name, k))) is not None}
+            for name in by}
+
+
+def router_accuracy(run: dict) -> dict[str, float]:
+    """{"average": the router's accuracy over routed test pairs, domain: its accuracy on the
+    domain's pairs} for a method with a router (results.json `router`), else {}."""
+    out = {"average": _number(_get(run, "router", "accuracy"))}
+    per = _get(run, "router", "per_domain")
+    out.update({d: _number(_get(per, d, "accuracy")) for d in per} if isinstance(per, dict) else {})
+    return {k: v for k, v in out.items() if v is not None}
+
+
 def absent_domains(run: dict) -> dict[str, str]:
     """{domain: why} for domains the run's data did not have."""
     out = {}

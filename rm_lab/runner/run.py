@@ -9,7 +9,7 @@
 Everything is built by rm_lab/runner/build.py; this module only runs it and records the outcome,
 in named stages, each taking what the one before returned:
 
-    plan      checks before any work (runs_with, test_on, the ckpt= run, callbacks); a completed run in the folder
+    plan      checks before any work (runs_with, test_on, the ckpt= run, callbacks, log_model); a completed run in the folder
               is refused, or returned as it is with resume=true; the memory estimate
     start     the "running" results.json, written before any work (a killed run still shows as running)
     load      the pairs, tokenized (results: data)
@@ -64,6 +64,7 @@ from rm_lab.runner.callbacks import callback_nodes
 from rm_lab.runner.checkpoints import LastCheckpoint
 from rm_lab.runner.debug import debug_name
 from rm_lab.runner.memory import describe, device_bytes, memory_plan
+from rm_lab.runner.model_upload import check_log_model
 
 log = logging.getLogger("rm_lab")
 
@@ -261,6 +262,7 @@ def plan(cfg: DictConfig) -> Plan:
         raise ValueError(f"test_on must be one of {list(TEST_ON)}, got {cfg.test_on!r}")
     ckpt = checkpoint_run(cfg)
     callback_nodes(cfg)  # a configured callback that is not a _target_ node fails before any work
+    check_log_model(cfg)
     run_dir, main = RunDir(cfg.paths.output_dir), is_main_process()
     done = finished_run(run_dir.results, bool(cfg.get("resume"))) if main else None
     if main and done is None:
