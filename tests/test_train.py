@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from rm_lab.runner.preflight import CannotStart
 from rm_lab.runner.run import run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,7 +61,7 @@ def test_training_moves_the_model(make_cfg):
 
 def test_failed_run_leaves_a_failed_results_file(make_cfg, tmp_path):
     cfg = make_cfg("dataset=hh_rlhf", f"dataset.domains.hh_rlhf.path={tmp_path}/missing.jsonl.gz")
-    with pytest.raises(FileNotFoundError, match="does not exist"):
+    with pytest.raises(CannotStart, match="missing.jsonl.gz does not exist"):  # the plan's check, before any work
         run(cfg)
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     assert results["status"] == "failed" and "missing.jsonl.gz" in results["error"]

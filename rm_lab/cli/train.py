@@ -7,12 +7,22 @@ import hydra
 from omegaconf import DictConfig
 
 from rm_lab.core.config import CONF_DIR
+from rm_lab.runner.preflight import CannotStart
 from rm_lab.runner.run import run
+
+CANNOT_START = 2  # the exit status of a run (or sweep) that cannot start
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def hydra_main(cfg: DictConfig) -> float | None:
-    results = run(cfg)
+    """One run. A run that cannot start (its plan says why) exits with CANNOT_START and the message
+    alone, no traceback; in a sweep that stops the sweep at that job, so the message is said once
+    (SystemExit passes through Hydra's launcher, which records other errors per job)."""
+    try:
+        results = run(cfg)
+    except CannotStart as err:
+        print(err, file=sys.stderr, flush=True)
+        raise SystemExit(CANNOT_START) from None
     return (results.get("accuracy") or {}).get("average")
 
 
