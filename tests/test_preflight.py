@@ -18,7 +18,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from rm_lab.core.config import compose
-from rm_lab.runner.preflight import CannotStart, Hub, preflight
+from rm_lab.runner.preflight import CannotStart, Hub, preflight, remember_counts
 
 PAPER_METHODS = ("baseline", "base_lora", "more", "rodos", "arliss")
 NO_HUB = Hub(probe=lambda: False)
@@ -60,8 +60,8 @@ def test_the_offline_default_keeps_its_values():
     assert cfg.model.disable_dropout is True and "paper_batch_size" not in cfg
 
 
-def test_the_offline_default_says_its_plan():
-    said = preflight(compose([]), NO_HUB)
+def test_the_offline_default_says_its_plan(tmp_path):
+    said = preflight(compose([f"dataset.cache_dir={tmp_path}"]), NO_HUB)  # no counts from earlier runs
     text = said.text()
     assert text.startswith("plan: baseline on minilm-l6, dataset five_domains_sample, seed 0\n")
     assert "backbone: packaged minilm" in text
@@ -90,6 +90,18 @@ def test_the_typed_command_offline_cannot_start_and_says_what_to_do(monkeypatch,
     assert message.count("cannot start") == 1 and "HF_HUB_OFFLINE=1" in message
     assert "the model microsoft/deberta-v3-base" in message and "oasst (OpenAssistant/oasst2)" in message
     assert "dataset=five_domains_sample" in message and "model=minilm-l6" in message
+
+
+def test_the_plan_says_the_counts_a_run_found_with_the_same_sources_and_caps(tmp_path):
+    cfg = compose([f"dataset.cache_dir={tmp_path}"])
+    remember_counts(cfg.dataset, {"hellaswag": {"absent": None, "pairs": {"train": 568, "validation": 74, "test": 158}},
+                                  "shp": {"absent": "no sample", "pairs": {"train": 0, "validation": 0, "test": 0}}})
+    text = preflight(cfg, NO_HUB).text()
+    assert "hellaswag  bundled sample hellaswag_val_sample800.jsonl, pairs train/validation/test 568/74/158 " \
+           "(as last read)" in text
+    assert "hh_rlhf    bundled sample (2 files), pairs train/validation/test at most 1,500/100/200" in text
+    other_caps = preflight(compose([f"dataset.cache_dir={tmp_path}", "dataset.max_pairs.test=10"]), NO_HUB).text()
+    assert "568/74/158" not in other_caps and "at most all/all/10" in other_caps
 
 
 def test_a_missing_local_file_stops_the_plan_naming_it(tmp_path):

@@ -5,7 +5,8 @@
     said.check()              # raises CannotStart, one message naming what to do
 
 Where a domain's pairs come from: a bundled sample, a local file, the local Hugging Face cache
-(HF_HUB_OFFLINE=1) or the hub; pairs per split are the caps (`dataset.max_pairs`; "all": no cap).
+(HF_HUB_OFFLINE=1) or the hub; pairs per split are the counts a run found with the same sources and
+caps (kept in `<cache_dir>/pair_counts.json`), else the caps (`dataset.max_pairs`; "all": no cap).
 A run cannot start when the hub cannot be reached and the local cache lacks its data or weights, a
 local file is absent, a packaged model is not installed, its trainer wants a GPU the machine does
 not show, or its memory estimate (rm_lab/runner/memory.py) is more than `FAR` times its device's
@@ -13,6 +14,8 @@ memory; between 1x and FAR the plan says it may not fit (the estimate is an esti
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,6 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 from rm_lab.core import hub
 from rm_lab.core.config import CONF_DIR, SAMPLES_DIR
 from rm_lab.core.hub import in_local_cache, offline_mode
+from rm_lab.core.io import write_json_atomic
 from rm_lab.runner.memory import ADVICE, device_bytes, memory_plan
 
 log = logging.getLogger("rm_lab")
@@ -107,11 +111,63 @@ def cap(max_pairs, split: str, domain: str):
     return value.get(domain) if isinstance(value, Mapping) else value
 
 
-def pairs_text(max_pairs, domain: str) -> str:
+def pairs_text(max_pairs, domain: str, known: dict | None = None) -> str:
+    if known:
+        return "pairs train/validation/test " + "/".join(f"{known.get(s, 0):,}" for s in SPLITS) + " (as last read)"
     caps = [cap(max_pairs, s, domain) for s in SPLITS]
     if all(c is None for c in caps):
         return "all pairs"
     return "pairs train/validation/test at most " + "/".join("all" if c is None else f"{c:,}" for c in caps)
+
+
+# -- pair counts a run found, kept in the cache so the next plan can say them ------------------------
+COUNTS_FILE = "pair_counts.json"
+
+
+def counts_key(dataset: DictConfig, domain: str) -> str:
+    """The same domain source, caps and data seed give the same pairs: one key for them."""
+    node = OmegaConf.to_container(dataset.domains[domain], resolve=True)
+    caps = [cap(dataset.get("max_pairs"), s, domain) for s in SPLITS]
+    text = json.dumps([node, caps, dataset.get("data_seed")], sort_keys=True, default=str)
+    return f"{domain}-{hashlib.sha1(text.encode()).hexdigest()[:16]}"
+
+
+def _counts_path(dataset: DictConfig) -> Path | None:
+    folder = dataset.get("cache_dir")
+    return Path(folder) / COUNTS_FILE if folder else None
+
+
+def known_counts(dataset: DictConfig) -> dict[str, dict]:
+    """{domain: {split: pairs}} for the domains a run already read with these sources and caps."""
+    path = _counts_path(dataset)
+    try:
+        stored = json.loads(path.read_text()) if path and path.exists() else {}
+    except (OSError, ValueError):
+        return {}
+    found = {}
+    for domain in dataset.domains:
+        try:
+            key = counts_key(dataset, domain)
+        except Exception:  # an unresolvable node: no key, the caps say it
+            continue
+        if key in stored:
+            found[domain] = stored[key]
+    return found
+
+
+def remember_counts(dataset: DictConfig, counts: dict) -> None:
+    """After a run read its data (results.json `data`): the pairs per split of each domain it read."""
+    path = _counts_path(dataset)
+    if path is None:
+        return
+    try:
+        stored = json.loads(path.read_text()) if path.exists() else {}
+    except (OSError, ValueError):
+        stored = {}
+    for domain, block in counts.items():
+        if domain in dataset.domains and not block.get("absent"):
+            stored[counts_key(dataset, domain)] = dict(block["pairs"])
+    write_json_atomic(path, stored)
 
 
 def model_source(model: DictConfig, state: Hub) -> Source:
@@ -215,9 +271,9 @@ def preflight(cfg: DictConfig, hub_state: Hub | None = None) -> Preflight:
     state = hub_state or Hub()
     model = model_source(cfg.model, state)
     sources = {name: domain_source(node, state) for name, node in cfg.dataset.domains.items()}
-    width = max(len(name) for name in sources)
+    width, known = max(len(name) for name in sources), known_counts(cfg.dataset)
     lines = [f"{'data' if i == 0 else '    '} {name:<{width}}  {src}"
-             + (f", {pairs_text(cfg.dataset.get('max_pairs'), name)}" if src.where != "absent:" else "")
+             + (f", {pairs_text(cfg.dataset.get('max_pairs'), name, known.get(name))}" if src.where != "absent:" else "")
              for i, (name, src) in enumerate(sources.items())]
     lines = [f"backbone: {model}", *lines, recipe_text(cfg)]
     memory, too_big = memory_text(cfg)

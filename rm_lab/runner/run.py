@@ -61,7 +61,7 @@ from rm_lab.runner.build import (
     stores_whole,
 )
 from rm_lab.runner.checkpoints import LastCheckpoint
-from rm_lab.runner.preflight import Preflight, preflight
+from rm_lab.runner.preflight import Preflight, preflight, remember_counts
 
 log = logging.getLogger("rm_lab")
 
@@ -404,6 +404,8 @@ def run(cfg: DictConfig) -> Results:
             planned.said.check()  # CannotStart: recorded as failed, before any work
         loaded = load(planned)
         record.add(data=loaded.counts)
+        if planned.main:
+            remember_counts(cfg.dataset, loaded.counts)  # the next plan says them
         given = inputs(planned, loaded)
         record.add_own(given.figures)
         built = build(planned, loaded, given)
