@@ -88,6 +88,7 @@ def test_two_seed_multirun_gives_two_results_files(tmp_path):
     proc = _cli("model=tiny-deberta", "-m", "seed=0,1", "dataset.max_pairs.train=16",
                 "dataset.max_pairs.test=8", f"paths.sweep_root={tmp_path}/multirun", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("plan: baseline on tiny-deberta, dataset five_domains_sample") == 2  # each job's plan
     files = sorted((tmp_path / "multirun").rglob("results.json"))
     assert len(files) == 2
     for seed, path in enumerate(files):
