@@ -8,14 +8,24 @@ from omegaconf import DictConfig
 
 from rm_lab.core.config import CONF_DIR
 from rm_lab.rundir.results import best_validation_accuracy
+from rm_lab.runner.preflight import CannotStart
 from rm_lab.runner.run import run
+
+CANNOT_START = 2  # the exit status of a run (or sweep) that cannot start
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def hydra_main(cfg: DictConfig) -> float | None:
     """One run; returns its best VALIDATION average accuracy, what a sweeper (hparams_search=optuna)
-    maximizes: tuning never sees the test set."""
-    return best_validation_accuracy(run(cfg))
+    maximizes: tuning never sees the test set. A run that cannot start (its plan says why) exits with
+    CANNOT_START and the message alone, no traceback; in a sweep that stops the sweep at that job, so
+    the message is said once (SystemExit passes through Hydra's launcher, which records other errors per job)."""
+    try:
+        results = run(cfg)
+    except CannotStart as err:
+        print(err, file=sys.stderr, flush=True)
+        raise SystemExit(CANNOT_START) from None
+    return best_validation_accuracy(results)
 
 
 MULTIRUN_FLAGS = ("-m", "--multirun")

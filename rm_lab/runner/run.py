@@ -10,8 +10,10 @@ Everything is built by rm_lab/runner/build.py; this module only runs it and reco
 in named stages, each taking what the one before returned:
 
     plan      checks before any work (runs_with, test_on, the ckpt= run, callbacks, log_model); a completed run in the folder
-              is refused, or returned as it is with resume=true; the memory estimate
-    start     the "running" results.json, written before any work (a killed run still shows as running)
+              is refused, or returned as it is with resume=true; the run's plan said (rm_lab/runner/preflight.py:
+              backbone, data sources, recipe, memory)
+    start     the "running" results.json, written before any work (a killed run still shows as running);
+              then the plan's check: CannotStart (data, weights or memory cannot be had) fails the run here
     load      the pairs, tokenized (results: data)
     inputs    what the method reads: the datamodule, or its pairs embedded (results: the data step's blocks)
     build     the method, prepared for the data, ckpt= weights loaded (results: params, labels)
@@ -57,14 +59,13 @@ from rm_lab.runner.build import (
     build_loggers,
     build_method,
     build_trainer,
-    method_class,
     stores_whole,
 )
 from rm_lab.runner.callbacks import callback_nodes
 from rm_lab.runner.checkpoints import LastCheckpoint
 from rm_lab.runner.debug import debug_name
-from rm_lab.runner.memory import describe, device_bytes, memory_plan
 from rm_lab.runner.model_upload import check_log_model
+from rm_lab.runner.preflight import Preflight, preflight, remember_counts
 
 log = logging.getLogger("rm_lab")
 
@@ -188,25 +189,6 @@ def load_checkpoint_run(module, run_dir: Path) -> None:
                          f"stored run's method options, e.g. method.num_experts, method.lora): {err}") from err
 
 
-def warn_if_too_big(cfg: DictConfig) -> dict | None:
-    """Before anything is loaded: the run's memory estimate (rm_lab/runner/memory.py) against its
-    device (the GPU for a GPU trainer, RAM for a CPU one); a warning saying what to change when
-    it does not fit. Returns the estimate (None when it cannot be made)."""
-    memory, what = device_bytes(cfg)
-    if memory is None or getattr(method_class(cfg.method), "inputs", "tokens") != "tokens":
-        return None
-    try:
-        estimate = memory_plan(cfg, memory)
-    except Exception as err:  # an estimate must never stop a run
-        log.debug("no memory estimate for this run: %s", err)
-        return None
-    if not estimate["fits"]:
-        log.warning("this run may not fit %s: about %.1f GB per device estimated, %.1f GB available "
-                    "(python -m rm_lab.plan <overrides> for the parts)\n%s", what, estimate["total_bytes"] / 1e9,
-                    memory / 1e9, describe(estimate))
-    return estimate
-
-
 class Record:
     """The run's results.json as the stages fill it; written by the first process only."""
 
@@ -251,6 +233,7 @@ class Plan:
     ckpt: Path | None
     main: bool
     done: Results | None = None
+    said: Preflight | None = None  # the run's plan, printed; its check() is the first step of the work
 
 
 def plan(cfg: DictConfig) -> Plan:
@@ -265,9 +248,10 @@ def plan(cfg: DictConfig) -> Plan:
     check_log_model(cfg)
     run_dir, main = RunDir(cfg.paths.output_dir), is_main_process()
     done = finished_run(run_dir.results, bool(cfg.get("resume"))) if main else None
-    if main and done is None:
-        warn_if_too_big(cfg)
-    return Plan(cfg, run_dir, ckpt, main, done)
+    said = preflight(cfg) if main and done is None else None
+    if said is not None:
+        print(said.text(), flush=True)
+    return Plan(cfg, run_dir, ckpt, main, done, said)
 
 
 def start(planned: Plan) -> Record:
@@ -440,8 +424,12 @@ def run(cfg: DictConfig) -> Results:
     record = start(planned)
     loggers: list = []
     try:
+        if planned.said is not None:
+            planned.said.check()  # CannotStart: recorded as failed, before any work
         loaded = load(planned)
         record.add(data=loaded.counts)
+        if planned.main:
+            remember_counts(cfg.dataset, loaded.counts)  # the next plan says them
         given = inputs(planned, loaded)
         record.add_own(given.figures)
         built = build(planned, loaded, given)
