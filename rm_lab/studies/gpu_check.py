@@ -4,8 +4,9 @@
     TRL_PYTHON=../trl-venv/bin/python python -m rm_lab.gpu_check  # and TRL's RewardTrainer on the same pairs
     python -m rm_lab.gpu_check --model tiny-deberta --steps 2 --batch 4 --max-length 64   # CPU smoke
 
-Trains Baseline and RODOS with the router paper's recipe (`experiment=paper_<method>`: AdamW lr
-5e-6, batch 32, max length 512, the backbone's own dropout, bf16 mixed precision on a GPU) for a
+Trains Baseline and RODOS with the router paper's recipe (`experiment=paper_<method>` and
+`recipe=five_domains_paper_<method>`: AdamW lr 5e-6, batch 32, max length 512, the backbone's own
+dropout, bf16 mixed precision on a GPU) for a
 fixed number of steps per fit, on the bundled HH-RLHF, HellaSwag and OpenAssistant samples (no hub:
 the GPU box may have no network; the backbone is built from its config unless `--pretrained`),
 validation off so the clock holds training alone. Prints one JSON line per figure:
@@ -72,6 +73,8 @@ def overrides(method: str, model: str, steps: int, batch: int, max_length: int, 
               device: str, run_dir: Path) -> list[str]:
     cap = steps * batch
     return [f"experiment=paper_{method}", f"model={model}", "dataset=five_domains_sample",
+            f"recipe=five_domains_paper_{method}",  # the paper's recipe on the bundled data
+            "inference_samples=8",
             f"dataset.max_pairs.train={cap}", "dataset.max_pairs.validation=8", "dataset.max_pairs.test=8",
             f"dataset.batch_size={batch}", f"model.max_length={max_length}", f"+trainer.max_steps={steps}",
             "+trainer.limit_val_batches=0", "trainer.num_sanity_val_steps=0", "logger=none",
