@@ -129,6 +129,7 @@ def test_a_planted_pickle_is_refused_even_when_the_environment_forces_full_unpic
     assert torch.equal(load_weights(clean)["state_dict"]["w"], torch.ones(2))
 
 
+@pytest.mark.slow  # a Lightning fit (refused before its first step)
 def test_a_resume_from_a_planted_last_checkpoint_is_refused(tmp_path, monkeypatch):
     import pytorch_lightning as pl
 

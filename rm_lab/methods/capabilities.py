@@ -32,6 +32,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from rm_lab.rundir.layout import RunDir
+
 log = logging.getLogger(__name__)
 
 GROUP = "method"
@@ -212,7 +214,7 @@ def of_run(run: dict, overrides: Iterable[str] = ()) -> Method | None:
     registered = registry(overrides).values()
     known = by_name(overrides).get(name)
     try:
-        check_targets(run.get("config") or {}, str(run.get("path") or "a results.json"),
+        check_targets(run.get("config") or {}, str(run.get("path") or f"a {RunDir.RESULTS}"),
                       trusted={m.target for m in registered})
     except UnsafeTargetError as err:
         log.warning("%s (the run's method class is not loaded)", err)
