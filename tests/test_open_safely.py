@@ -91,6 +91,37 @@ def test_a_target_hidden_behind_an_interpolation_is_seen_and_rm_lab_classes_pass
     assert not target_allowed(123) and not target_allowed(None)
 
 
+# where hydra builds or imports from a config, and what config it is: the user's own (conf/, the
+# command line, a searchpath) or a stored one, already checked (run_config, check_targets)
+BUILD_SITES = {
+    "rm_lab/runner/build.py": "the builders: the user's config, or a stored one from run_config",
+    "rm_lab/methods/optim.py": "the optimizer and scheduler nodes of a config the builders take",
+    "rm_lab/methods/capabilities.py": "the registry's conf/ and searchpath; a run's class after check_targets",
+    "rm_lab/studies/base_model/zoo.py": "conf/model of the installed package",
+    "rm_lab/cli/score.py": "conf/domain of the installed package",
+    "rm_lab/core/safe_config.py": "the checked instantiate itself",
+}
+
+
+def test_hydra_builds_only_where_the_config_is_known_and_stored_configs_are_read_through_run_config():
+    import ast
+
+    import rm_lab
+
+    package = Path(rm_lab.__file__).parent
+    sites, creates = set(), []
+    for path in sorted(package.rglob("*.py")):
+        name = path.relative_to(package.parent).as_posix()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module == "hydra.utils":
+                sites.add(name)
+            if isinstance(node, ast.Call) and ast.unparse(node.func) == "OmegaConf.create" and node.args \
+                    and "'config'" in ast.unparse(node.args[0]):
+                creates.append(f"{name}:{node.lineno}")
+    assert sites <= set(BUILD_SITES), sorted(sites - set(BUILD_SITES))
+    assert creates == []  # a results file's config becomes a DictConfig through run_config only
+
+
 # -- planted pickles ------------------------------------------------------------------------------------
 class Planted:
     """Unpickled with weights_only=False, it would open (create) the marker file."""
