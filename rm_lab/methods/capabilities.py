@@ -33,6 +33,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from rm_lab.rundir.layout import RunDir
+
 log = logging.getLogger(__name__)
 
 GROUP = "method"
@@ -207,12 +209,23 @@ def by_name(overrides: Iterable[str] = ()) -> dict[str, Method]:
 
 
 def of_run(run: dict, overrides: Iterable[str] = ()) -> Method | None:
-    """The Method of a run (a results.json dict): its config's `_target_` class when that loads
-    (a method from a searchpath the registry was not told about), else the registry's entry of
-    its method name; None when neither is known."""
+    """The Method of a run (a results.json dict): its config's `_target_` class when that loads,
+    else the registry's entry of its method name; None when neither is known. A stored config
+    is data: when it names any `_target_` that is neither rm_lab's (rm_lab/core/safe_config.py)
+    nor one of the registry's (conf/method and the searchpath directories, e.g. the report's
+    --searchpath), nothing it names is imported and a warning names the key."""
+    from rm_lab.core.safe_config import UnsafeTargetError, check_targets
+
     name = str(run.get("method"))
     target = ((run.get("config") or {}).get(GROUP) or {}).get("_target_")
+    registered = registry(overrides).values()
     known = by_name(overrides).get(name)
+    try:
+        check_targets(run.get("config") or {}, str(run.get("path") or f"a {RunDir.RESULTS}"),
+                      trusted={m.target for m in registered})
+    except UnsafeTargetError as err:
+        log.warning("%s (the run's method class is not loaded)", err)
+        return known
     if target and (known is None or known.target != target):
         try:
             from hydra.utils import get_class

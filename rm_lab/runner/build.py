@@ -9,7 +9,10 @@ studies build everything through these functions and share nothing else:
     method = build_method(cfg.method, backbone=backbone, domains=data.domain_names, data=data)
     trainer = build_trainer(cfg, loggers=build_loggers(cfg))
 
-Data comes first, so an unreachable dataset fails before any model is touched. Turning texts
+Data comes first, so an unreachable dataset fails before any model is touched. The config is
+the user's own (composed from conf/ and the command line) or a stored run's, which reaches these
+builders only through `rm_lab.rundir.finished.run_config`: every `_target_` in it checked
+against rm_lab's allowlist first (rm_lab/core/safe_config.py). Turning texts
 into vectors (the embedding-based methods' input) is a data build step here, not a method's.
 """
 from __future__ import annotations

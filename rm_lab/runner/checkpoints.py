@@ -6,7 +6,8 @@ end of every epoch, replacing the previous one atomically, so a kill at any mome
 whole checkpoint. It also carries the random number generators' states, so a resumed fit draws
 the same dropout masks as an uninterrupted one. `ResumableTrainer.fit` continues from `resume_from` when that file exists;
 the training loaders (`rm_lab.data.loaders.seeded_loader`) restore their epoch's order and skip
-the batches already seen, so a resumed run ends where an uninterrupted one does.
+the batches already seen, so a resumed run ends where an uninterrupted one does. A checkpoint is
+only ever read as weights (rm_lab/core/safe_weights.py).
 """
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytorch_lightning as pl
 import torch
+
+from rm_lab.core.safe_weights import check_weights
 
 
 class LastCheckpoint(pl.Callback):
@@ -55,11 +58,17 @@ class LastCheckpoint(pl.Callback):
 
 
 class ResumableTrainer(pl.Trainer):
-    """A Lightning Trainer whose `fit` continues from `resume_from` when that checkpoint exists."""
+    """A Lightning Trainer whose `fit` continues from `resume_from` when that checkpoint exists.
+    A checkpoint it continues from is read as weights only, whatever TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD
+    says: checked first (`check_weights`: a clear error naming the file), then loaded by Lightning
+    with `weights_only=True`."""
 
     resume_from: Path | None = None
 
     def fit(self, model, *args, ckpt_path=None, **kwargs):
         if ckpt_path is None and self.resume_from is not None and Path(self.resume_from).exists():
             ckpt_path = str(self.resume_from)
+        if ckpt_path is not None and Path(ckpt_path).exists():
+            check_weights(ckpt_path)
+        kwargs["weights_only"] = True
         return super().fit(model, *args, ckpt_path=ckpt_path, **kwargs)

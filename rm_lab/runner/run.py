@@ -35,10 +35,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytorch_lightning as pl
-import torch
 from omegaconf import DictConfig, OmegaConf
 
 from rm_lab.core.io import is_main_process
+from rm_lab.core.safe_config import UnsafeTargetError
+from rm_lab.core.safe_weights import load_weights
 from rm_lab.data.datamodule import PreferenceDataModule
 from rm_lab.data.protocol import PairData
 from rm_lab.eval.best_weights import BestWeights
@@ -49,7 +50,7 @@ from rm_lab.eval.summary import accuracy_table
 from rm_lab.eval.timing import EpochTimer, clock
 from rm_lab.methods.base import RewardModule
 from rm_lab.models.backbone import Backbone
-from rm_lab.rundir.finished import ModelLoadError, completed_results, run_folder, stored_weights
+from rm_lab.rundir.finished import ModelLoadError, completed_results, run_config, run_folder, stored_weights
 from rm_lab.rundir.layout import RunDir
 from rm_lab.rundir.publish import close_loggers, publish
 from rm_lab.rundir.results import Results, add_blocks, new_results, read_results, write_results
@@ -172,16 +173,17 @@ def checkpoint_run(cfg: DictConfig) -> Path | None:
             raise ModelLoadError(f"it holds a method={stored.get('method')} model={stored.get('model')} run; this "
                                  f"run is method={cfg.method.name} model={cfg.model.name}: add method=... "
                                  "model=... to match the stored run")
-        run_cfg = OmegaConf.create(stored["config"]) if (stored.get("config") or {}).get("method") else cfg
+        # a target rm_lab does not build is refused before any is loaded (UnsafeTargetError)
+        run_cfg = run_config(stored, RunDir(run_dir).results) if (stored.get("config") or {}).get("method") else cfg
         stored_weights(run_dir, run_cfg, stored, whole=stores_whole(run_cfg.method))
-    except ModelLoadError as err:
+    except (ModelLoadError, UnsafeTargetError) as err:
         raise ValueError(f"ckpt={ckpt}: {err}") from None
     return run_dir
 
 
 def load_checkpoint_run(module, run_dir: Path) -> None:
     """The stored run's tested weights (its best checkpoint) into a single-fit method."""
-    state = torch.load(RunDir(run_dir).best_checkpoint, map_location="cpu", weights_only=True)["state_dict"]
+    state = load_weights(RunDir(run_dir).best_checkpoint)["state_dict"]
     try:
         module.load_state_dict(state)
     except RuntimeError as err:
