@@ -100,6 +100,9 @@ BUILD_SITES = {
     "rm_lab/studies/base_model/zoo.py": "conf/model of the installed package",
     "rm_lab/cli/score.py": "conf/domain of the installed package",
     "rm_lab/core/safe_config.py": "the checked instantiate itself",
+    "rm_lab/runner/callbacks.py": "the callbacks of the user's own config (conf/callbacks, +trainer.callbacks)",
+    "rm_lab/runner/model_upload.py": "the logger class the user's own config names (get_class, not called)",
+    "rm_lab/runner/preflight.py": "the method class the user's own config names (get_class, not called)",
 }
 
 

@@ -27,9 +27,13 @@ from pathlib import Path
 
 # the exact library targets of rm_lab's conf/ (tests/test_open_safely.py keeps this list exact)
 LIBRARY_TARGETS = frozenset({
+    "optuna.samplers.TPESampler",
     "pytorch_lightning.Trainer",
+    "pytorch_lightning.callbacks.EarlyStopping",
+    "pytorch_lightning.callbacks.LearningRateMonitor",
+    "pytorch_lightning.callbacks.ModelCheckpoint",
+    "pytorch_lightning.callbacks.RichProgressBar",
     "pytorch_lightning.loggers.CSVLogger",
-    "pytorch_lightning.loggers.WandbLogger",
     "torch.optim.Adam",
     "torch.optim.AdamW",
     "torch.optim.SGD",
