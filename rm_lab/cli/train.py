@@ -4,15 +4,24 @@ from __future__ import annotations
 import sys
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from rm_lab.core.config import CONF_DIR
+from rm_lab.core.errors import ClearError
 from rm_lab.runner.run import run
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def hydra_main(cfg: DictConfig) -> float | None:
-    results = run(cfg)
+    try:
+        results = run(cfg)
+    except ClearError as err:
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            raise  # the sweep records the failed job and goes on with the others
+        print(f"rm_lab: error: {err}", file=sys.stderr, flush=True)  # a user's error: one line, no traceback
+        raise SystemExit(2) from None
     return (results.get("accuracy") or {}).get("average")
 
 

@@ -45,6 +45,16 @@ def sample_path(relative: str) -> str:
     return str(path)
 
 
+def job_key(overrides: str) -> str:
+    """A sweep job's folder name from its overrides (Hydra's `job.override_dirname`: sorted, with
+    `resume` left out), so a sweep run again, in any order, finds each job's folder."""
+    import hashlib
+
+    return hashlib.sha1(str(overrides).encode("utf-8")).hexdigest()[:8]
+
+
 def register_resolvers() -> None:
     if not OmegaConf.has_resolver("sample"):
         OmegaConf.register_new_resolver("sample", sample_path)
+    if not OmegaConf.has_resolver("job_key"):
+        OmegaConf.register_new_resolver("job_key", job_key)
