@@ -4,9 +4,10 @@
 
 Lightning's own writer deletes an existing metrics.csv when it starts, so a resumed run used to
 lose the rows of the epochs before the kill. With `append=True` the rows already there are kept
-(and their columns with them); `keep_rows(n)` then cuts the file back to the rows that were in it
-when the resumed checkpoint was written (`rm_lab.runner.checkpoints.LastCheckpoint` records
-that count), so steps logged after that checkpoint and trained again are not listed twice.
+(and their columns with them); `keep_rows(n, before_step)` then cuts the file back to the rows
+that were in it when the resumed checkpoint was written, plus the later rows of steps before the
+checkpoint's (`rm_lab.runner.checkpoints.LastCheckpoint` records both), so steps logged after
+that checkpoint and trained again are not listed twice.
 """
 from __future__ import annotations
 
@@ -54,12 +55,15 @@ class RunCSVLogger(CSVLogger):
         with open(self.metrics_file, newline="") as handle:
             return max(sum(1 for _ in csv.reader(handle)) - 1, 0)
 
-    def keep_rows(self, n: int) -> None:
-        """metrics.csv cut back to its header and first `n` data rows."""
+    def keep_rows(self, n: int, before_step: int) -> None:
+        """metrics.csv cut back to its first `n` data rows and, after them, the rows of steps
+        before `before_step` (those logged after the checkpoint was written, before the kill)."""
         if not os.path.isfile(self.metrics_file) or self.rows() <= n:
             return
         with open(self.metrics_file, newline="") as handle:
-            rows = list(csv.reader(handle))[: n + 1]
+            header, *rows = list(csv.reader(handle))
+        step = header.index("step") if "step" in header else None
+        later = [r for r in rows[n:] if step is not None and r[step] and int(float(r[step])) < before_step]
         buffer = io.StringIO()
-        csv.writer(buffer).writerows(rows)
+        csv.writer(buffer).writerows([header, *rows[:n], *later])
         write_text_atomic(self.metrics_file, buffer.getvalue())

@@ -8,9 +8,10 @@ the same dropout masks as an uninterrupted one. `ResumableTrainer.fit` continues
 the training loaders (`rm_lab.data.loaders.seeded_loader`) restore their epoch's order and skip
 the batches already seen, so a resumed run ends where an uninterrupted one does.
 
-Before each save the loggers are flushed and the number of rows in csv/metrics.csv is kept in
-the checkpoint; a resumed fit cuts the file back to those rows (rm_lab/rundir/csv_log.py), so
-csv/metrics.csv lists every step of every epoch once. A write that fails (a full disk) removes
+Before each save the loggers are flushed (and again when the next step starts, which has the
+saved step's row) and the number of rows in csv/metrics.csv is kept in the checkpoint; a resumed
+fit cuts the file back to those rows plus the later ones of steps before the checkpoint's
+(rm_lab/rundir/csv_log.py), so csv/metrics.csv lists every step of every epoch once. A write that fails (a full disk) removes
 its temporary file, leaves the previous checkpoint as it was and raises `RunWriteError`.
 """
 from __future__ import annotations
@@ -56,6 +57,7 @@ class LastCheckpoint(pl.Callback):
         self.every_n_steps = every_n_steps
         self._csv_rows: int | None = None       # metrics.csv rows when the last checkpoint was written
         self._restored_rows: int | None = None  # ... when the checkpoint this fit resumed from was
+        self._flush = False                     # the saved step's row is logged after the save: flush it
 
     @property
     def state_key(self) -> str:
@@ -68,12 +70,19 @@ class LastCheckpoint(pl.Callback):
                 lg.save()
                 self._csv_rows = lg.rows()
         save_checkpoint(trainer, self.path)
+        self._flush = True
 
     def on_train_start(self, trainer, pl_module) -> None:
         if self._restored_rows is not None and trainer.is_global_zero:
             for lg in csv_loggers(trainer):
-                lg.keep_rows(self._restored_rows)
+                lg.keep_rows(self._restored_rows, trainer.global_step)
         self._restored_rows = None
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if self._flush and trainer.is_global_zero:
+            for lg in csv_loggers(trainer):
+                lg.save()
+        self._flush = False
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if self.every_n_steps and trainer.global_step % self.every_n_steps == 0:
