@@ -34,8 +34,8 @@ from rm_lab.runner.resume_check import differences
 from rm_lab.runner.run import run
 
 HOOKS = Path(__file__).parent / "fault_hooks.py"
-RUN = ["model=tiny-deberta", "dataset.max_pairs.train=24", "dataset.max_pairs.validation=8",
-       "dataset.max_pairs.test=12", "dataset.batch_size=4", "checkpoint.every_n_steps=2", "method.lr=1e-3",
+RUN = ["model=tiny-deberta", "dataset.max_pairs.train=8", "dataset.max_pairs.validation=4",
+       "dataset.max_pairs.test=4", "dataset.batch_size=4", "checkpoint.every_n_steps=2", "method.lr=1e-3",
        "test_on=last", "logger=csv"]
 
 
@@ -64,8 +64,10 @@ def _clear_error(proc: subprocess.CompletedProcess, *needles: str) -> str:
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
+    """The run's files (not Hydra's .hydra/ and log, which every command writes, nor the lock's own)."""
+    skip = {RunDir.TRAIN_LOG, RunDir.LOCK, RunDir.LOCK_OWNER}
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file() and ".hydra" not in p.parts and p.name != "train.log"}
+            if p.is_file() and RunDir.HYDRA not in p.parts and p.name not in skip}
 
 
 def _metrics(folder: Path) -> list[dict]:
