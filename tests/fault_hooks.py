@@ -1,5 +1,6 @@
 """`python tests/fault_hooks.py FAULT [overrides...]`: `python -m rm_lab` with one fault injected.
-This file lives in tests only; the package has no fault switch.
+This file lives in tests only; the package has no fault switch. In-process tests call the
+functions with pytest's `monkeypatch.setattr`, so the fault ends with the test.
 
     none                 no fault
     hold_at_step=N       after training step N: the CSV logger flushed, <run>/HELD written, then the
@@ -22,7 +23,7 @@ def enospc() -> OSError:
     return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
 
-def hold_at_step(step: int) -> None:
+def hold_at_step(step: int, patch=setattr) -> None:
     from rm_lab.runner.checkpoints import LastCheckpoint, csv_loggers
 
     original = LastCheckpoint.on_train_batch_end
@@ -36,10 +37,10 @@ def hold_at_step(step: int) -> None:
             while True:
                 time.sleep(1)
 
-    LastCheckpoint.on_train_batch_end = on_train_batch_end
+    patch(LastCheckpoint, "on_train_batch_end", on_train_batch_end)
 
 
-def ckpt_enospc_at(n: int) -> None:
+def ckpt_enospc_at(n: int, patch=setattr) -> None:
     import torch
     from lightning_fabric.plugins.io import torch_io
 
@@ -56,7 +57,7 @@ def ckpt_enospc_at(n: int) -> None:
             handle.write(buffer.getvalue()[: len(buffer.getvalue()) // 2])
         raise enospc()
 
-    torch_io._atomic_save = atomic_save
+    patch(torch_io, "_atomic_save", atomic_save)
 
 
 def main() -> None:
