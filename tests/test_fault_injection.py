@@ -24,9 +24,18 @@ import pytest
 import torch
 import yaml
 from fault_hooks import ckpt_enospc_at
+from omegaconf import OmegaConf
 
 import rm_lab.core.io as rm_io
-from rm_lab.core.errors import ConfigValueError, DataReadError, NoPairsError, RunFolderBusy, RunWriteError
+from rm_lab.core.config import compose
+from rm_lab.core.errors import (
+    ConfigValueError,
+    DataReadError,
+    NoPairsError,
+    ResumeConfigChanged,
+    RunFolderBusy,
+    RunWriteError,
+)
 from rm_lab.data.pairs import DropLog
 from rm_lab.data.sources import read_file
 from rm_lab.rundir.layout import RunDir
@@ -43,6 +52,14 @@ RUN = ["model=tiny-deberta", "dataset.max_pairs.train=8", "dataset.max_pairs.val
 def _command(folder: Path, *overrides: str, fault: str | None = None) -> list[str]:
     head = [sys.executable, str(HOOKS), fault] if fault else [sys.executable, "-m", "rm_lab"]
     return [*head, *RUN, *overrides, f"hydra.run.dir={folder}", f"paths.cache_dir={folder.parent / 'cache'}"]
+
+
+def _cfg(folder: Path, *overrides: str):
+    """The config `_command(folder, *overrides)` runs, for a check in this process."""
+    cfg = compose([*RUN, *overrides])
+    cfg.paths.output_dir, cfg.paths.cache_dir = str(folder), str(folder.parent / "cache")
+    OmegaConf.resolve(cfg)
+    return cfg
 
 
 def _env() -> dict:
@@ -95,23 +112,29 @@ def test_a_live_folder_refuses_runs_and_a_killed_one_resumes_only_with_its_confi
         before = _snapshot(folder)
         rows_before = _metrics(folder)
 
-        for name, extra in (("second run into a live folder", ()), ("resume into a live folder", ("resume=true",))):
-            case = fault_case(name)
-            proc = _cli(folder, "trainer.max_epochs=2", "trainer.log_every_n_steps=1", *extra)
-            _clear_error(proc, "in use by a live run", f"process {held.pid}", f"host {socket.gethostname()}",
-                         "started ")
-            case["clear"] = True
-            assert _snapshot(folder) == before
-            case["intact"] = True
+        case = fault_case("second run into a live folder")
+        proc = _cli(folder, "trainer.max_epochs=2", "trainer.log_every_n_steps=1")
+        _clear_error(proc, "in use by a live run", f"process {held.pid}", f"host {socket.gethostname()}", "started ")
+        case["clear"] = True
+        assert _snapshot(folder) == before
+        case["intact"] = True
+
+        case = fault_case("resume into a live folder")  # in this process: the other one holds the OS lock
+        with pytest.raises(RunFolderBusy, match=f"process {held.pid} on host"):
+            run(_cfg(folder, "trainer.max_epochs=2", "trainer.log_every_n_steps=1", "resume=true"))
+        case["clear"] = True
+        assert _snapshot(folder) == before
+        case["intact"] = True
     finally:
         os.kill(held.pid, signal.SIGKILL)
         held.wait()
     assert json.loads(RunDir(folder).results.read_text())["status"] == "running"
 
     case = fault_case("resume of a killed run with a changed config")
-    proc = _cli(folder, "trainer.max_epochs=2", "trainer.log_every_n_steps=1", "resume=true", "seed=1",
-                "method.lr=2e-3")
-    _clear_error(proc, "seed: 0 -> 1", "method.lr: 0.001 -> 0.002", "resume_accept_changes=true")
+    with pytest.raises(ResumeConfigChanged, match=r"2 key\(s\): method.lr: 0.001 -> 0.002; seed: 0 -> 1\. .*"
+                                                  r"resume_accept_changes=true"):
+        run(_cfg(folder, "trainer.max_epochs=2", "trainer.log_every_n_steps=1", "resume=true", "seed=1",
+                 "method.lr=2e-3"))
     case["clear"] = True
     assert _snapshot(folder) == before
     case["intact"] = True
