@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # pytest-xdist processes for make test and test-fast (TEST_WORKERS=1: one process)
 TEST_WORKERS ?= 2
 
-.PHONY: venv run test test-fast lint sweep bench bench-throughput clean help
+.PHONY: venv run test test-fast lint sweep bench bench-throughput gpu-check clean help
 
 help:
 	@echo "make venv               create .venv: $(TORCH_SPEC), the package (editable), the packaged MiniLM and SmolLM2"
@@ -19,18 +19,19 @@ help:
 	@echo "make test-fast          run the offline tests not marked slow (no end-to-end training)"
 	@echo "make lint               ruff check rm_lab tests (pyflakes, import order, pyupgrade; config in pyproject.toml)"
 	@echo "make bench              pairs/s, tokens/s, padding share, % of matmul peak, scoring inputs/s (JSON + one line)"
+	@echo "make gpu-check          GPU: Baseline and RODOS, paper recipe, fixed steps: pairs/s, bf16 peak share, memory (TRL_PYTHON: +TRL)"
 	@echo "make bench-throughput   training throughput of the packaged MiniLM on HH-RLHF pairs (the runner's figure)"
 	@echo "make clean              remove .venv, .cache and .pytest_cache"
 	@echo "make base-model-report  offline base-model sweep and its analysis into reports/base_model_offline/ (SYNTHETIC benchmarks)"
 	@echo "make params             router methods' parameter counts against the paper (meta device)"
 	@echo "make infer-compare      ARLISS vs RODOS inference time per input on one backbone"
-	@echo "make tables-sweep       the sweep behind Tables 2, 3 and 6 (PROFILE=offline|paper, LAUNCHER=...)"
+	@echo "make tables-sweep       the sweep behind Tables 2-6 (PROFILE=offline|paper, LAUNCHER=..., DRY=1: list it)"
 	@echo "make backbones-sweep    the Baseline backbone sweep behind Table 7"
 	@echo "make table2             Table 2 (params, accuracy per domain) into reports/<profile>/"
 	@echo "make table3             Table 3 (training time per component) into reports/<profile>/"
-	@echo "make table6             Table 6 (inference time per input) into reports/<profile>/"
+	@echo "make table6             Table 6 (inference seconds per step and per input) into reports/<profile>/"
 	@echo "make table7             Table 7 (Baseline on each backbone) into reports/<profile>/"
-	@echo "make tables             Tables 2, 3, 6 and 7 into reports/<profile>/"
+	@echo "make tables             Tables 2-6 into reports/<profile>/ (PROFILE=paper: the paper's 12 rows x 5 seeds; SIMILAR=0.02)"
 	@echo "make embedding-sweep    embedding heads: 5 seeds x {bt, clf, linear} K=5 ensembles, every rule"
 	@echo "make embedding-study    the ensemble case study on the synthetic golden-reward testbed"
 	@echo "make embedding-paper    the embedding paper's golden-reward protocol on embedding files (EMBD=DIR)"
@@ -69,6 +70,13 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m rm_lab.bench --out bench.json $(ARGS)
 
+# The GPU check: Baseline and RODOS on deberta-v3-base with the paper's recipe (bf16, batch 32, length
+# 512) for a fixed number of steps; pairs/s, share of the bf16 matmul peak, peak memory, one JSON line
+# each; TRL_PYTHON=... (TRL's own virtualenv) adds TRL's pairs/s on the same pairs. Under 5 minutes on
+# one H100. On a CPU: make gpu-check ARGS="--model tiny-deberta --steps 2 --batch 4 --max-length 64"
+gpu-check: $(STAMP)
+	$(PY) -m rm_lab.gpu_check $(ARGS)
+
 # Training throughput of the packaged MiniLM on HH-RLHF pairs (max length 256, batch 16).
 bench-throughput: $(STAMP)
 	$(PY) -m rm_lab dataset=hh_rlhf_sample model=minilm-l6 model.max_length=256 dataset.batch_size=16 \
@@ -101,12 +109,16 @@ infer-compare: $(STAMP)
 	$(PY) -m rm_lab.inference_compare model=minilm-l6 dataset.max_pairs.test=64 $(ARGS)
 
 # Reports: the router paper's tables from sweeps (python -m rm_lab.report; outputs in reports/<profile>/).
+# make tables: Tables 2-6 from one sweep; make table7: the backbones table from its own sweep.
 # PROFILE=offline (default): packaged MiniLM, bundled samples, 2 seeds, CPU (experiment=tables_offline).
-# PROFILE=paper: DeBERTa-v3 from the hub, five domains at the paper's sizes (dataset=five_domains_paper),
-# 5 seeds, GPU (experiments paper_<method>); batch 32, DeBERTa-v3-large at 8 as in the paper (set by the experiments).
+# PROFILE=paper: the paper's 12 rows (each method on the DeBERTa-v3 backbones it declares, its
+# `paper_rows`: python -m rm_lab.cli methods --table 2 --runs) x 5 seeds = 60 runs, hub data at the
+# paper's sizes, GPU (experiments paper_<method>); batch 32, DeBERTa-v3-large at 8 as in the paper.
+# DRY=1 prints the sweep commands (and, for the paper profile, every run) instead of running them.
+# SIMILAR=0.02: the paper's rule (an accuracy within 0.02 of the best is similar) beside the Welch test.
 # LAUNCHER=basic (one run after another) | local_joblib (parallel processes) | slurm (submitit).
 # Reuse a finished sweep instead of running one: make table3 TABLES_SWEEP=multirun/tables_offline/<time>
-.PHONY: table2 table3 table6 table7 tables tables-sweep backbones-sweep
+.PHONY: table2 table3 table4 table5 table6 table7 tables tables-sweep backbones-sweep
 PROFILE ?= offline
 LAUNCHER ?= basic
 SWEEP_TIME := $(shell date +%Y-%m-%d_%H-%M-%S)
@@ -136,38 +148,53 @@ PAPER_EXPERIMENTS := $(basename $(notdir $(wildcard conf/experiment/paper_*.yaml
 HAVE_METHODS = $(patsubst paper_%,%,$(filter $(PAPER_EXPERIMENTS),$(addprefix paper_,$(TABLES_METHODS))))
 METHODS_CHOICE = experiment=$(subst $(space),$(comma),$(addprefix paper_,$(HAVE_METHODS))) experiment_name=tables_paper
 BACKBONES_CHOICE = experiment=$(subst $(space),$(comma),$(filter $(PAPER_EXPERIMENTS),$(addprefix paper_,$(BACKBONES_METHODS)))) experiment_name=backbones_paper
+# Tables 2, 3 and 6 as the paper prints them: each method on the backbones it declares
+# (`paper_rows`: 12 rows), one sweep per method, into one folder; the report shows those rows.
+PAPER_RUNS = $(PY) -m rm_lab.cli methods --table 2 --table 3 --table 6 --runs $(filter hydra.searchpath=%,$(ARGS))
+ROWS = --paper-rows
 else
 PROFILE_ERROR := PROFILE must be offline or paper, not "$(PROFILE)"
 endif
 TABLES_SWEEP ?= multirun/tables_$(PROFILE)/$(SWEEP_TIME)
 BACKBONES_SWEEP ?= multirun/backbones_$(PROFILE)/$(SWEEP_TIME)
+# the paper profile's rows are its methods' own backbones; the offline profile's, TABLES_MODELS
+TABLE_MODELS = $(if $(ROWS),,--models $(TABLES_MODELS))
 LAUNCH := $(if $(filter-out basic,$(LAUNCHER)),hydra/launcher=$(LAUNCHER))
-REPORT := $(PY) -m rm_lab.report --out reports/$(PROFILE)
+REPORT := $(PY) -m rm_lab.report --out reports/$(PROFILE) $(ROWS) $(if $(SIMILAR),--similar $(SIMILAR))
 
 # A failed run does not stop the report: it shows as a marked cell listed under the table.
 tables-sweep: $(STAMP)
 	$(if $(PROFILE_ERROR),$(error $(PROFILE_ERROR)))
 	$(if $(HAVE_METHODS),,$(call NO_METHODS,2))
-	@if [ -d "$(TABLES_SWEEP)" ]; then echo "reusing $(TABLES_SWEEP)"; else \
-	$(PY) -m rm_lab -m $(METHODS_CHOICE) model=$(TABLES_MODELS) seed=$(SEEDS) $(LAUNCH) \
+ifeq ($(PROFILE),paper)
+	@if [ -d "$(TABLES_SWEEP)" ] && [ -z "$(DRY)" ]; then echo "reusing $(TABLES_SWEEP)"; else \
+	$(PAPER_RUNS) | while read method models; do \
+		[ -f "conf/experiment/paper_$$method.yaml" ] || { echo "no conf/experiment/paper_$$method.yaml: $$method left out"; continue; }; \
+		$(if $(DRY),echo) $(PY) -m rm_lab -m experiment=paper_$$method model=$$models seed=$(SEEDS) \
+			experiment_name=tables_paper $(LAUNCH) hydra.sweep.dir=$(TABLES_SWEEP) $(ARGS) \
+			|| echo "some runs of $$method failed: see the tables' notes"; done; \
+	$(if $(DRY),$(PAPER_RUNS) --seeds $(SEEDS);) fi
+else
+	@if [ -d "$(TABLES_SWEEP)" ] && [ -z "$(DRY)" ]; then echo "reusing $(TABLES_SWEEP)"; else \
+	$(if $(DRY),echo) $(PY) -m rm_lab -m $(METHODS_CHOICE) model=$(TABLES_MODELS) seed=$(SEEDS) $(LAUNCH) \
 		hydra.sweep.dir=$(TABLES_SWEEP) $(ARGS) || echo "some runs failed: see the tables' notes"; fi
+endif
 
 backbones-sweep: $(STAMP)
 	$(if $(PROFILE_ERROR),$(error $(PROFILE_ERROR)))
 	$(if $(BACKBONES_METHODS),,$(call NO_METHODS,7))
-	@if [ -d "$(BACKBONES_SWEEP)" ]; then echo "reusing $(BACKBONES_SWEEP)"; else \
-	$(PY) -m rm_lab -m $(BACKBONES_CHOICE) model=$(BACKBONES) seed=$(SEEDS) $(LAUNCH) \
+	@if [ -d "$(BACKBONES_SWEEP)" ] && [ -z "$(DRY)" ]; then echo "reusing $(BACKBONES_SWEEP)"; else \
+	$(if $(DRY),echo) $(PY) -m rm_lab -m $(BACKBONES_CHOICE) model=$(BACKBONES) seed=$(SEEDS) $(LAUNCH) \
 		hydra.sweep.dir=$(BACKBONES_SWEEP) $(ARGS) || echo "some runs failed: see the table's notes"; fi
 
-table2 table3 table6: tables-sweep
-	$(REPORT) $(TABLES_SWEEP) --tables $(subst table,,$@) --models $(TABLES_MODELS)
+table2 table3 table4 table5 table6: tables-sweep
+	$(if $(DRY),@echo) $(REPORT) $(TABLES_SWEEP) --tables $(subst table,,$@) $(TABLE_MODELS)
 
 table7: backbones-sweep
-	$(REPORT) $(BACKBONES_SWEEP) --tables 7 --models $(BACKBONES)
+	$(if $(DRY),@echo) $(REPORT) $(BACKBONES_SWEEP) --tables 7 --models $(BACKBONES)
 
-tables: tables-sweep backbones-sweep
-	$(REPORT) $(TABLES_SWEEP) --tables 2 3 6 --models $(TABLES_MODELS)
-	$(REPORT) $(BACKBONES_SWEEP) --tables 7 --models $(BACKBONES)
+tables: tables-sweep
+	$(if $(DRY),@echo) $(REPORT) $(TABLES_SWEEP) --tables 2 3 4 5 6 $(TABLE_MODELS)
 
 # Embedding-based reward models (arXiv 2502.04357): heads over cached embeddings.
 # embedding-sweep: 5 seeds x {bt, clf, linear} K=5 ensembles, every ensemble rule, in one process

@@ -90,3 +90,56 @@ def test_two_processes_train_on_shared_length_grouped_batches(tmp_path):
         spread = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in mine + theirs)
         assert spread < 0.5 * 14 * (max(lengths) - min(lengths))  # grouped: lengths close within a batch
     assert ranks[0]["epochs"][0] != ranks[0]["epochs"][1]  # a new order each epoch
+
+
+
+ACCURACY_RANK = """
+import json, sys
+import torch
+import torch.distributed as dist
+from rm_lab.eval.metrics import PairwiseAccuracy
+
+folder, rank = sys.argv[1], int(sys.argv[2])
+dist.init_process_group("gloo", init_method=f"file://{folder}/group", rank=rank, world_size=2)
+chosen, rejected, domain = (torch.tensor(json.loads(t))[rank::2] for t in sys.argv[3:])  # every other pair
+metric = PairwiseAccuracy(["a", "b", "c"])
+metric.update(chosen, rejected, domain)
+mine = metric.compute()["n"]
+metric.reset()
+metric.update(chosen, rejected, domain)
+metric.sync()                                  # what sync_counters does in a multi-process run
+with open(f"{folder}/rank{rank}.json", "w") as f:
+    json.dump({"mine": mine, "all": metric.compute()}, f)
+dist.destroy_process_group()
+"""
+
+
+def test_accuracy_metric_sums_over_two_gloo_processes_like_one(tmp_path):
+    """The pairwise accuracy metric synced over 2 gloo processes, each holding half of the pairs,
+    gives on both the counts and loss one process gets from all pairs."""
+    import torch
+
+    from rm_lab.eval.metrics import PairwiseAccuracy
+
+    g = torch.Generator().manual_seed(3)
+    pairs = (torch.randint(0, 3, (41,), generator=g).float(), torch.randint(0, 3, (41,), generator=g).float(),
+             torch.randint(0, 3, (41,), generator=g))
+    metric = PairwiseAccuracy(["a", "b", "c"])
+    metric.update(*pairs)
+    single = metric.compute()
+    script = tmp_path / "rank.py"
+    script.write_text(ACCURACY_RANK)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    procs = [subprocess.Popen([sys.executable, str(script), str(tmp_path), str(rank),
+                               *(json.dumps(t.tolist()) for t in pairs)], env=env, stderr=subprocess.PIPE, text=True)
+             for rank in range(2)]
+    errors = [p.communicate(timeout=300)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], "".join(errors)[-3000:]
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2)]
+    assert [r["mine"] for r in ranks] == [21, 20] and single["n"] == 41
+    for rank in ranks:
+        synced = rank["all"]
+        assert {d: {k: v for k, v in row.items() if k != "loss"} for d, row in synced["per_domain"].items()} == \
+            {d: {k: v for k, v in row.items() if k != "loss"} for d, row in single["per_domain"].items()}
+        assert synced["loss"] == pytest.approx(single["loss"], rel=1e-12)
+        assert (synced["average"], synced["ties"]) == (single["average"], single["ties"])

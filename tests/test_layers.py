@@ -19,7 +19,7 @@ LAYERS = [
     {"inference"},            # finished run -> scorer, export
     {"report", "studies"},    # results files -> tables; experiments built on the runner
     {"cli"},                  # the commands, each a thin door
-    {"__init__", "__main__", "score", "export", "serve", "bench", "plan", "add_domain", "inference_compare",
+    {"__init__", "__main__", "score", "export", "serve", "bench", "gpu_check", "plan", "add_domain", "inference_compare",
      "param_table", "results", "analysis", "embedding_study"},   # the package and its command aliases
 ]
 # rooms whose modules stand side by side without importing each other (each command is its own door,

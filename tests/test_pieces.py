@@ -26,6 +26,42 @@ def test_accuracy_is_strict_and_ties_are_counted_apart():
     assert out["ties"] == 1
 
 
+def _counted_one_by_one(chosen, rejected, domain, domains):
+    """The counts pair by pair, in plain Python: what the metric's tensor sums must equal."""
+    from rm_lab.models.losses import bradley_terry_losses
+    rows = {d: [0, 0, 0, 0.0] for d in range(len(domains))}
+    for c, r, d, loss in zip(chosen.tolist(), rejected.tolist(), domain.tolist(),
+                             bradley_terry_losses(chosen, rejected).tolist()):
+        rows[d][0 if c - r > 0 else 1 if c - r == 0 else 2] += 1
+        rows[d][3] += loss
+    return {domains[d]: row for d, row in rows.items() if sum(row[:3])}
+
+
+def test_accuracy_metric_sums_equal_pair_by_pair_counts_over_batches():
+    generator = torch.Generator().manual_seed(0)
+    domains = ["a", "b", "c", "d"]
+    acc = PairwiseAccuracy(domains)
+    batches = []
+    for _ in range(5):
+        chosen = torch.randint(0, 4, (23,), generator=generator).float()  # small integers: many ties
+        rejected = torch.randint(0, 4, (23,), generator=generator).float()
+        domain = torch.randint(0, 3, (23,), generator=generator)  # "d" never seen
+        acc.update(chosen, rejected, domain)
+        batches.append((chosen, rejected, domain))
+    out = acc.compute()
+    expected = _counted_one_by_one(*(torch.cat(parts) for parts in zip(*batches)), domains)
+    assert set(out["per_domain"]) == set(expected) == {"a", "b", "c"}
+    for name, (won, tied, lost, loss) in expected.items():
+        row = out["per_domain"][name]
+        assert (row["won"], row["tied"], row["lost"], row["n"]) == (won, tied, lost, won + tied + lost)
+        assert row["loss"] == pytest.approx(loss / row["n"], rel=1e-12)
+    assert out["n"] == 115 and out["ties"] == sum(v[1] for v in expected.values()) > 0
+    acc.reset()  # a new pass starts from zero
+    acc.update(torch.ones(1), torch.ones(1), torch.tensor([3]))
+    assert acc.compute()["per_domain"] == {"d": pytest.approx({"accuracy": 0.0, "won": 0, "tied": 1, "lost": 0,
+                                                               "n": 1, "loss": 0.6931471805599453})}
+
+
 def test_pooling_first_last_mean():
     hidden = torch.arange(2 * 4 * 1, dtype=torch.float).view(2, 4, 1)
     mask = torch.tensor([[1, 1, 1, 0], [1, 1, 1, 1]])

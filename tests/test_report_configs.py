@@ -25,15 +25,16 @@ def test_launcher_configs_extend_the_plugins():
     assert joblib._target_.endswith("joblib_launcher.JoblibLauncher") and joblib.n_jobs == 2
 
 
-def test_an_experiment_names_its_sweep_and_wandb_groups_by_it():
+def test_an_experiment_names_its_sweep_and_wandb_groups_by_its_folder(tmp_path):
     cfg = _compose("experiment=tables_offline", "logger=wandb", "method=baseline", "seed=3")
     assert cfg.experiment_name == "tables_offline"
+    cfg.paths.output_dir = str(tmp_path / "run")  # outside Hydra: the run's own folder is its group
     wb = cfg.logger.wandb
-    assert wb.group == "tables_offline"
+    assert wb.group == str(tmp_path / "run") and wb.job_type == "baseline"
     assert dict(wb.config) == {"run_method": "baseline", "run_backbone": "minilm-l6",
                                "run_dataset": "five_domains_sample", "run_seed": 3,
-                               "run_sweep": "tables_offline"}
-    assert list(wb.tags) == ["method:baseline", "model:minilm-l6", "dataset:five_domains_sample", "seed:3"]
+                               "run_experiment": "tables_offline", "run_group": str(tmp_path / "run")}
+    assert list(wb.tags) == ["method:baseline", "model:minilm-l6", "dataset:five_domains_sample", "seed:003"]
     assert _compose("experiment=tables_offline", "experiment_name=mine").experiment_name == "mine"
 
 
@@ -45,13 +46,17 @@ def test_make_targets_build_the_sweep_and_report_commands():
 
     paper = dry("tables", "PROFILE=paper", "LAUNCHER=slurm")
     assert paper.returncode == 0, paper.stderr
-    # the methods of Tables 2, 3 and 6 in their declared order; Table 7's alone behind the backbones
-    assert ("experiment=paper_baseline,paper_base_lora,paper_more,paper_rodos,paper_arliss "
-            "experiment_name=tables_paper") in paper.stdout
-    assert "experiment=paper_baseline experiment_name=backbones_paper" in paper.stdout
-    assert "seed=0,1,2,3,4" in paper.stdout
+    # the paper's rows: each method of Tables 2, 3 and 6 on the backbones it declares, one sweep per method
+    assert "-m rm_lab.cli methods --table 2 --table 3 --table 6 --runs" in paper.stdout
+    assert "| while read method models" in paper.stdout
+    assert "experiment=paper_$method model=$models seed=0,1,2,3,4" in paper.stdout
+    assert "experiment_name=tables_paper" in paper.stdout and "backbones_paper" not in paper.stdout
     assert "hydra/launcher=slurm" in paper.stdout and "hydra.sweep.dir=multirun/tables_paper/" in paper.stdout
-    assert "rm_lab.report --out reports/paper" in paper.stdout and "--tables 7" in paper.stdout
+    assert "rm_lab.report --out reports/paper --paper-rows" in paper.stdout and "--tables 2 3 4 5 6" in paper.stdout
+    backbones = dry("table7", "PROFILE=paper")
+    # Table 7's method alone behind the backbones, in its own sweep
+    assert "experiment=paper_baseline experiment_name=backbones_paper" in backbones.stdout
+    assert "--tables 7" in backbones.stdout
     offline = dry("table2")
     assert "experiment=tables_offline method=baseline,base_lora,more,rodos,arliss " in offline.stdout
     assert "seed=0,1 " in offline.stdout

@@ -194,8 +194,9 @@ def test_arliss_adds_a_domain_leaving_stored_components_unchanged(make_cfg, tmp_
 
 
 @pytest.mark.slow
-def test_add_domain_refuses_a_run_without_a_router(make_cfg, tmp_path):
+def test_add_domain_refuses_a_run_without_a_router(make_cfg, tmp_path, capsys):
     cfg = make_cfg("method=baseline", "train=false", *SMALL)
     run(cfg)
-    with pytest.raises(ValueError, match="needs one of"):
+    with pytest.raises(SystemExit) as stop:  # a clear message and status 2, no traceback
         add_domain([str(tmp_path / "run"), "oasst"])
+    assert stop.value.code == 2 and "needs one of" in capsys.readouterr().err

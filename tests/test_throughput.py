@@ -4,7 +4,6 @@ dropout off, the epoch timer without validation, bf16 weights, the memory estima
 and the benchmark's arithmetic."""
 from __future__ import annotations
 
-import logging
 import time
 
 import pytest
@@ -25,7 +24,7 @@ from rm_lab.data.loaders import (
 from rm_lab.eval.timing import EpochTimer
 from rm_lab.runner.build import build_backbone, build_data
 from rm_lab.runner.memory import memory_plan, shards
-from rm_lab.runner.run import warn_if_too_big
+from rm_lab.runner.preflight import CannotStart, Hub, preflight
 from rm_lab.studies.throughput import matmul_peak, table_line, training_flops
 
 
@@ -236,16 +235,17 @@ def test_fsdp_strategy_builds():
     assert not policy(small, recurse=False, nonwrapped_numel=sum(p.numel() for p in small.parameters()))
 
 
-def test_runner_warns_before_a_run_that_cannot_fit(caplog):
-    cfg = compose(["model=gemma-2-9b-it"])
-    with caplog.at_level(logging.WARNING, logger="rm_lab"):
-        estimate = warn_if_too_big(cfg)
-    assert estimate is not None and not estimate["fits"]
-    assert "may not fit" in caplog.text and "method=base_lora" in caplog.text
-    caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="rm_lab"):
-        assert warn_if_too_big(compose(["model=tiny-deberta"]))["fits"]
-    assert "may not fit" not in caplog.text
+def test_the_plan_stops_a_run_far_beyond_its_memory_naming_the_options():
+    cfg = compose(["model=gemma-2-9b-it", "model.pretrained=false"])  # 9B fully fine-tuned on this machine's RAM
+    said = preflight(cfg, Hub(probe=lambda: False))
+    assert any(line.startswith("memory:") and "does NOT fit" in line for line in said.lines)
+    with pytest.raises(CannotStart, match="method=base_lora") as err:
+        said.check()
+    assert "model.gradient_checkpointing=true" in str(err.value)
+    small = preflight(compose(["model=tiny-deberta"]), Hub(probe=lambda: False))
+    assert any(line.startswith("memory:") and line.endswith("fits (python -m rm_lab.plan for the parts)")
+               for line in small.lines)
+    small.check()
 
 
 def test_bench_arithmetic():

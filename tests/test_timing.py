@@ -44,9 +44,12 @@ def test_clock_reports_per_input_first_with_the_batched_figure_alongside():
 def test_a_run_times_single_pairs_and_batches(make_cfg):
     from rm_lab.runner.run import run
 
-    results = run(make_cfg("dataset.max_pairs.train=4", "dataset.max_pairs.test=4", "train=false"))
+    results = run(make_cfg("dataset.max_pairs.train=4", "dataset.max_pairs.test=4", "train=false",
+                           "inference_samples=5"))
     inference = results["inference"]
     assert inference["protocol"] == "per_input"
-    assert inference["per_input"]["inputs"] == 2 * 12  # 12 test pairs < 32: every pair, alone
+    assert inference["per_input"]["inputs"] == 2 * 5  # `inference_samples` of the 12 test pairs, each alone
+    assert inference["per_input"]["steps"] == inference["per_input"]["samples"] == 5
+    assert inference["per_input"]["seconds_per_step"] == pytest.approx(inference["per_input"]["seconds_total"] / 5)
     assert inference["batched"]["inputs"] == 2 * 12
     assert inference["seconds_per_input"] > 0

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from rm_lab.core.config import job_key
+from rm_lab.runner.preflight import CannotStart
 from rm_lab.runner.run import run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,7 +62,7 @@ def test_training_moves_the_model(make_cfg):
 
 def test_failed_run_leaves_a_failed_results_file(make_cfg, tmp_path):
     cfg = make_cfg("dataset=hh_rlhf", f"dataset.domains.hh_rlhf.path={tmp_path}/missing.jsonl.gz")
-    with pytest.raises(FileNotFoundError, match="does not exist"):
+    with pytest.raises(CannotStart, match="missing.jsonl.gz does not exist"):  # the plan's check, before any work
         run(cfg)
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     assert results["status"] == "failed" and "missing.jsonl.gz" in results["error"]
@@ -88,6 +89,7 @@ def test_two_seed_multirun_gives_two_results_files(tmp_path):
     proc = _cli("model=tiny-deberta", "-m", "seed=0,1", "dataset.max_pairs.train=16",
                 "dataset.max_pairs.test=8", f"paths.sweep_root={tmp_path}/multirun", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("plan: baseline on tiny-deberta, dataset five_domains_sample") == 2  # each job's plan
     files = sorted((tmp_path / "multirun").rglob("results.json"))
     assert len(files) == 2
     for seed, path in enumerate(files):  # job_<key>: the job's own overrides, sorted (paths.* left out)

@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "rm_lab.results": f"check or upgrade {RunDir.RESULTS} files to the current schema",
     "rm_lab.plan": "a run's memory per device from its config, before anything is loaded",
     "rm_lab.bench": "training pairs/s, tokens/s, padding, share of matmul peak, scoring inputs/s",
+    "rm_lab.gpu_check": "Baseline and RODOS, paper recipe, fixed steps: pairs/s, bf16 peak share, memory (+TRL)",
     "rm_lab.add_domain": "add a domain to a trained RODOS or ARLISS run, reusing its other parts",
     "rm_lab.inference_compare": "ARLISS against RODOS inference time per input on one backbone",
     "rm_lab.param_table": "the router methods' parameter counts against the paper (meta device)",
@@ -28,7 +29,8 @@ COMMANDS: dict[str, str] = {
     "rm_lab.embedding_study": "the golden-reward study of embedding-based reward models",
     "rm_lab.embedding_study.sweep": "embedding heads over seeds, every ensemble rule, in one process",
     "rm_lab.embedding_study.speed": "embedding throughput against a bare forward pass",
-    "rm_lab.cli methods": "the methods (conf/method, a searchpath's) and what each can do; --table N: Table N's",
+    "rm_lab.cli methods": "the methods (conf/method, a searchpath's) and what each can do; --table N: Table N's; "
+                          "--runs: the paper's rows (--seeds S: every run)",
 }
 
 
@@ -43,7 +45,10 @@ FLAGS = ("routes", "stores_components", "adds_domains", "inference_compare", "re
 def methods(argv: list[str] | None = None) -> int:
     """`python -m rm_lab.cli methods [--table N]... [--routes ...] [--long] [hydra.searchpath=[...]]`:
     the `method` choices (one per line, in the tables' row order) that appear in any of the
-    tables given and have every capability flag given; --long: what each declares, as a table."""
+    tables given and have every capability flag given; --long: what each declares, as a table;
+    --runs: the rows the paper prints (each method's `paper_rows`), one line per method:
+    "METHOD MODEL,MODEL" (what `make tables PROFILE=paper` sweeps); --runs --seeds 0,1: every
+    run, one line each ("method=M model=B seed=S"), then their count."""
     import argparse
     import logging
 
@@ -56,12 +61,16 @@ def methods(argv: list[str] | None = None) -> int:
     for flag in FLAGS:
         parser.add_argument("--" + flag.replace("_", "-"), action="store_true", help=f"only those that declare {flag}")
     parser.add_argument("--long", action="store_true", help="a table of what each method declares")
+    parser.add_argument("--runs", action="store_true", help="the paper's rows: METHOD MODEL,MODEL per line")
+    parser.add_argument("--seeds", help="with --runs: comma-separated seeds; one line per run")
     parser.add_argument("overrides", nargs="*", metavar="hydra.searchpath=[...]",
                         help="config directories whose method/*.yaml count too")
     args = parser.parse_args(argv)
     logging.getLogger("rm_lab.methods.capabilities").setLevel(logging.ERROR)  # printed below instead
     found = registered(args.overrides, table=args.table, **{f: True for f in FLAGS if getattr(args, f)})
-    if args.long:
+    if args.runs:
+        print_runs(found, args.seeds)
+    elif args.long:
         print("| method | name | label | tables | routes | stores components | adds domains | compared "
               "| components | paper rows (M) |")
         print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
@@ -77,3 +86,18 @@ def methods(argv: list[str] | None = None) -> int:
     for why in problems(args.overrides):
         print(f"left out: {why}", file=sys.stderr)
     return 0
+
+
+def print_runs(found: list, seeds: str | None) -> None:
+    """The paper's rows of the methods `found`: per method, or (with seeds) per run and their count."""
+    rows = [(m.choice, r.model) for m in found for r in m.capabilities.paper_rows]
+    if not seeds:
+        for m in found:
+            if m.capabilities.paper_rows:
+                print(m.choice, ",".join(r.model for r in m.capabilities.paper_rows))
+        return
+    seeds_list = [s.strip() for s in seeds.split(",") if s.strip()]
+    for method, model in rows:
+        for seed in seeds_list:
+            print(f"method={method} model={model} seed={seed}")
+    print(f"{len(rows) * len(seeds_list)} runs: {len(rows)} rows x {len(seeds_list)} seeds")

@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from rm_lab.runner.add_domain import build_config
+
+EXIT_USAGE = 2
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -17,7 +20,12 @@ def main(argv: list[str] | None = None) -> dict:
         run,  # the runner, imported late: building the config needs none of it
     )
 
-    return run(build_config(args.run_dir, args.domain, args.overrides, args.out))
+    try:
+        cfg = build_config(args.run_dir, args.domain, args.overrides, args.out)
+    except (OSError, ValueError) as err:  # not an extendable run, a refused stored config, a wrong domain
+        print(f"python -m rm_lab.add_domain: {err}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from None
+    return run(cfg)
 
 
 if __name__ == "__main__":

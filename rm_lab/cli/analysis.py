@@ -59,6 +59,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--alphas", type=_floats, default=list(ALPHAS))
     parser.add_argument("--l1-ratios", type=_floats, default=list(L1_RATIOS))
     parser.add_argument("--seed", type=int, default=0, help="fold shuffling seed")
+    parser.add_argument("--no-data-mixture", action="store_false", dest="data_mixture",
+                        help="skip the tokenizer-estimated pre-training mixture features")
+    parser.add_argument("--reference-dir", help="more reference text for the mixture: one <category>.txt each")
     return parser.parse_args(argv)
 
 
@@ -69,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         scores, info = scores_from_runs(args.runs, args.target) if args.runs else scores_from_csv(args.scores)
         summary = build_report(scores, info, table, args.out, defaults=args.defaults, size_edges=args.size_groups,
                                ks=args.k, folds=args.folds, degrees=args.degrees, alphas=args.alphas,
-                               l1_ratios=args.l1_ratios, seed=args.seed)
+                               l1_ratios=args.l1_ratios, seed=args.seed, data_mixture=args.data_mixture,
+                               reference_dir=args.reference_dir)
     except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -78,6 +82,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{summary['models_matched']} base models; target: {summary['target']}")
     print(f"Elastic Net: {net['best_params']}, CV RMSE {net['cv_rmse']:.4f} (mean predictor {net['baseline_rmse']:.4f}); "
           f"selected: {', '.join(n for n, _ in net['selected']) or 'none'}")
+    mixture = summary.get("data_mixture")
+    if mixture:
+        def rmse(value):
+            return "-" if value is None else f"{value:.4f}"
+        print(f"nested out-of-fold RMSE without data-mixture features {rmse(mixture['out_of_fold_rmse_without'])}, "
+              f"with them {rmse(mixture['out_of_fold_rmse_with'])} (tokenizers measured: "
+              f"{', '.join(mixture['measured']) or 'none'})")
     if summary["unmatched_models"]:
         print(f"scored but not in the benchmark table: {', '.join(summary['unmatched_models'])}")
     print(f"report written to {args.out}/ (summary.md, CSVs, elastic_net.json, PNGs)")

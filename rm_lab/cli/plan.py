@@ -1,4 +1,5 @@
-"""Memory plan of a run, before any download or training: what one device holds.
+"""Memory plan of a run, before any download or training: what one device holds (after the plan
+the run itself says: backbone, data sources, recipe; rm_lab/runner/preflight.py).
 
     python -m rm_lab.plan experiment=base_model_sweep model=gemma-2-9b-it --device-memory 80GB
     python -m rm_lab.plan method=rodos model=deberta-v3-large dataset.batch_size=8
@@ -15,6 +16,7 @@ import logging
 
 from rm_lab.core.config import compose
 from rm_lab.runner.memory import activation_bytes, describe, memory_plan, parse_bytes
+from rm_lab.runner.preflight import preflight
 
 __all__ = ["activation_bytes", "parse_bytes", "plan", "main"]
 
@@ -29,6 +31,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--device-memory", help="e.g. 80GB: say whether the run fits one such device")
     args, overrides = parser.parse_known_args(argv)
     logging.basicConfig(level=logging.ERROR)
+    print(preflight(compose(overrides)).text())  # what `python -m rm_lab <overrides>` says before any work
     result = plan(overrides, args.device_memory)
     print(describe(result))
     return result

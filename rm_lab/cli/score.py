@@ -16,7 +16,8 @@ either
   helpsteer2, rewardbench), rows in that domain's hub schema, converted by the domain's own
   converter, every pair and no split (a row may give several pairs, e.g. an OpenAssistant tree).
 
-`--out` gets one JSON line per scored row, in input order: `reward_chosen` and
+`--out` (a new file; `--force` replaces an existing one; never the input file nor a file inside
+a run or export folder, which are refused before any work) gets one JSON line per scored row, in input order: `reward_chosen` and
 `reward_rejected` for a pair, `reward` for a response; plain rows carry `row` (the row's
 position, from 0, among the file's rows that parse: a line that is not JSON is no row) and the
 row's own `id` when it has one; hub-schema rows carry the pair's `id` and `domain` (a
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections import Counter
 from pathlib import Path
@@ -145,10 +147,44 @@ def summary(items: list[dict], dropped: dict, source: str) -> list[str]:
     return lines
 
 
-def write_lines(path: Path, items: list[dict]) -> None:
-    from rm_lab.core.io import atomic_path
+def check_out(out: str, source: str, force: bool = False) -> Path:
+    """Where `--out` may write, checked before any work (ValueError saying why not): a file path,
+    never a folder, never the input (`source`: FILE, a file or a folder of them) nor a file inside
+    a run or export folder (even with --force); an existing file only with `force`."""
+    from rm_lab.data.sources import list_files
+    from rm_lab.rundir.finished import holding_folder
 
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
+    path = Path(out).expanduser()
+    if path.is_dir():
+        raise ValueError(f"--out {out} is a folder: give a file to write, e.g. --out {path / 'scores.jsonl'}")
+    target = path.resolve()
+    given = Path(source).expanduser().resolve()
+    inputs = [Path(f).resolve() for f in list_files(source)]
+    if target in inputs or (path.exists() and any(os.path.samefile(path, f) for f in inputs)):
+        raise ValueError(f"--out {out} is the input file {source}: the scores never replace what they score "
+                         "(not even with --force); give another file")
+    if given.is_dir() and given in target.parents:
+        raise ValueError(f"--out {out} is inside the input folder {source}, where it would be read as input next "
+                         "time; write it elsewhere")
+    held = holding_folder(target.parent)
+    if held is not None:
+        raise ValueError(f"--out {out} is inside the {held[1]} folder {held[0]}, whose files only rm_lab's "
+                         f"{'runner' if held[1] == 'run' else 'export'} writes (not even with --force): write the "
+                         "scores elsewhere, e.g. --out scores.jsonl in another folder")
+    if path.exists() or path.is_symlink():
+        if not path.is_file():
+            raise ValueError(f"--out {out} exists and is not a regular file: give a file path")
+        if not force:
+            raise ValueError(f"--out {out} already exists: add --force to replace it, or give another file")
+    return path
+
+
+def write_lines(path: Path, items: list[dict], force: bool = False) -> None:
+    """The rewards as JSON lines, written atomically; an existing file is replaced only with `force`
+    (and never one that appeared while scoring, without it)."""
+    from rm_lab.core.new_file import new_file
+
+    with new_file(path, overwrite=force) as tmp, open(tmp, "w", encoding="utf-8") as handle:
         handle.writelines(json.dumps(output_line(item), ensure_ascii=False) + "\n" for item in items)
 
 
@@ -163,7 +199,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("model", help=f"folder of a completed run (holds {RunDir.RESULTS})")
     parser.add_argument("file", help="rows to score: plain {prompt, chosen, rejected} / {prompt, response} rows, "
                                      "or a domain's hub schema with --domain")
-    parser.add_argument("--out", help="JSON lines of rewards, one per scored row, in input order")
+    parser.add_argument("--out", help="JSON lines of rewards, one per scored row, in input order (a new file: "
+                                      "never the input, nor a file in a run or export folder)")
+    parser.add_argument("--force", action="store_true", help="replace an existing --out file")
     parser.add_argument("--domain", help=f"read FILE in this domain's hub schema: {', '.join(domain_choices())}")
     parser.add_argument("--batch-size", type=int, help="pairs per batch (default: the run's dataset.eval_batch_size)")
     parser.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when available, else cpu)")
@@ -178,16 +216,22 @@ def main(argv: list[str] | None = None) -> int:
     from rm_lab.core.hub import HubUnavailable
     from rm_lab.data.sources import list_files
     from rm_lab.inference.scorer import load_reward_model
-    from rm_lab.rundir.finished import completed_results, run_folder
+    from rm_lab.rundir.finished import completed_results, run_config, run_folder
 
-    try:
-        completed_results(run_folder(args.model))  # a wrong MODEL fails before FILE is read
+    try:  # a wrong MODEL, or a stored config naming a target rm_lab does not build, fails before FILE is read
+        model = run_folder(args.model)
+        run_config(completed_results(model), RunDir(model).results)
     except (OSError, ValueError) as err:
         return fail(f"cannot load the model {args.model}: {err}")
     try:
         list_files(args.file)
     except (FileNotFoundError, ValueError) as err:
         return fail(str(err))
+    if args.out:
+        try:
+            out = check_out(args.out, args.file, args.force)
+        except (OSError, ValueError) as err:
+            return fail(str(err))
     if args.domain is not None and args.domain not in domain_choices():
         return fail(f"unknown --domain {args.domain!r}; valid: {', '.join(domain_choices())}")
     if args.batch_size is not None and args.batch_size < 1:
@@ -211,7 +255,10 @@ def main(argv: list[str] | None = None) -> int:
         return fail(f"--precision {args.precision}: {err}")
     score_items(scorer, items)
     if args.out:
-        write_lines(Path(args.out), items)
+        try:
+            write_lines(out, items, args.force)
+        except OSError as err:  # it appeared while scoring (without --force), or cannot be written
+            return fail(f"cannot write --out {args.out}: {err}")
     print(f"model: {scorer.method} on {scorer.backbone.name} ({scorer.run_dir})")
     print("\n".join(summary(items, dropped, args.file)))
     if args.out:

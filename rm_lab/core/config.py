@@ -53,8 +53,38 @@ def job_key(overrides: str) -> str:
     return hashlib.sha1(str(overrides).encode("utf-8")).hexdigest()[:8]
 
 
+GROUP_MAX = 128  # W&B's limit on a group's length
+
+
+def run_group(output_dir: str) -> str:
+    """`${run_group:${paths.output_dir}}`: what a run is grouped under (W&B's group, the report's
+    aggregate run): the sweep's folder in a multirun (`hydra.sweep.dir`), else the run's own
+    folder; relative to the working directory when below it, cut to its last 128 characters."""
+    folder = Path(output_dir)
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+        folder = Path(HydraConfig.get().sweep.dir)
+    return group_of(folder)
+
+
+def group_of(folder: str | Path) -> str:
+    """A folder as a group name (see `run_group`)."""
+    folder = Path(folder).absolute()
+    try:
+        name = str(folder.relative_to(Path.cwd()))
+    except ValueError:
+        name = str(folder)
+    return name[-GROUP_MAX:]
+
+
+def padded(value, width) -> str:
+    """`${pad:${seed},3}` -> "002": numbers that sort as text (run names, tags)."""
+    return str(value).zfill(int(width))
+
+
 def register_resolvers() -> None:
-    if not OmegaConf.has_resolver("sample"):
-        OmegaConf.register_new_resolver("sample", sample_path)
-    if not OmegaConf.has_resolver("job_key"):
-        OmegaConf.register_new_resolver("job_key", job_key)
+    for name, fn in (("sample", sample_path), ("run_group", run_group), ("pad", padded), ("job_key", job_key)):
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, fn)

@@ -53,3 +53,18 @@ def require_hub(what: str, instead: str) -> None:
             f"Cannot reach the Hugging Face hub to load {what}. Instead: {instead}. "
             "If the files are already in your Hugging Face cache, set HF_HUB_OFFLINE=1."
         )
+
+
+def in_local_cache(repo_id: str, repo_type: str = "model") -> bool:
+    """Whether the local Hugging Face caches hold `repo_id` (no network): a model with its
+    config.json in the hub cache; a dataset in the hub cache or in `datasets`' own cache."""
+    from pathlib import Path
+
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    if repo_type == "model":
+        return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
+    hub_copy = Path(constants.HF_HUB_CACHE) / f"datasets--{repo_id.replace('/', '--')}" / "snapshots"
+    datasets_home = Path(os.environ.get("HF_DATASETS_CACHE") or Path(constants.HF_HOME) / "datasets")
+    prepared = datasets_home / repo_id.replace("/", "___")
+    return (hub_copy.is_dir() and any(hub_copy.iterdir())) or (prepared.is_dir() and any(prepared.iterdir()))

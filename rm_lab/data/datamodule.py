@@ -50,13 +50,14 @@ def check_caps(max_pairs: dict, domains: list[str]) -> None:
 
 
 def expand_domains(domains: dict[str, Domain]) -> dict[str, Domain]:
-    """Config keys -> domains; a benchmark configured once (RewardBench) becomes one domain per
-    subset, named after it."""
+    """Config keys -> domains, each under its name (the key, unless the domain names itself:
+    the preference domain takes its file's stem); a benchmark configured once (RewardBench)
+    becomes one domain per subset, named after it."""
     out: dict[str, Domain] = {}
     for key, domain in domains.items():
         parts = domain.expand()
         if len(parts) == 1:
-            out[key] = parts[0]
+            out[parts[0].name or key] = parts[0]
         else:
             out.update((part.name, part) for part in parts)
     return out

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from rm_lab.core.io import atomic_path
+from rm_lab.core.safe_weights import load_weights
 
 CACHE_FORMAT = "1"  # bump when the stored layout changes
 
@@ -45,7 +46,7 @@ class EmbeddingCache:
         self._dirty = False
         self.loaded_from_disk = 0
         if self.path is not None and self.path.exists():
-            stored = torch.load(self.path, map_location="cpu", weights_only=True)
+            stored = load_weights(self.path)
             if stored.get("meta") == self.meta:
                 self.index = {k: i for i, k in enumerate(stored["keys"])}
                 self.chunks = [stored["vectors"]]

@@ -1,50 +1,43 @@
 """Strict pairwise accuracy per domain: reward(chosen) > reward(rejected); ties counted apart.
 
-Test-time counters expose `state()` (one tensor of sums) and `load(state)`, so a
-multi-process run can sum them over processes (`rm_lab.methods.base.sync_counters`)
-and every process then holds the counts of the whole test set.
+`PairwiseAccuracy` is a torchmetrics `Metric`: its states (won, tied, lost and the loss summed,
+per domain) are sums, so a multi-process run gathers and adds them with torchmetrics' own
+`sync()` (`rm_lab.methods.base.sync_counters`) and every process then holds the counts of the
+whole test set. Other test-time counters expose `state()` (one tensor of sums) and
+`load(state)`, which `sync_counters` sums over processes the same way.
 """
 from __future__ import annotations
 
 import torch
+from torchmetrics import Metric
 
 from rm_lab.models.losses import bradley_terry_losses
 
 
-class PairwiseAccuracy:
+class PairwiseAccuracy(Metric):
     """Accumulates, per domain, pairs won, tied and lost, and the Bradley-Terry loss."""
 
+    full_state_update = False
+    higher_is_better = True
+
     def __init__(self, domains: list[str]):
+        super().__init__(sync_on_compute=False)  # synced once per pass by sync_counters, then computed
         self.domains = list(domains)
-        self.reset()
-
-    def reset(self) -> None:
-        self.won = [0] * len(self.domains)
-        self.tied = [0] * len(self.domains)
-        self.lost = [0] * len(self.domains)
-        self.loss_sum = [0.0] * len(self.domains)
-
-    def state(self) -> torch.Tensor:
-        return torch.tensor([self.won, self.tied, self.lost, self.loss_sum], dtype=torch.float64)
-
-    def load(self, state: torch.Tensor) -> None:
-        won, tied, lost, loss_sum = state.detach().cpu().tolist()
-        self.won, self.tied, self.lost = [round(x) for x in won], [round(x) for x in tied], [round(x) for x in lost]
-        self.loss_sum = list(loss_sum)
+        size = len(self.domains)
+        for name in ("won", "tied", "lost"):
+            self.add_state(name, default=torch.zeros(size, dtype=torch.long), dist_reduce_fx="sum")
+        self.add_state("loss_sum", default=torch.zeros(size, dtype=torch.float64), dist_reduce_fx="sum")
 
     def update(self, chosen: torch.Tensor, rejected: torch.Tensor, domain: torch.Tensor) -> None:
-        chosen, rejected = chosen.detach().float().cpu(), rejected.detach().float().cpu()
+        device = self.won.device
+        chosen, rejected = chosen.detach().float().to(device), rejected.detach().float().to(device)
+        domain = domain.detach().to(device=device, dtype=torch.long)
         margin = chosen - rejected
-        losses = bradley_terry_losses(chosen, rejected)
-        for i, d in enumerate(domain.tolist()):
-            m = margin[i].item()
-            if m > 0:
-                self.won[d] += 1
-            elif m == 0:
-                self.tied[d] += 1
-            else:
-                self.lost[d] += 1
-            self.loss_sum[d] += losses[i].item()
+        size = len(self.domains)
+        self.won += torch.bincount(domain[margin > 0], minlength=size)
+        self.tied += torch.bincount(domain[margin == 0], minlength=size)
+        self.lost += torch.bincount(domain[~(margin >= 0)], minlength=size)  # NaN margins lose, as before
+        self.loss_sum.index_add_(0, domain, bradley_terry_losses(chosen, rejected).double())
 
     def compute(self) -> dict:
         """{"per_domain": {d: {accuracy, won, tied, lost, n, loss}}, "average", "overall", "loss"}.
@@ -52,14 +45,16 @@ class PairwiseAccuracy:
         `average` is the unweighted mean over domains that have test pairs (the paper's
         "Average"); `overall` pools all pairs. Ties count as not won.
         """
+        won, tied, lost = self.won.tolist(), self.tied.tolist(), self.lost.tolist()
+        loss_sum = self.loss_sum.tolist()
         per_domain = {}
         for i, name in enumerate(self.domains):
-            n = self.won[i] + self.tied[i] + self.lost[i]
+            n = won[i] + tied[i] + lost[i]
             if n == 0:
                 continue
             per_domain[name] = {
-                "accuracy": self.won[i] / n, "won": self.won[i], "tied": self.tied[i],
-                "lost": self.lost[i], "n": n, "loss": self.loss_sum[i] / n,
+                "accuracy": won[i] / n, "won": won[i], "tied": tied[i],
+                "lost": lost[i], "n": n, "loss": loss_sum[i] / n,
             }
         total = sum(v["n"] for v in per_domain.values())
         accs = [v["accuracy"] for v in per_domain.values()]
@@ -68,7 +63,7 @@ class PairwiseAccuracy:
             "average": sum(accs) / len(accs) if accs else None,
             "overall": sum(v["won"] for v in per_domain.values()) / total if total else None,
             "ties": sum(v["tied"] for v in per_domain.values()),
-            "loss": sum(self.loss_sum) / total if total else None,
+            "loss": sum(loss_sum) / total if total else None,
             "n": total,
         }
 

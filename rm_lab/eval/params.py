@@ -37,3 +37,10 @@ def linear_params(model: nn.Module) -> int:
     """Weights of the linear layers (each costs 2 FLOPs per token forward): not the parameter
     count, the figure a FLOP estimate multiplies by tokens."""
     return sum(m.weight.numel() for m in model.modules() if isinstance(m, nn.Linear))
+
+
+def training_flops(lengths: list[int], linear: int, layers: int, hidden: int) -> float:
+    """Forward + backward FLOPs of training on sequences of these real lengths: 6 x (linear
+    parameters) per token plus 12 x layers x hidden x length per token for attention scores
+    (Kaplan et al. 2020)."""
+    return sum(6 * linear * s + 12 * layers * hidden * s * s for s in lengths)

@@ -37,6 +37,11 @@ def accuracy_table(results: dict, method_lines: list[str] = ()) -> str:
                  f"train {_fmt(timing.get('total_s'), '.1f')} s "
                  f"({_fmt(timing.get('pairs_per_s'), '.2f')} pairs/s); inference "
                  f"{_fmt((infer.get('seconds_per_input') or 0) * 1000, '.2f')} ms/input")
+    rb2 = results.get("rewardbench2") or {}
+    if rb2.get("subsets"):
+        lines.append("RewardBench 2 (rows, its scoring): " + ", ".join(
+            f"{k} {_fmt(v)}" for k, v in rb2["subsets"].items()) + f"; score {_fmt(rb2.get('score'))}"
+            + ("" if rb2.get("complete") else f" (incomplete: missing {', '.join(rb2.get('missing_subsets') or [])})"))
     leaked = {d: c["test_prompts_in_train"] for d, c in data.items() if c.get("test_prompts_in_train")}
     if leaked:
         lines.append("test pairs whose prompt is also a train prompt (the source's own split): "

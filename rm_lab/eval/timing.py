@@ -33,13 +33,18 @@ def clock(device=None) -> float:
 class EpochTimer(pl.Callback):
     """Records each training epoch's wall time in seconds (`per_epoch`), without the validation
     passes run inside it (their seconds are `validation_per_epoch`), so training throughput
-    means training alone whatever the validation set's size. Its state is kept in checkpoints: a
-    resumed fit lists every epoch, and the epoch it resumed in counts the seconds trained before
-    the checkpoint plus those after the resume (Lightning does not start that epoch again)."""
+    means training alone whatever the validation set's size. Each epoch is tagged with the
+    `component` being fitted when it ran (set before each fit; composite methods fit one part
+    after another with the same timer), so `by_component()` gives each part's one-epoch time.
+    Its state is kept in checkpoints: a resumed fit lists every epoch, and the epoch it resumed in
+    counts the seconds trained before the checkpoint plus those after the resume (Lightning does
+    not start that epoch again)."""
 
-    def __init__(self):
+    def __init__(self, component: str = "reward_model"):
         self.per_epoch: list[float] = []
         self.validation_per_epoch: list[float] = []
+        self.components: list[str] = []   # the component each epoch trained
+        self.component = component
         self._start = None
         self._validation_start = None
         self._validation = 0.0
@@ -71,16 +76,31 @@ class EpochTimer(pl.Callback):
         if self._start is not None:
             self.per_epoch.append(clock(pl_module.device) - self._start - self._validation)
             self.validation_per_epoch.append(self._validation)
+            self.components.append(self.component)
             self._start = None
+
+    def by_component(self) -> tuple[dict[str, float], dict[str, float]]:
+        """({component: mean training seconds of one epoch}, {component: mean validation seconds
+        per epoch}), validation left out of the first: one epoch of training alone, per part."""
+        train: dict[str, list[float]] = {}
+        validation: dict[str, list[float]] = {}
+        for name, t, v in zip(self.components, self.per_epoch, self.validation_per_epoch):
+            train.setdefault(name, []).append(t)
+            validation.setdefault(name, []).append(v)
+        return ({k: sum(v) / len(v) for k, v in train.items()},
+                {k: sum(v) / len(v) for k, v in validation.items()})
 
     def state_dict(self) -> dict:  # kept in checkpoints, so a resumed run reports every epoch
         trained = time.perf_counter() - self._start - self._validation if self._start is not None else 0.0
         return {"per_epoch": list(self.per_epoch), "validation_per_epoch": list(self.validation_per_epoch),
+                "components": list(self.components),
                 "current_epoch_s": [trained, self._validation if self._start is not None else 0.0]}
 
     def load_state_dict(self, state: dict) -> None:
         self.per_epoch = list(state.get("per_epoch", []))
         self.validation_per_epoch = list(state.get("validation_per_epoch", []))
+        components = list(state.get("components", []))
+        self.components = components + [self.component] * (len(self.per_epoch) - len(components))
         trained, validated = state.get("current_epoch_s", [0.0, 0.0])
         self._carried = (float(trained) + float(validated), float(validated))
         self._start = None
@@ -113,7 +133,9 @@ def timed_fit(trainer: pl.Trainer, module: pl.LightningModule, datamodule, devic
 
 
 class InferenceClock:
-    """Test-time scoring time: batched (every evaluation batch) and per input (single pairs)."""
+    """Test-time scoring time: batched (every evaluation batch) and per input: `per_input_pairs`
+    test pairs (the run's `inference_samples`; the router paper: 2,500), each scored alone as one
+    step (its two texts in one forward pass), as the paper's Table 6 measures seconds per step."""
 
     def __init__(self, per_input_pairs: int = 32):
         self.per_input_pairs = per_input_pairs
@@ -121,7 +143,7 @@ class InferenceClock:
 
     def reset(self) -> None:
         self.seconds, self.inputs = 0.0, 0
-        self.single_seconds, self.single_inputs = 0.0, 0
+        self.single_seconds, self.single_inputs, self.single_steps = 0.0, 0, 0
 
     @property
     def wants_single(self) -> int:
@@ -129,28 +151,34 @@ class InferenceClock:
         return max(0, self.per_input_pairs - self.single_inputs // 2)
 
     def state(self) -> torch.Tensor:
-        return torch.tensor([self.seconds, self.inputs, self.single_seconds, self.single_inputs],
+        return torch.tensor([self.seconds, self.inputs, self.single_seconds, self.single_inputs, self.single_steps],
                             dtype=torch.float64)
 
     def load(self, state: torch.Tensor) -> None:
-        seconds, inputs, single_seconds, single_inputs = state.detach().cpu().tolist()
+        values = state.detach().cpu().tolist()
+        seconds, inputs, single_seconds, single_inputs = values[:4]
         self.seconds, self.inputs = seconds, round(inputs)
         self.single_seconds, self.single_inputs = single_seconds, round(single_inputs)
+        self.single_steps = round(values[4]) if len(values) > 4 else self.single_inputs // 2
 
     def add(self, seconds: float, inputs: int) -> None:
         self.seconds += seconds
         self.inputs += inputs
 
     def add_single(self, seconds: float, inputs: int) -> None:
+        """One step of the per-input protocol: one pair's texts scored together."""
         self.single_seconds += seconds
         self.single_inputs += inputs
+        self.single_steps += 1
 
     def summary(self) -> dict:
         batched = self.seconds / self.inputs if self.inputs else None
         single = self.single_seconds / self.single_inputs if self.single_inputs else None
+        per_step = self.single_seconds / self.single_steps if self.single_steps else None
         return {"seconds_per_input": single if single is not None else batched,
                 "protocol": "per_input" if single is not None else "batched",
                 "per_input": {"seconds_per_input": single, "inputs": self.single_inputs,
-                              "seconds_total": self.single_seconds},
+                              "seconds_total": self.single_seconds, "seconds_per_step": per_step,
+                              "steps": self.single_steps, "samples": self.per_input_pairs},
                 "batched": {"seconds_per_input": batched, "inputs": self.inputs, "seconds_total": self.seconds},
                 "seconds_total": self.seconds, "inputs": self.inputs}

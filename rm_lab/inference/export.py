@@ -355,6 +355,7 @@ def backbone_weights(cfg, weights: Path, results: dict, run_dir: Path) -> str:
 
 
 def write_run(run_dir: Path, results: dict, cfg, folder: Path) -> dict:
+    from rm_lab.core.safe_weights import check_weights
     from rm_lab.rundir.components import ComponentStore
     from rm_lab.rundir.finished import stored_weights
     from rm_lab.runner.build import stores_whole
@@ -363,12 +364,16 @@ def write_run(run_dir: Path, results: dict, cfg, folder: Path) -> dict:
     weights = stored_weights(run_dir, cfg, results, stores_whole(cfg.method))
     shutil.copy2(run.results, out.results)
     if weights == run.components_manifest:
-        names = [RunDir.MANIFEST, *ComponentStore(run.components).stored().values()]
+        parts = list(ComponentStore(run.components).stored().values())
+        for name in parts:  # weights only, before anything is copied (a planted pickle is refused)
+            check_weights(run.components / name)
+        names = [RunDir.MANIFEST, *parts]
         out.components.mkdir()
         for name in names:
             shutil.copy2(run.components / name, out.components / name)
         files = [str(run.relative(run.components / n)) for n in names]
     else:
+        check_weights(weights)  # weights only, before it is copied (a planted pickle is refused)
         relative = run.relative(weights)
         (folder / relative).parent.mkdir(parents=True)
         shutil.copy2(weights, folder / relative)
@@ -383,9 +388,7 @@ def export(run_dir: str | Path, out_dir: str | Path, fmt: str = "auto", push_to_
     """Export the completed run at `run_dir` to `out_dir` (see the module doc); returns out_dir.
     stats_pairs: training pairs the transformers format's reward mean/std are taken over
     (`rm_lab.inference.reward_stats`; None: its STATS_PAIRS, 0: all)."""
-    from omegaconf import OmegaConf
-
-    from rm_lab.rundir.finished import completed_results, run_folder
+    from rm_lab.rundir.finished import completed_results, run_config, run_folder
     from rm_lab.rundir.manifest import EXPORT_KIND, write_manifest
 
     if fmt not in FORMATS:
@@ -395,7 +398,7 @@ def export(run_dir: str | Path, out_dir: str | Path, fmt: str = "auto", push_to_
         check_hub(push_to_hub)
     run_dir = run_folder(run_dir)
     results = completed_results(run_dir)
-    cfg = OmegaConf.create(results["config"])
+    cfg = run_config(results, RunDir(run_dir).results)  # a target rm_lab does not build is refused here
     if fmt == "auto":
         fmt = "transformers" if single_model(cfg) else "run"
     if fmt == "transformers":

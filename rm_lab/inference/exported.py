@@ -40,7 +40,9 @@ class ExportScorer:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.folder, self.manifest, self.device, self.batch_size = folder, manifest, device, batch_size
-        self.model = AutoModelForSequenceClassification.from_pretrained(folder).float().to(device).eval()
+        # safetensors only (no pickled weights), and no code from the folder (trust_remote_code stays off)
+        self.model = AutoModelForSequenceClassification.from_pretrained(
+            folder, use_safetensors=True, trust_remote_code=False).float().to(device).eval()
         self.tokenizer = AutoTokenizer.from_pretrained(folder)
         self.input_format = manifest.get("input_format") or "pair"
         self.max_length = int(self.tokenizer.model_max_length)

@@ -18,10 +18,11 @@ STATS_PAIRS = 1000  # training pairs (two responses each) the export's reward me
 
 def training_pairs(cfg) -> list:
     """The run's training pairs, read again from its stored dataset config (the bundled samples,
-    local files or the hub, as the run read them)."""
-    from hydra.utils import instantiate
+    local files or the hub, as the run read them); a target rm_lab does not build is refused
+    (rm_lab/core/safe_config.py)."""
+    from rm_lab.core.safe_config import instantiate
 
-    datamodule = instantiate(cfg.dataset, _convert_="all")
+    datamodule = instantiate(cfg.dataset, "the run's stored config", key="dataset", _convert_="all")
     datamodule.load_pairs()
     return list(datamodule.pairs.get("train", []))
 

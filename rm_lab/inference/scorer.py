@@ -57,6 +57,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
+from rm_lab.core.safe_weights import load_weights
 from rm_lab.data.batch import PairBatch, VectorBatch, pair_batch
 from rm_lab.data.embedding_cache import EmbeddingCache, sequence_key
 from rm_lab.data.pairs import MalformedRow, require_text
@@ -64,7 +65,8 @@ from rm_lab.data.render import encode, encode_prompt, encode_rendered
 from rm_lab.models.backbone import Backbone
 from rm_lab.models.embedder import Embedder
 from rm_lab.rundir.finished import ModelLoadError as ModelLoadError  # what load_reward_model raises
-from rm_lab.rundir.finished import completed_results, run_folder, stored_weights
+from rm_lab.rundir.finished import completed_results, run_config, run_folder, stored_weights
+from rm_lab.rundir.layout import RunDir
 from rm_lab.runner.build import build_backbone, build_method, method_class, stores_whole
 
 PRECISIONS = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
@@ -100,7 +102,7 @@ def _load_method(whole: bool, weights: Path, run_dir: Path, cfg: DictConfig, res
     vectors = getattr(method_class(cfg.method), "inputs", "tokens") == "vectors"
     extra = {"input_dim": backbone.hidden_size} if vectors else {}
     module = build_method(cfg.method, data=data, backbone=backbone, domains=domains, **extra)
-    module.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True)["state_dict"])
+    module.load_state_dict(load_weights(weights)["state_dict"])
     return module
 
 
@@ -114,7 +116,7 @@ def load_reward_model(path: str | Path, device: str | torch.device | None = None
     scoring."""
     run_dir = run_folder(path)
     results = completed_results(run_dir)
-    cfg = OmegaConf.create(results["config"])
+    cfg = run_config(results, RunDir(run_dir).results)  # a target rm_lab does not build is refused here
     whole = stores_whole(cfg.method)
     weights = stored_weights(run_dir, cfg, results, whole)  # before anything is built
     backbone = build_backbone(cfg)

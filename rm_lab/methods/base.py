@@ -18,8 +18,10 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.utilities import grad_norm
 from torch import nn
+from torchmetrics import Metric
 
 from rm_lab.data.batch import Batch, select_pairs, split_rewards
+from rm_lab.data.domains.rewardbench2 import PREFIX as RB2_PREFIX
 from rm_lab.data.protocol import PairData
 from rm_lab.eval.metrics import PairwiseAccuracy
 from rm_lab.eval.timing import InferenceClock, clock
@@ -150,13 +152,18 @@ def log_grad_norm(module: pl.LightningModule, name: str = "train/grad_norm") -> 
 
 
 def sync_counters(module: pl.LightningModule, counters: dict) -> None:
-    """Sum counters (objects with `state()`/`load()`) over processes; a no-op in a single
-    process. Each pair then counts once, whichever process scored it."""
+    """Sum counters over processes; a no-op in a single process. Each pair then counts once,
+    whichever process scored it. A torchmetrics `Metric` (the pairwise accuracy) is gathered and
+    summed by its own `sync()` (it holds the sums until its next `reset()`); other counters
+    (objects with `state()`/`load()`) through the strategy's reduce."""
     trainer = module._trainer
     if trainer is None or trainer.world_size <= 1:
         return
     for counter in counters.values():
-        counter.load(trainer.strategy.reduce(counter.state().to(module.device), reduce_op="sum"))
+        if isinstance(counter, Metric):
+            counter.to(module.device).sync(should_sync=True)
+        else:
+            counter.load(trainer.strategy.reduce(counter.state().to(module.device), reduce_op="sum"))
 
 
 class RewardModule(PairwiseLossOptions, pl.LightningModule):
@@ -177,6 +184,7 @@ class RewardModule(PairwiseLossOptions, pl.LightningModule):
         self.validation_epochs: list[dict] = []  # per-domain validation accuracy, one entry per pass
         self.inference = InferenceClock()
         self.test_results: dict | None = None
+        self.test_pair_rewards: dict[str, tuple[float, float]] = {}  # RewardBench 2 pairs: scored per row
 
     # -- to implement ------------------------------------------------------------------------
     def score(self, batch: Batch) -> torch.Tensor:
@@ -265,12 +273,21 @@ class RewardModule(PairwiseLossOptions, pl.LightningModule):
     def on_test_epoch_start(self) -> None:
         self.test_accuracy.reset()
         self.inference.reset()
+        self.test_pair_rewards = {}
 
     def test_step(self, batch: Batch, batch_idx: int) -> None:
         self.time_single_inputs(batch)
         rewards = self.timed_score(batch)
         chosen, rejected = self.split_rewards(rewards)
         self.test_accuracy.update(chosen, rejected, batch["domain"])
+        self.keep_row_rewards(batch["ids"], chosen, rejected)
+
+    def keep_row_rewards(self, ids: list[str], chosen: torch.Tensor, rejected: torch.Tensor) -> None:
+        """The rewards of RewardBench 2 pairs (scored per row, not per pair: rm_lab.eval.rewardbench2)."""
+        keep = [k for k, pair in enumerate(ids) if pair.startswith(RB2_PREFIX)]
+        if keep:
+            c, r = chosen.detach().float().cpu().tolist(), rejected.detach().float().cpu().tolist()
+            self.test_pair_rewards.update({ids[k]: (c[k], r[k]) for k in keep})
 
     def timed_score(self, batch: Batch) -> torch.Tensor:
         """score(batch), its time and inputs added to the batched inference clock."""
@@ -304,6 +321,12 @@ class RewardModule(PairwiseLossOptions, pl.LightningModule):
         total = sum(c for c in counts or [] if c != float("inf"))
         return int(total) or None
 
+    def set_inference_samples(self, pairs: int) -> None:
+        """How many test pairs the per-input protocol scores one at a time (every clock the method holds)."""
+        for value in vars(self).values():
+            if isinstance(value, InferenceClock):
+                value.per_input_pairs = pairs
+
     @contextlib.contextmanager
     def timing_only(self):
         """Scoring inside this block is for timing only: methods restore any counters it moves."""
@@ -316,6 +339,11 @@ class RewardModule(PairwiseLossOptions, pl.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         sync_counters(self, self.test_state())
+        trainer = self._trainer
+        if trainer is not None and trainer.world_size > 1 and torch.distributed.is_initialized():
+            gathered: list = [None] * trainer.world_size  # every process's RewardBench 2 pairs
+            torch.distributed.all_gather_object(gathered, self.test_pair_rewards)
+            self.test_pair_rewards = {k: v for part in gathered for k, v in (part or {}).items()}
         result = self.test_accuracy.compute()
         for name, row in result["per_domain"].items():
             self.log(f"test/accuracy/{name}", row["accuracy"])

@@ -18,6 +18,7 @@ nothing else a YAML names is imported). Every consumer reads it:
     registry()                                    # {choice: Method}, in the paper's row order
     methods(table="2")                            # the methods of Table 2
     methods(adds_domains=True)                    # what python -m rm_lab.add_domain extends
+    paper_rows()                                  # [(method, model)]: the paper's Table 2 rows
     registry(["hydra.searchpath=[file:///my/conf]"])
 
 `python -m rm_lab.cli methods [--table N] [--long]` prints it (the Makefile reads its tables' methods
@@ -31,6 +32,8 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from rm_lab.rundir.layout import RunDir
 
 log = logging.getLogger(__name__)
 
@@ -194,18 +197,35 @@ def methods(overrides: Iterable[str] = (), table: str | Iterable[str] | None = N
     return out
 
 
+def paper_rows(overrides: Iterable[str] = (), table: str | Iterable[str] | None = "2") -> list[tuple[str, str]]:
+    """[(method choice, model choice)]: the rows the paper prints for `table` (its Table 2: each
+    method's `paper_rows`, in the methods' row order, each method's backbones as it declares them)."""
+    return [(m.choice, row.model) for m in methods(overrides, table=table) for row in m.capabilities.paper_rows]
+
+
 def by_name(overrides: Iterable[str] = ()) -> dict[str, Method]:
     """{run's method name: Method} (the names results.json files carry)."""
     return {m.name: m for m in registry(overrides).values()}
 
 
 def of_run(run: dict, overrides: Iterable[str] = ()) -> Method | None:
-    """The Method of a run (a results.json dict): its config's `_target_` class when that loads
-    (a method from a searchpath the registry was not told about), else the registry's entry of
-    its method name; None when neither is known."""
+    """The Method of a run (a results.json dict): its config's `_target_` class when that loads,
+    else the registry's entry of its method name; None when neither is known. A stored config
+    is data: when it names any `_target_` that is neither rm_lab's (rm_lab/core/safe_config.py)
+    nor one of the registry's (conf/method and the searchpath directories, e.g. the report's
+    --searchpath), nothing it names is imported and a warning names the key."""
+    from rm_lab.core.safe_config import UnsafeTargetError, check_targets
+
     name = str(run.get("method"))
     target = ((run.get("config") or {}).get(GROUP) or {}).get("_target_")
+    registered = registry(overrides).values()
     known = by_name(overrides).get(name)
+    try:
+        check_targets(run.get("config") or {}, str(run.get("path") or f"a {RunDir.RESULTS}"),
+                      trusted={m.target for m in registered})
+    except UnsafeTargetError as err:
+        log.warning("%s (the run's method class is not loaded)", err)
+        return known
     if target and (known is None or known.target != target):
         try:
             from hydra.utils import get_class

@@ -211,6 +211,8 @@ class Backbone:
             model.gradient_checkpointing_enable()
         if self.compile:
             model.compile(dynamic=True)  # in place: state_dict keys unchanged, compiled on first call
+        if model.get_input_embeddings().weight.is_meta:  # shapes only (memory estimates): no tokenizer read
+            return model
         tokenizer = self.tokenizer()
         if len(tokenizer) > model.get_input_embeddings().num_embeddings:
             raise ValueError(f"tokenizer of {self.name} has {len(tokenizer)} tokens but the model "

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 
 from rm_lab.report.stats import BEST, TEST_NAME, Summary, verdict
 from rm_lab.rundir.layout import RunDir
-from rm_lab.rundir.results import completed, method_label
+from rm_lab.rundir.results import completed, is_debug, method_label
 
 Key = tuple[str, str, str, str]  # (method, model, dataset, setting); setting "" unless runs differ
 # config keys that do not make a different setting: the seed, where outputs go, how it is logged
-NOT_A_SETTING = ("seed", "paths", "logger", "experiment_name", "hydra")
+NOT_A_SETTING = ("seed", "paths", "logger", "experiment_name", "run_group", "hydra")
 
 
 @dataclass
@@ -36,6 +36,7 @@ class Cell:
     summary: Summary
     verdict: str | None = None               # best | within_noise | differs | untested
     p: float | None = None
+    similar: bool | None = None              # within the table's `similar` of the best mean (None: not asked)
 
 
 @dataclass
@@ -44,6 +45,11 @@ class Row:
     runs: list[dict] = field(default_factory=list)        # completed runs, one per seed
     failed: list[dict] = field(default_factory=list)      # failed or unreadable runs
     cells: dict[str, Cell] = field(default_factory=dict)
+    part: str = ""                                        # a part of the dataset (Tables 4, 5: a domain)
+
+    @property
+    def domain(self) -> str:
+        return self.part
 
     @property
     def method(self) -> str:
@@ -85,6 +91,7 @@ class Table:
     rows: list[Row]
     notes: list[str] = field(default_factory=list)
     alpha: float = 0.05
+    similar: float | None = None             # the paper's rule: an accuracy within this of the best is similar
     label_fields: tuple[str, ...] = ("method", "model")   # + "dataset" when rows span several
     names: dict[str, dict[str, str]] = field(default_factory=dict)  # label field -> {name: shown as}
 
@@ -142,8 +149,14 @@ def group_runs(runs: list[dict]) -> tuple[dict[Key, Row], list[str]]:
     keeps its last file (by path)."""
     rows: dict[Key, Row] = {}
     notes: list[str] = []
-    setting = settings(runs)
+    debug = [run for run in runs if is_debug(run)]
+    setting = settings([run for run in runs if not is_debug(run)])  # a debug run's switches make no setting
+    if debug:
+        notes.append(f"skipped {len(debug)} debug run(s) ({', '.join(sorted({str(r['debug']) for r in debug}))}): "
+                     + ", ".join(str(r.get("path")) for r in sorted(debug, key=lambda r: r.get("path", ""))))
     for run in sorted(runs, key=lambda r: r.get("path", "")):
+        if is_debug(run):
+            continue
         key = (*_identity(run), setting.get(id(run), ""))
         row = rows.setdefault(key, Row(key))
         if not completed(run):
@@ -188,12 +201,15 @@ def fill(table: Table) -> Table:
         sign = 1 if col.better == "high" else -1
         best = max(rows, key=lambda r: sign * r.cells[col.key].summary.mean)
         best_values = best.cells[col.key].summary.values
+        best_mean = best.cells[col.key].summary.mean
         for row in rows:
             cell = row.cells[col.key]
             if row is best:
                 cell.verdict = BEST
             else:
                 cell.verdict, cell.p = verdict(best_values, cell.summary.values, table.alpha)
+            if table.similar is not None and col.kind == "accuracy":
+                cell.similar = abs(cell.summary.mean - best_mean) < table.similar
     return table
 
 
@@ -204,6 +220,9 @@ def standard_notes(table: Table) -> list[str]:
         notes.append(f"Mean ± sample std over seeds. Bold: the column's best mean. †: within noise of "
                      f"the best ({TEST_NAME}, p ≥ {table.alpha:g}); unmarked: differs from the best; "
                      f"?: too few seeds to test (fewer than 2).")
+    if table.similar is not None and any(c.better and c.kind == "accuracy" for c in table.columns):
+        notes.append(f"≈: an accuracy within {table.similar:g} of the column's best mean, which the paper "
+                     f"counts as statistically similar (its rule, beside the test above).")
     counts = [len(r.runs) for r in table.rows if r.runs]
     usual = max(counts) if counts else 0
     for row in table.rows:

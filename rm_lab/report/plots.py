@@ -71,3 +71,24 @@ def plot_accuracy_vs_params(table: Table, path: str | Path) -> Path | None:
     ax.set_title(f"{table.title.split(':')[0]}: average accuracy against total parameters", fontsize=9)
     ax.legend(fontsize=7)
     return _save(fig, path)
+
+
+def plot_column_bars(table: Table, key: str, path: str | Path) -> Path | None:
+    """One column (e.g. "accuracy/hh_rlhf") as one bar per row, mean with ± std error bars over
+    seeds and each bar's seed count under it (the W&B report's per-domain chart)."""
+    col = next((c for c in table.columns if c.key == key), None)
+    rows = [r for r in table.rows if col is not None and key in r.cells]
+    if not rows:
+        return None
+    cells = [r.cells[key].summary for r in rows]
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.9 * len(rows) + 1.5), 3.6))
+    xs = range(len(rows))
+    ax.bar(xs, [s.mean for s in cells], 0.6, yerr=[s.std or 0.0 for s in cells], capsize=4,
+           color=[f"C{i}" for i in xs])
+    ax.set_xticks(list(xs), [f"{_row_name(table, r)}\n(n={s.n})" for r, s in zip(rows, cells)], fontsize=7)
+    if col.kind == "accuracy":
+        ax.axhline(0.5, color="grey", lw=0.8, ls="--")
+        ax.set_ylim(0, 1)
+    ax.set_ylabel(f"{col.label} (mean ± std over seeds)", fontsize=8)
+    ax.set_title(f"{table.title.split(':')[0]}: {col.label}", fontsize=9)
+    return _save(fig, path)

@@ -10,6 +10,7 @@ from rm_lab.report.stats import BEST, UNTESTED, WITHIN_NOISE
 
 MISSING = "—"
 DAGGER = "†"
+SIMILAR = "≈"
 
 
 def _decimals(x: float, kind: str) -> int:
@@ -24,6 +25,8 @@ def _decimals(x: float, kind: str) -> int:
 
 
 def _num(x: float, kind: str, decimals: int | None = None) -> str:
+    if kind == "count":
+        return f"{x:,.0f}" if decimals is None or float(x).is_integer() else f"{x:,.1f}"
     if kind == "params":
         for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
             if abs(x) >= size:
@@ -37,7 +40,8 @@ def cell_text(cell: Cell, kind: str, pm: str = "±") -> str:
     """"mean ± std", the std with the mean's decimals; no std for one seed or constant counts."""
     s = cell.summary
     text = _num(s.mean, kind)
-    if s.std is not None and (s.std > 0 or kind not in ("params", "percent")):
+    exact = kind in ("params", "percent", "count")  # no "± 0" where the runs agree up to rounding
+    if s.std is not None and (not exact or round(s.std, _decimals(s.mean, kind)) > 0):
         text += f" {pm} " + (_num(s.std, kind) if kind == "params" else _num(s.std, kind, _decimals(s.mean, kind)))
     return text
 
@@ -47,7 +51,7 @@ def _labels(table: Table, row: Row) -> list[str]:
 
 
 def _headers(table: Table) -> list[str]:
-    names = {"method": "Method", "model": "Backbone", "dataset": "Dataset"}
+    names = {"method": "Method", "model": "Backbone", "dataset": "Dataset", "domain": "Domain"}
     return [names[f] for f in table.labels] + [c.label for c in table.columns]
 
 
@@ -66,7 +70,8 @@ def to_markdown(table: Table) -> str:
         text = cell_text(cell, col.kind)
         if cell.verdict == BEST:
             return f"**{text}**"
-        return text + (f" {DAGGER}" if cell.verdict == WITHIN_NOISE else " ?" if cell.verdict == UNTESTED else "")
+        return text + (f" {DAGGER}" if cell.verdict == WITHIN_NOISE else " ?" if cell.verdict == UNTESTED else "") \
+            + (f" {SIMILAR}" if cell.similar else "")
 
     head = _headers(table)
     lines = [f"### {table.title}", "", "| " + " | ".join(head) + " |",
@@ -78,24 +83,44 @@ def to_markdown(table: Table) -> str:
     return "\n".join(lines) + "\n"
 
 
-def to_csv(table: Table) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    head = ["method", "model", "dataset", "status", "seeds"]
+def csv_rows(table: Table) -> tuple[list[str], list[list]]:
+    """The CSV's header and rows as values (numbers as floats, None where empty): one row per
+    table row, mean/std/n per column (+ the test against the column's best, + the similarity rule)."""
+    parts = "domain" in table.label_fields
+    similar = table.similar is not None
+    head = ["method", "model", "dataset"] + (["domain"] if parts else []) + ["status", "seeds"]
     for col in table.columns:
         head += [f"{col.key}_mean", f"{col.key}_std", f"{col.key}_n"]
         head += [f"{col.key}_vs_best", f"{col.key}_p"] if col.better else []
-    writer.writerow(head)
+        head += [f"{col.key}_similar"] if col.better and similar and col.kind == "accuracy" else []
+    rows = []
     for row in table.rows:
-        line = [row.method, row.model, row.dataset, row.status, " ".join(str(s) for s in row.seeds)]
+        line = [row.method, row.model, row.dataset] + ([row.part] if parts else []) \
+            + [row.status, " ".join(str(s) for s in row.seeds)]
         for col in table.columns:
             cell = row.cells.get(col.key)
             s = cell.summary if cell else None
-            line += [_g(s.mean), _g(s.std), s.n] if s else ["", "", 0]
+            line += [_f(s.mean), _f(s.std), s.n] if s else [None, None, 0]
             if col.better:
-                line += [cell.verdict or "", _g(cell.p)] if cell else ["", ""]
-        writer.writerow(line)
+                line += [cell.verdict or "", _f(cell.p)] if cell else ["", None]
+            if col.better and similar and col.kind == "accuracy":
+                line += ["" if cell is None or cell.similar is None else str(cell.similar).lower()]
+        rows.append(line)
+    return head, rows
+
+
+def to_csv(table: Table) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    head, rows = csv_rows(table)
+    writer.writerow(head)
+    for line in rows:
+        writer.writerow([_g(x) if isinstance(x, float) else "" if x is None else x for x in line])
     return out.getvalue()
+
+
+def _f(x) -> float | None:
+    return None if x is None else float(x)
 
 
 def _g(x) -> str:
@@ -104,7 +129,7 @@ def _g(x) -> str:
 
 _TEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "_": r"\_", "#": r"\#", "$": r"\$",
         "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-        "±": r"$\pm$", "†": r"$^{\dagger}$", "—": "--", "≥": r"$\geq$"}
+        "±": r"$\pm$", "†": r"$^{\dagger}$", "—": "--", "≥": r"$\geq$", "≈": r"$\approx$"}
 
 
 def _tex(text: str) -> str:
@@ -120,7 +145,8 @@ def to_latex(table: Table) -> str:
         text = _tex(cell_text(cell, col.kind))
         if cell.verdict == BEST:
             return rf"\textbf{{{text}}}"
-        return text + (r"$^{\dagger}$" if cell.verdict == WITHIN_NOISE else "?" if cell.verdict == UNTESTED else "")
+        return text + (r"$^{\dagger}$" if cell.verdict == WITHIN_NOISE else "?" if cell.verdict == UNTESTED else "") \
+            + (r"$\approx$" if cell.similar else "")
 
     spec = "l" * len(table.labels) + "r" * len(table.columns)
     lines = [r"% needs \usepackage{booktabs}", r"\begin{table}[t]", r"\centering", r"\small",

@@ -21,6 +21,7 @@ from typing import Protocol
 import torch
 
 from rm_lab.core.io import atomic_path
+from rm_lab.core.safe_weights import load_weights
 from rm_lab.rundir.layout import RunDir
 from rm_lab.rundir.manifest import ComponentsManifest
 
@@ -81,7 +82,7 @@ class ComponentStore:
     def load(self, name: str, files: dict[str, str] | None = None) -> State:
         """One stored component's state (on the CPU)."""
         files = files if files is not None else self.stored()
-        return torch.load(self.folder / files[name], map_location="cpu", weights_only=True)
+        return load_weights(self.folder / files[name])
 
     def save(self, states: dict[str, State], identity: ComponentsManifest, update: bool = False) -> Path:
         """Write each component's state and the manifest. `identity` gives the manifest's method,

@@ -1,8 +1,9 @@
 """A finished run's folder read back: which folder, its completed results, where its tested weights are.
 
 Used by whatever takes a trained run's weights: the runner (`ckpt=RUN_DIR`), the scorer
-(`rm_lab.load_reward_model`) and the export. Nothing here builds a method: what depends on the
-method's class is passed in as a plain value (`whole`: the method stores one whole checkpoint).
+(`rm_lab.load_reward_model`), the export and add_domain. A stored config is read through
+`run_config`, which refuses any `_target_` rm_lab does not build. Nothing here builds a method:
+what depends on the method's class is passed in as a plain value (`whole`: the method stores one whole checkpoint).
 """
 from __future__ import annotations
 
@@ -44,6 +45,19 @@ def export_format(path: str | Path) -> str | None:
     return record.get("format") if kind == EXPORT_KIND else None
 
 
+def holding_folder(path: str | Path) -> tuple[Path, str] | None:
+    """(folder, "run" or "export") of the run folder or export folder that `path` is in (`path`
+    itself or a folder above it holds a results file or an export manifest), else None: where
+    nothing but rm_lab's runner and export may write."""
+    path = Path(path).expanduser().resolve()
+    for folder in (path, *path.parents):
+        if RunDir(folder).results.is_file():
+            return folder, "run"
+        if manifest_kind(RunDir(folder).export_manifest)[0] == EXPORT_KIND:
+            return folder, "export"
+    return None
+
+
 def completed_results(run_dir: str | Path) -> Results:
     """The run's results, checked: current schema (else what to do) and status completed."""
     results = read_results(RunDir(run_dir).results)
@@ -52,6 +66,15 @@ def completed_results(run_dir: str | Path) -> Results:
         raise ModelLoadError(f"run {run_dir} has status {results['status']!r}{error}: only a completed run has "
                              "tested weights to score with")
     return results
+
+
+def run_config(results: dict, source: str | Path):
+    """The run's stored config (results.json `config`) as a DictConfig, once every `_target_` in it
+    is one rm_lab builds (rm_lab/core/safe_config.py); UnsafeTargetError (a ValueError) naming the
+    key and the target otherwise. Every door that rebuilds a stored run reads its config here."""
+    from rm_lab.core.safe_config import checked_config
+
+    return checked_config(results.get("config") or {}, str(source))
 
 
 def _nothing_trained(cfg, results: dict) -> str | None:

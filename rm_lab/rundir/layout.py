@@ -5,6 +5,7 @@
     run.last_checkpoint()             # checkpoints/last.ckpt: what a killed single-fit run resumes from
     run.last_checkpoint("router")     # checkpoints/<part>/last.ckpt: the same for one part of a composite
     run.best_checkpoint               # checkpoints/best.ckpt: the weights the test set was scored with
+    run.callback_checkpoints("router")  # checkpoints/lightning/<part>/: callbacks=[model_checkpoint]'s files
     run.components                    # components/: a composite method's stored parts (rm_lab/rundir/components.py)
     run.components_manifest           # components/manifest.json: which part is in which file
     run.component_file("reward_model/shp")   # components/reward_model-shp.pt
@@ -39,6 +40,7 @@ class RunDir:
     CHECKPOINTS = "checkpoints"
     LAST = "last.ckpt"
     BEST = "best.ckpt"
+    LIGHTNING_CHECKPOINTS = "lightning"  # checkpoints/lightning/: Lightning's ModelCheckpoint (conf/callbacks)
     COMPONENTS = "components"
     MANIFEST = "manifest.json"        # components/manifest.json, and an export folder's manifest.json
     COMPONENT_SUFFIX = ".pt"
@@ -77,6 +79,11 @@ class RunDir:
     def best_checkpoint(self) -> Path:
         """The weights the test set was scored with (single-fit methods)."""
         return self.checkpoints / self.BEST
+
+    def callback_checkpoints(self, part: str | None = None) -> Path:
+        """Where Lightning's ModelCheckpoint (callbacks=[model_checkpoint]) keeps a fit's files:
+        checkpoints/lightning/<part>/, apart from rm_lab's own last.ckpt and best.ckpt."""
+        return self.checkpoints / self.LIGHTNING_CHECKPOINTS / (part or "")
 
     # -- a composite method's stored parts -----------------------------------------------------
     @property

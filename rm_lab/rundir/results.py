@@ -77,6 +77,8 @@ class TrainTime(TypedDict, total=False):
     per_epoch_s: list[float]         # each epoch's training seconds, its validation passes left out
     validation_s: list[float]        # each epoch's validation seconds
     by_component: dict[str, float]   # wall seconds of each component's fit
+    epoch_s_by_component: dict[str, float]       # one epoch of each component's training, validation left out
+    validation_s_by_component: dict[str, float]  # validation seconds per epoch of each component's fit
     pairs_per_s: float | None        # None for methods that fit components on parts of the data
     epochs: int              # optional: epochs trained, when not the config's
 
@@ -149,11 +151,13 @@ class Results(TypedDict, total=False):
     labels: Labels
     accuracy: Accuracy
     rewardbench: dict        # only when the test set has RewardBench subsets (rm_lab.eval.rewardbench)
+    rewardbench2: dict       # only when it has RewardBench 2 pairs (rm_lab.eval.rewardbench2): subsets, score
     train_time: TrainTime
     inference: Inference
     validation: Validation   # per-epoch validation and the epoch tested (test_on)
     processes: int           # processes that scored the test set (multi-process runs sum their counts)
     ckpt: str                # train=false ckpt=RUN_DIR: the run whose trained weights were tested
+    debug: str               # a debug run (debug=<name>, +trainer.fast_dev_run=...): reports skip it
     wall_time_s: float
     error: str               # failed runs: "<ExceptionType>: message"
     traceback: str
@@ -351,8 +355,26 @@ def _number(x) -> float | None:
 
 
 def completed(run: dict) -> bool:
-    """True when the run finished and wrote its accuracy."""
-    return run.get("status") == "completed" and isinstance(run.get("accuracy"), dict)
+    """True when the run finished and wrote its accuracy, and is not a debug run."""
+    return run.get("status") == "completed" and isinstance(run.get("accuracy"), dict) and not is_debug(run)
+
+
+def is_debug(run: dict) -> bool:
+    """A debug run (`debug: <name>`, rm_lab/runner/debug.py): made to check that it runs, never averaged."""
+    return bool(run.get("debug"))
+
+
+def best_validation_accuracy(run: dict) -> float | None:
+    """The run's best validation average accuracy (what `python -m rm_lab` returns to a sweeper):
+    a single fit's best epoch; a composite method's mean over its parts' best values (each part
+    selected on its own validation pairs); None without validation."""
+    best = _number(_get(run, "validation", "best_accuracy"))
+    if best is not None:
+        return best
+    parts = [_number(part.get("best_accuracy")) for part in (_get(run, "validation", "by_component") or {}).values()
+             if isinstance(part, dict)]
+    parts = [p for p in parts if p is not None]
+    return sum(parts) / len(parts) if parts else None
 
 
 def domain_rows(run: dict) -> dict[str, DomainAccuracy]:
@@ -380,6 +402,12 @@ def average_accuracy(run: dict) -> float | None:
 def rewardbench(run: dict) -> dict | None:
     """The RewardBench block ({"score", "sections", ...}) when the run scored RewardBench."""
     block = run.get("rewardbench")
+    return block if isinstance(block, dict) else None
+
+
+def rewardbench2(run: dict) -> dict | None:
+    """The RewardBench 2 block ({"score", "subsets", "strict", ...}) when the run scored RewardBench 2."""
+    block = run.get("rewardbench2")
     return block if isinstance(block, dict) else None
 
 
@@ -418,15 +446,108 @@ def epoch_seconds(run: dict) -> float | None:
 
 
 def component_epoch_seconds(run: dict) -> dict[str, float]:
-    """One epoch's training time of each component (router, each domain's RM, ...)."""
+    """One epoch of each component's training (router, each domain's RM, ...), validation left
+    out: `train_time.epoch_s_by_component`; files written before it: a composite method's
+    `components.epoch_s`, a single fit's mean `per_epoch_s`, else its fit's wall seconds per epoch."""
+    for keys in (("train_time", "epoch_s_by_component"), ("components", "epoch_s")):
+        by = _get(run, *keys)
+        if isinstance(by, dict) and by:
+            return {str(k): float(v) for k, v in by.items() if _number(v) is not None}
+    walls = component_seconds(run)
+    per_epoch = [x for x in _get(run, "train_time", "per_epoch_s") or [] if _number(x) is not None]
+    if len(walls) == 1 and per_epoch:
+        return {next(iter(walls)): sum(per_epoch) / len(per_epoch)}
     n = epochs(run)
-    return {name: s / n for name, s in component_seconds(run).items()}
+    return {name: s / n for name, s in walls.items()}
+
+
+def epoch_seconds_sum(run: dict) -> float | None:
+    """Table 3's Total: the sum of the components' one-epoch training seconds (None: nothing trained)."""
+    parts = component_epoch_seconds(run) if _get(run, "train_time", "per_epoch_s") else {}
+    return sum(parts.values()) if parts else None
+
+
+def validation_epoch_seconds(run: dict) -> float | None:
+    """Validation seconds per epoch of the run, every component's together (apart from training)."""
+    by = _get(run, "train_time", "validation_s_by_component")
+    if isinstance(by, dict) and by:
+        return sum(float(v) for v in by.values() if _number(v) is not None)
+    per = [x for x in _get(run, "train_time", "validation_s") or [] if _number(x) is not None]
+    return sum(per) / epochs(run) if per else None
 
 
 def inference_ms(run: dict) -> float | None:
     """Milliseconds per scored input (one text) at test time."""
     seconds = _number(_get(run, "inference", "seconds_per_input"))
     return None if seconds is None else 1000.0 * seconds
+
+
+def inference_step_seconds(run: dict) -> float | None:
+    """Seconds per step of the per-input protocol (one test pair scored alone), as the router
+    paper's Table 6 reports; files without it: two inputs' seconds (a step scores a pair's two)."""
+    per_step = _number(_get(run, "inference", "per_input", "seconds_per_step"))
+    if per_step is not None:
+        return per_step
+    single = _number(_get(run, "inference", "per_input", "seconds_per_input"))
+    return None if single is None else 2.0 * single
+
+
+def inference_steps(run: dict) -> float | None:
+    """How many steps (test pairs scored alone) the per-input figure was measured over."""
+    steps = _number(_get(run, "inference", "per_input", "steps"))
+    if steps is not None:
+        return steps
+    inputs = _number(_get(run, "inference", "per_input", "inputs"))
+    return None if not inputs else inputs / 2.0
+
+
+def pair_counts(run: dict, split: str) -> dict[str, int]:
+    """{domain: pairs in `split`} from the run's own data record: the sum of its `composition`
+    (where the pairs came from), else its `pairs` count; domains without pairs left out."""
+    out = {}
+    for name, counts in (run.get("data") or {}).items():
+        if not isinstance(counts, dict):
+            continue
+        parts = _get(counts, "composition", split)
+        n = sum(int(v) for v in parts.values() if _number(v) is not None) if isinstance(parts, dict) else \
+            _number(_get(counts, "pairs", split))
+        if n:
+            out[str(name)] = int(n)
+    return out
+
+
+def composition(run: dict, split: str) -> dict[str, dict[str, int]]:
+    """{domain: {source: pairs}} of `split` (results.json `data.<domain>.composition`)."""
+    out = {}
+    for name, counts in (run.get("data") or {}).items():
+        parts = _get(counts, "composition", split) if isinstance(counts, dict) else None
+        if isinstance(parts, dict) and parts:
+            out[str(name)] = {str(k): int(v) for k, v in parts.items() if _number(v) is not None}
+    return out
+
+
+def inference_seconds(run: dict, form: str) -> float | None:
+    """Seconds per scored input measured one pair at a time (`form` "per_input") or over the
+    test batches ("batched")."""
+    return _number(_get(run, "inference", form, "seconds_per_input"))
+
+
+def params_by_component(run: dict) -> dict[str, dict[str, float]]:
+    """{component: {"total", "trainable"}} parameter counts."""
+    by = _get(run, "params", "by_component")
+    if not isinstance(by, dict):
+        return {}
+    return {name: {k: v for k in ("total", "trainable") if (v := _number(_get(by, name, k))) is not None}
+            for name in by}
+
+
+def router_accuracy(run: dict) -> dict[str, float]:
+    """{"average": the router's accuracy over routed test pairs, domain: its accuracy on the
+    domain's pairs} for a method with a router (results.json `router`), else {}."""
+    out = {"average": _number(_get(run, "router", "accuracy"))}
+    per = _get(run, "router", "per_domain")
+    out.update({d: _number(_get(per, d, "accuracy")) for d in per} if isinstance(per, dict) else {})
+    return {k: v for k, v in out.items() if v is not None}
 
 
 def absent_domains(run: dict) -> dict[str, str]:

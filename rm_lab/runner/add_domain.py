@@ -17,6 +17,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from rm_lab.methods.capabilities import methods, of_run
+from rm_lab.rundir.finished import run_config
 from rm_lab.rundir.layout import RunDir
 from rm_lab.rundir.manifest import ComponentsManifest
 from rm_lab.rundir.results import read_results
@@ -35,6 +36,7 @@ def stored_config(run_dir: Path):
     results = read_results(results_file)  # an older rm_lab's file fails here, saying what to do
     if results.get("status") != "completed":
         raise ValueError(f"run {run_dir} has status {results.get('status')!r}; only a completed run can be extended")
+    cfg = run_config(results, results_file)  # a target rm_lab does not build is refused before any is loaded
     method = of_run(results)  # the run's own class, or the registry's entry of its name
     if method is None or not method.capabilities.adds_domains:
         raise ValueError(f"run {run_dir} used method={results.get('method')}; adding a domain needs one of "
@@ -42,7 +44,7 @@ def stored_config(run_dir: Path):
     if not run.components_manifest.exists():
         raise FileNotFoundError(f"{run.components_manifest} is missing: the run was not trained "
                                 "with method.save_components=true")
-    return OmegaConf.create(results["config"])
+    return cfg
 
 
 def build_config(run_dir: str | Path, domain: str, overrides: list[str] = (), out: str | None = None):

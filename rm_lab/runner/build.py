@@ -9,7 +9,10 @@ studies build everything through these functions and share nothing else:
     method = build_method(cfg.method, backbone=backbone, domains=data.domain_names, data=data)
     trainer = build_trainer(cfg, loggers=build_loggers(cfg))
 
-Data comes first, so an unreachable dataset fails before any model is touched. Turning texts
+Data comes first, so an unreachable dataset fails before any model is touched. The config is
+the user's own (composed from conf/ and the command line) or a stored run's, which reaches these
+builders only through `rm_lab.rundir.finished.run_config`: every `_target_` in it checked
+against rm_lab's allowlist first (rm_lab/core/safe_config.py). Turning texts
 into vectors (the embedding-based methods' input) is a data build step here, not a method's.
 """
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks import ModelCheckpoint
 
 from rm_lab.data.datamodule import PreferenceDataModule
 from rm_lab.data.embedding_cache import EmbeddingCache
@@ -29,6 +33,7 @@ from rm_lab.methods.base import LOSS_OPTIONS
 from rm_lab.methods.optim import OptimChoice, attach
 from rm_lab.models.backbone import Backbone
 from rm_lab.models.embedder import Embedder
+from rm_lab.runner.callbacks import configured_callbacks
 
 # keys of a method node that describe the run, not the method's constructor
 METHOD_META = ("name", "embed")
@@ -113,16 +118,23 @@ def build_loggers(cfg: DictConfig) -> list:
 
 
 def build_trainer(cfg: DictConfig, loggers: list | None = None, callbacks: list | None = None,
-                  resume_from: str | Path | None = None, **overrides):
+                  resume_from: str | Path | None = None, component: str | None = None, **overrides):
     """A Lightning Trainer from `cfg.trainer`, writing under the run's output directory; its
     `fit` continues from `resume_from` when that checkpoint exists (`ResumableTrainer`). Every fit
     it runs builds its optimizer and scheduler from `cfg.optimizer` and `cfg.scheduler`
-    (rm_lab.methods.optim; the defaults where the config has none)."""
+    (rm_lab.methods.optim; the defaults where the config has none). `callbacks` (rm_lab's own)
+    come first, then the config's (`callbacks=[...]`, `trainer.callbacks`; rm_lab/runner/callbacks.py),
+    built for the fit of `component`."""
     optim = OptimChoice.from_config(cfg.get("optimizer"), cfg.get("scheduler"))  # a wrong node fails first
+    added = configured_callbacks(cfg, component)
     spec = cfg.trainer
     if spec.get("_target_") in ("pytorch_lightning.Trainer", "lightning.pytorch.Trainer"):
         spec = OmegaConf.merge(spec, {"_target_": "rm_lab.runner.checkpoints.ResumableTrainer"})
-    trainer = instantiate(spec, logger=loggers or False, callbacks=list(callbacks or []),
+    if "callbacks" in spec:  # merged above, never silently replaced
+        spec = OmegaConf.masked_copy(spec, [k for k in spec if k != "callbacks"])
+    if any(isinstance(c, ModelCheckpoint) for c in added):
+        overrides.setdefault("enable_checkpointing", True)
+    trainer = instantiate(spec, logger=loggers or False, callbacks=[*(callbacks or []), *added],
                           default_root_dir=str(cfg.paths.output_dir), **overrides)
     if resume_from is not None and hasattr(trainer, "resume_from"):
         trainer.resume_from = Path(resume_from)

@@ -12,7 +12,8 @@ Before each save the loggers are flushed (and again when the next step starts, w
 saved step's row) and the number of rows in csv/metrics.csv is kept in the checkpoint; a resumed
 fit cuts the file back to those rows plus the later ones of steps before the checkpoint's
 (rm_lab/rundir/csv_log.py), so csv/metrics.csv lists every step of every epoch once. A write that fails (a full disk) removes
-its temporary file, leaves the previous checkpoint as it was and raises `RunWriteError`.
+its temporary file, leaves the previous checkpoint as it was and raises `RunWriteError`. A checkpoint is
+only ever read as weights (rm_lab/core/safe_weights.py).
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ import pytorch_lightning as pl
 import torch
 
 from rm_lab.core.errors import RunWriteError
+from rm_lab.core.safe_weights import check_weights
 from rm_lab.rundir.csv_log import RunCSVLogger
 
 
@@ -105,11 +107,17 @@ class LastCheckpoint(pl.Callback):
 
 
 class ResumableTrainer(pl.Trainer):
-    """A Lightning Trainer whose `fit` continues from `resume_from` when that checkpoint exists."""
+    """A Lightning Trainer whose `fit` continues from `resume_from` when that checkpoint exists.
+    A checkpoint it continues from is read as weights only, whatever TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD
+    says: checked first (`check_weights`: a clear error naming the file), then loaded by Lightning
+    with `weights_only=True`."""
 
     resume_from: Path | None = None
 
     def fit(self, model, *args, ckpt_path=None, **kwargs):
         if ckpt_path is None and self.resume_from is not None and Path(self.resume_from).exists():
             ckpt_path = str(self.resume_from)
+        if ckpt_path is not None and Path(ckpt_path).exists():
+            check_weights(ckpt_path)
+        kwargs["weights_only"] = True
         return super().fit(model, *args, ckpt_path=ckpt_path, **kwargs)

@@ -9,11 +9,12 @@
 Everything is built by rm_lab/runner/build.py; this module only runs it and records the outcome,
 in named stages, each taking what the one before returned:
 
-    plan      checks before any work (every value in range, runs_with, test_on, the ckpt= run); the
-              folder's lock (one live run per folder); a completed run in the folder is refused, or
-              returned as it is with resume=true; a resume's config against the interrupted run's;
-              the memory estimate
-    start     the "running" results.json, written before any work (a killed run still shows as running)
+    plan      checks before any work (every value in range, runs_with, test_on, the ckpt= run, callbacks,
+              log_model); the folder's lock (one live run per folder); a completed run in the folder is
+              refused, or returned as it is with resume=true; a resume's config against the interrupted
+              run's; the run's plan said (rm_lab/runner/preflight.py: backbone, data sources, recipe, memory)
+    start     the "running" results.json, written before any work (a killed run still shows as running);
+              then the plan's check: CannotStart (data, weights or memory cannot be had) fails the run here
     load      the pairs, tokenized (results: data)
     inputs    what the method reads: the datamodule, or its pairs embedded (results: the data step's blocks)
     build     the method, prepared for the data, ckpt= weights loaded (results: params, labels)
@@ -37,22 +38,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytorch_lightning as pl
-import torch
 from omegaconf import DictConfig, OmegaConf
 
 from rm_lab.core.checks import check_values
 from rm_lab.core.errors import FolderHoldsRun, NoPairsError, RunWriteError
 from rm_lab.core.io import is_main_process
+from rm_lab.core.safe_config import UnsafeTargetError
+from rm_lab.core.safe_weights import load_weights
 from rm_lab.data.datamodule import PreferenceDataModule
 from rm_lab.data.protocol import PairData
 from rm_lab.eval.best_weights import BestWeights
 from rm_lab.eval.params import count_components
 from rm_lab.eval.rewardbench import score_results
+from rm_lab.eval.rewardbench2 import score_pairs
 from rm_lab.eval.summary import accuracy_table
 from rm_lab.eval.timing import EpochTimer, clock
 from rm_lab.methods.base import RewardModule
 from rm_lab.models.backbone import Backbone
-from rm_lab.rundir.finished import ModelLoadError, completed_results, run_folder, stored_weights
+from rm_lab.rundir.finished import ModelLoadError, completed_results, run_config, run_folder, stored_weights
 from rm_lab.rundir.layout import RunDir
 from rm_lab.rundir.lock import RunLock
 from rm_lab.rundir.publish import close_loggers, publish
@@ -63,11 +66,13 @@ from rm_lab.runner.build import (
     build_loggers,
     build_method,
     build_trainer,
-    method_class,
     stores_whole,
 )
+from rm_lab.runner.callbacks import callback_nodes
 from rm_lab.runner.checkpoints import LastCheckpoint, save_checkpoint
-from rm_lab.runner.memory import describe, device_bytes, memory_plan
+from rm_lab.runner.debug import debug_name
+from rm_lab.runner.model_upload import check_log_model
+from rm_lab.runner.preflight import Preflight, preflight, remember_counts
 from rm_lab.runner.resume_check import check_resume
 
 log = logging.getLogger("rm_lab")
@@ -154,8 +159,10 @@ class TrainerFactory:
         if selection.best is not None:
             self.selectors.append(selection.best)
         saving, resume_from = checkpoint_callbacks(self.cfg, self.run_dir, component, self.whole)
+        self.timer.component = component or "reward_model"  # the part this fit's epochs train
         callbacks = [self.timer, *selection.callbacks, *saving]
-        return build_trainer(self.cfg, self.loggers, callbacks, resume_from=resume_from, **overrides)
+        return build_trainer(self.cfg, self.loggers, callbacks, resume_from=resume_from, component=component,
+                             **overrides)
 
 
 def checkpoint_run(cfg: DictConfig) -> Path | None:
@@ -173,40 +180,22 @@ def checkpoint_run(cfg: DictConfig) -> Path | None:
             raise ModelLoadError(f"it holds a method={stored.get('method')} model={stored.get('model')} run; this "
                                  f"run is method={cfg.method.name} model={cfg.model.name}: add method=... "
                                  "model=... to match the stored run")
-        run_cfg = OmegaConf.create(stored["config"]) if (stored.get("config") or {}).get("method") else cfg
+        # a target rm_lab does not build is refused before any is loaded (UnsafeTargetError)
+        run_cfg = run_config(stored, RunDir(run_dir).results) if (stored.get("config") or {}).get("method") else cfg
         stored_weights(run_dir, run_cfg, stored, whole=stores_whole(run_cfg.method))
-    except ModelLoadError as err:
+    except (ModelLoadError, UnsafeTargetError) as err:
         raise ValueError(f"ckpt={ckpt}: {err}") from None
     return run_dir
 
 
 def load_checkpoint_run(module, run_dir: Path) -> None:
     """The stored run's tested weights (its best checkpoint) into a single-fit method."""
-    state = torch.load(RunDir(run_dir).best_checkpoint, map_location="cpu", weights_only=True)["state_dict"]
+    state = load_weights(RunDir(run_dir).best_checkpoint)["state_dict"]
     try:
         module.load_state_dict(state)
     except RuntimeError as err:
         raise ValueError(f"ckpt={run_dir}: its weights do not fit the method built for this run (give it the "
                          f"stored run's method options, e.g. method.num_experts, method.lora): {err}") from err
-
-
-def warn_if_too_big(cfg: DictConfig) -> dict | None:
-    """Before anything is loaded: the run's memory estimate (rm_lab/runner/memory.py) against its
-    device (the GPU for a GPU trainer, RAM for a CPU one); a warning saying what to change when
-    it does not fit. Returns the estimate (None when it cannot be made)."""
-    memory, what = device_bytes(cfg)
-    if memory is None or getattr(method_class(cfg.method), "inputs", "tokens") != "tokens":
-        return None
-    try:
-        estimate = memory_plan(cfg, memory)
-    except Exception as err:  # an estimate must never stop a run
-        log.debug("no memory estimate for this run: %s", err)
-        return None
-    if not estimate["fits"]:
-        log.warning("this run may not fit %s: about %.1f GB per device estimated, %.1f GB available "
-                    "(python -m rm_lab.plan <overrides> for the parts)\n%s", what, estimate["total_bytes"] / 1e9,
-                    memory / 1e9, describe(estimate))
-    return estimate
 
 
 class Record:
@@ -258,7 +247,8 @@ class Plan:
     ckpt: Path | None
     main: bool
     done: Results | None = None
-    lock: RunLock | None = None  # held by the first process until the run ends
+    said: Preflight | None = None  # the run's plan, printed; its check() is the first step of the work
+    lock: RunLock | None = None    # held by the first process until the run ends
 
 
 def check_resume_config(cfg: DictConfig, run_dir: RunDir) -> None:
@@ -285,25 +275,31 @@ def plan(cfg: DictConfig) -> Plan:
     if cfg.get("test_on", "best") not in TEST_ON:
         raise ValueError(f"test_on must be one of {list(TEST_ON)}, got {cfg.test_on!r}")
     ckpt = checkpoint_run(cfg)
+    callback_nodes(cfg)  # a configured callback that is not a _target_ node fails before any work
+    check_log_model(cfg)
     run_dir, main = RunDir(cfg.paths.output_dir), is_main_process()
     if not main:
         return Plan(cfg, run_dir, ckpt, main)
     lock = RunLock(run_dir).acquire()
     try:
         done = finished_run(run_dir.results, bool(cfg.get("resume")))
+        said = None
         if done is None:
             check_resume_config(cfg, run_dir)
-            warn_if_too_big(cfg)
+            said = preflight(cfg)
+            print(said.text(), flush=True)
     except BaseException:
         lock.release()
         raise
-    return Plan(cfg, run_dir, ckpt, main, done, lock)
+    return Plan(cfg, run_dir, ckpt, main, done, said, lock)
 
 
 def start(planned: Plan) -> Record:
     """The "running" record, written before any work."""
     planned.run_dir.root.mkdir(parents=True, exist_ok=True)
     results = new_results(planned.cfg)
+    if debug := debug_name(planned.cfg):
+        results["debug"] = debug  # reports skip it
     if planned.ckpt is not None:
         results["ckpt"] = str(planned.ckpt)
     record = Record(results, planned.run_dir, planned.main)
@@ -360,7 +356,17 @@ def build(planned: Plan, loaded: Loaded, given: Inputs) -> Built:
     module = build_method(method_node, data=data, backbone=loaded.backbone, domains=data.domain_names)
     if planned.ckpt is not None and whole:
         load_checkpoint_run(module, planned.ckpt)
+    module.set_inference_samples(inference_samples(cfg))
     return Built(data, module)
+
+
+def inference_samples(cfg: DictConfig) -> int:
+    """`inference_samples`: test pairs timed one at a time (Table 6), an integer >= 1."""
+    n = cfg.get("inference_samples", 32)
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"inference_samples={n}: give a whole number of test pairs >= 1 (default 32; "
+                         "the router paper's Table 6: 2500)")
+    return n
 
 
 def open_loggers(cfg: DictConfig, config: dict) -> list:
@@ -417,11 +423,15 @@ def outcome(built: Built, fitted: Fitted, tested: Tested) -> dict:
     blocks: dict = {"accuracy": tested.accuracy}
     if rewardbench := score_results(tested.accuracy):  # RewardBench subsets -> sections
         blocks["rewardbench"] = rewardbench
+    if rewardbench2 := score_pairs(built.module.test_pair_rewards):  # RewardBench 2 pairs -> rows -> subsets
+        blocks["rewardbench2"] = rewardbench2
     timer = fitted.timer
     train_pairs = built.data.num_pairs("train") * len(timer.per_epoch)
     single_fit = len(fitted.by_component) <= 1  # composite methods fit components on parts of the data
+    epoch_s, validation_s = timer.by_component()
     blocks["train_time"] = {"total_s": fitted.total_s, "per_epoch_s": timer.per_epoch,
                             "validation_s": timer.validation_per_epoch, "by_component": fitted.by_component,
+                            "epoch_s_by_component": epoch_s, "validation_s_by_component": validation_s,
                             "pairs_per_s": train_pairs / sum(timer.per_epoch)
                             if timer.per_epoch and single_fit else None}
     blocks["inference"] = built.module.inference.summary()
@@ -474,8 +484,12 @@ def run_planned(planned: Plan) -> Results:
     record = start(planned)
     loggers: list = []
     try:
+        if planned.said is not None:
+            planned.said.check()  # CannotStart: recorded as failed, before any work
         loaded = load(planned)
         record.add(data=loaded.counts)
+        if planned.main:
+            remember_counts(cfg.dataset, loaded.counts)  # the next plan says them
         given = inputs(planned, loaded)
         record.add_own(given.figures)
         built = build(planned, loaded, given)

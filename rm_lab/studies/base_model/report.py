@@ -9,7 +9,12 @@ Files (every one carries the benchmark table's label; with a synthetic table eac
                            parameters chosen per outer fold, selected features
   predicted_ranking.csv    the Elastic Net's ranking of every model in the benchmark table
   selection_gain.csv       best against default within size groups
+  data_mixture.csv         each base model's pre-training mixture estimated from its tokenizer
+                           (rm_lab.studies.base_model.data_mixture) and its bytes per token
   correlations.png, predicted_vs_actual.png, summary.md
+
+elastic_net.json's `data_mixture` holds the nested out-of-fold RMSE of the Elastic Net refitted
+with the estimated mixture added to the benchmark features, beside the one without them.
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ from rm_lab.core.io import write_json_atomic, write_text_atomic
 from rm_lab.studies.base_model.benchmarks import SIZE, BenchmarkTable
 from rm_lab.studies.base_model.charts import correlation_bars, predicted_vs_actual
 from rm_lab.studies.base_model.correlation import correlations, coverage_table
+from rm_lab.studies.base_model.data_mixture import mixture_features
 from rm_lab.studies.base_model.predictor import fit_elastic_net, predict
 from rm_lab.studies.base_model.selection_gain import selection_gain
 
@@ -49,7 +55,8 @@ def _labelled(frame: pd.DataFrame, label: str) -> pd.DataFrame:
 
 def build_report(scores: pd.DataFrame, info: dict, table: BenchmarkTable, out: str | Path,
                  defaults: list[str], size_edges, ks: list[int], folds: int = 10,
-                 degrees=(1, 2), alphas=None, l1_ratios=None, seed: int = 0) -> dict:
+                 degrees=(1, 2), alphas=None, l1_ratios=None, seed: int = 0, data_mixture: bool = True,
+                 reference_dir: str | Path | None = None) -> dict:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     label = table.label
@@ -68,6 +75,8 @@ def build_report(scores: pd.DataFrame, info: dict, table: BenchmarkTable, out: s
 
     kwargs = {k: v for k, v in {"alphas": alphas, "l1_ratios": l1_ratios}.items() if v}
     fit = fit_elastic_net(features, target, degrees=degrees, folds=folds, seed=seed, **kwargs)
+    mixture = (mixture_effect(table, matched.index, features, target, out, label, fit, reference_dir,
+                              degrees=degrees, folds=folds, seed=seed, **kwargs) if data_mixture else None)
     ks = [k for k in ks if 1 <= k <= len(matched)] or [1]
     coverage = coverage_table(features, target, ks, extra={"ElasticNet (out of fold)": fit["out_of_fold"]},
                               fold_of=fit["fold_of"])  # benchmarks oriented on the same training folds
@@ -101,6 +110,7 @@ def build_report(scores: pd.DataFrame, info: dict, table: BenchmarkTable, out: s
         "unmatched_models": unmatched,
         "elastic_net": {k: v for k, v in fit.items() if k not in ("model", "out_of_fold", "fold_of")},
         "best_single_predictor": best_single, "topk_elastic_net_vs_best_single": improvement,
+        "data_mixture": mixture,
     }
     write_json_atomic(out / "elastic_net.json", summary)
 
@@ -109,6 +119,26 @@ def build_report(scores: pd.DataFrame, info: dict, table: BenchmarkTable, out: s
     predicted_vs_actual(net, target, out / "predicted_vs_actual.png", title)
     write_text_atomic(out / "summary.md", render_summary(summary, joined, corr, coverage, gain, ranking))
     return summary
+
+
+def mixture_effect(table: BenchmarkTable, models: pd.Index, features: pd.DataFrame, target: pd.Series,
+                   out: Path, label: str, without: dict, reference_dir=None, **fit_kwargs) -> dict:
+    """The Elastic Net refitted with the estimated data mixture added to the features: nested
+    out-of-fold RMSE with and without (same folds, same grid), and data_mixture.csv."""
+    mixture, info = mixture_features(table.hub_ids, list(table.frame.index), reference_dir)
+    compression = pd.DataFrame.from_dict(info["compression"], orient="index").add_prefix("bytes_per_token_")
+    _labelled(mixture.join(compression), label).to_csv(out / "data_mixture.csv", index_label="model")
+    result = {"tokenizers": info["tokenizers"], "measured": info["measured"],
+              "features": list(mixture.columns), "out_of_fold_rmse_without": without["out_of_fold_rmse"],
+              "cv_rmse_without": without["cv_rmse"]}
+    if mixture.loc[models].notna().any().any():
+        fit = fit_elastic_net(features.join(mixture.loc[models]), target, **fit_kwargs)
+        result.update({"out_of_fold_rmse_with": fit["out_of_fold_rmse"], "cv_rmse_with": fit["cv_rmse"],
+                       "selected_with": fit["selected"]})
+    else:
+        result.update({"out_of_fold_rmse_with": None, "cv_rmse_with": None, "selected_with": [],
+                       "note": info.get("note") or "no scored model's tokenizer is on this machine"})
+    return result
 
 
 def _md(frame: pd.DataFrame, floatfmt: str = ".3f") -> str:
@@ -142,7 +172,24 @@ def render_summary(summary, joined, corr, coverage, gain, ranking) -> str:
                                       "none (the model predicts the mean: no benchmark helps)") + "\n",
              "## Predicted ranking (every model in the benchmark table)\n", _md(ranking.reset_index()),
              "## Selection gain within size groups\n", _md(gain)]
+    parts += render_mixture(summary.get("data_mixture"))
     if summary["synthetic"]:
         parts.append("\n**SYNTHETIC: the benchmark numbers are made up; these figures show the pipeline, "
                      "not findings.**\n")
     return "\n".join(parts)
+
+
+def render_mixture(mixture: dict | None) -> list[str]:
+    if not mixture:
+        return []
+    def rmse(value):
+        return "-" if value is None else f"{value:.4f}"
+    missing = {m: why for m, why in mixture["tokenizers"].items() if m not in mixture["measured"]}
+    return ["## Estimated pre-training data mixture as features\n",
+            "Each base model's mixture is estimated from its tokenizer's bytes per token on per-category "
+            "reference text (data_mixture.csv; an estimate, not the mixture itself).\n\n"
+            f"nested out-of-fold RMSE without the mixture {rmse(mixture['out_of_fold_rmse_without'])}, "
+            f"with it {rmse(mixture['out_of_fold_rmse_with'])}; tokenizers measured: "
+            f"{', '.join(mixture['measured']) or 'none'}" +
+            (f"; missing (features imputed): {'; '.join(f'{m}: {w}' for m, w in missing.items())}" if missing else "")
+            + (f"\n\n{mixture['note']}" if mixture.get("note") else "") + "\n"]

@@ -16,6 +16,7 @@ from rm_lab.eval.rewardbench import score_results
 from rm_lab.rundir.results import (
     average_accuracy,
     completed,
+    is_debug,
     load_runs,
     model_source,
     per_domain_accuracy,
@@ -46,7 +47,8 @@ def scores_from_runs(paths: list[str | Path], target: str = "auto") -> tuple[pd.
     skipped, what, settings = [], set(), set()
     for run in runs:
         if not completed(run):
-            skipped.append({"path": run["path"], "model": run.get("model"), "status": run.get("status"),
+            skipped.append({"path": run["path"], "model": run.get("model"),
+                            "status": "debug" if is_debug(run) else run.get("status"),
                             "error": run.get("error")})
             continue
         score, parts, described = run_target(run, target)
