@@ -4,7 +4,8 @@
 
 The interrupted attempt's resolved config is the one in its results.json (written before any
 work, by the attempt whose checkpoints are in the folder). Keys that do not change what is
-trained are left out (`IGNORED`: where files go, loggers, checkpoint cadence, progress bars);
+trained are left out (`IGNORED`: where files go and how they are grouped, loggers, checkpoint
+cadence, progress bars, the inference timing's sample);
 `trainer.max_epochs` may grow (a resume that trains longer) but not shrink. Any other
 difference is refused unless `resume_accept_changes=true`.
 """
@@ -14,7 +15,8 @@ from collections.abc import Mapping
 
 from rm_lab.core.errors import ResumeConfigChanged
 
-IGNORED = ("resume", "resume_accept_changes", "paths", "logger", "checkpoint", "dataset.cache_dir",
+IGNORED = ("resume", "resume_accept_changes", "paths", "run_group", "logger", "checkpoint", "inference_samples",
+           "dataset.cache_dir",
            "dataset.num_workers", "trainer.enable_progress_bar", "trainer.enable_model_summary",
            "trainer.log_every_n_steps", "method.embed.progress")
 MAY_GROW = ("trainer.max_epochs",)
