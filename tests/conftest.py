@@ -68,3 +68,38 @@ def write_run():
         return write_results(path, {k: v for k, v in record.items() if k in keep})
 
     return _write
+
+
+# -- fault injection tally (tests/test_fault_injection.py) ------------------------------------------
+FAULT_CASE = "fault_case"
+
+
+@pytest.fixture
+def fault_case(request):
+    """fault_case(name) -> a record {name, clear, intact} the test fills in as its checks pass;
+    the session ends with the tally of every record (passed on by pytest-xdist's workers)."""
+
+    def _case(name: str) -> dict:
+        case = {"name": name, "clear": False, "intact": False}
+        request.node.user_properties.append((FAULT_CASE, case))
+        return case
+
+    return _case
+
+
+def pytest_terminal_summary(terminalreporter):
+    cases = {}
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if getattr(report, "when", None) != "call":
+                continue
+            for key, case in getattr(report, "user_properties", ()):
+                if key == FAULT_CASE:
+                    cases[(report.nodeid, case["name"])] = case
+    if not cases:
+        return
+    clear = sum(c["clear"] for c in cases.values())
+    lost = sorted(c["name"] for c in cases.values() if not c["intact"])
+    terminalreporter.write_sep("-", "fault injection")
+    terminalreporter.write_line(f"{len(cases)} cases tried, {clear} clear errors, "
+                                + ("nothing lost" if not lost else f"something lost in {len(lost)}: {lost}"))

@@ -49,8 +49,9 @@ def test_per_domain_caps_draw_exact_seeded_samples(make_cfg, caplog):
 
 @pytest.mark.parametrize("caps, message", [
     ({"train": {"hh_rlhf": 5, "wikipedia": 3}}, "unknown domains"),
-    ({"train": {"hh_rlhf": -1}}, "integers >= 0"),
-    ({"test": 2.5}, "integers >= 0"),
+    ({"train": {"hh_rlhf": -1}}, "integers >= 1"),
+    ({"test": 2.5}, "integers >= 1"),
+    ({"train": 0}, "integers >= 1"),
 ])
 def test_bad_caps_fail_before_any_data_is_read(caps, message):
     from rm_lab.data.domains.hh_rlhf import HHRLHF

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from rm_lab.core.config import job_key
 from rm_lab.runner.preflight import CannotStart
 from rm_lab.runner.run import run
 
@@ -91,8 +92,9 @@ def test_two_seed_multirun_gives_two_results_files(tmp_path):
     assert proc.stdout.count("plan: baseline on tiny-deberta, dataset five_domains_sample") == 2  # each job's plan
     files = sorted((tmp_path / "multirun").rglob("results.json"))
     assert len(files) == 2
-    for seed, path in enumerate(files):
-        assert path.parent.name == f"job_{seed}"
+    for seed, path in enumerate(files):  # job_<key>: the job's own overrides, sorted (paths.* left out)
+        overrides = ["dataset.max_pairs.test=8", "dataset.max_pairs.train=16", "model=tiny-deberta", f"seed={seed}"]
+        assert path.parent.name == f"job_{job_key(','.join(overrides))}"
         assert path.parts[-6:-2] == ("baseline", "tiny-deberta", "five_domains_sample", f"seed_{seed}")
         assert json.loads(path.read_text())["seed"] == seed
 

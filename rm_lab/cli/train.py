@@ -4,9 +4,12 @@ from __future__ import annotations
 import sys
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from rm_lab.core.config import CONF_DIR
+from rm_lab.core.errors import ClearError
 from rm_lab.rundir.results import best_validation_accuracy
 from rm_lab.runner.preflight import CannotStart
 from rm_lab.runner.run import run
@@ -19,11 +22,19 @@ def hydra_main(cfg: DictConfig) -> float | None:
     """One run; returns its best VALIDATION average accuracy, what a sweeper (hparams_search=optuna)
     maximizes: tuning never sees the test set. A run that cannot start (its plan says why) exits with
     CANNOT_START and the message alone, no traceback; in a sweep that stops the sweep at that job, so
-    the message is said once (SystemExit passes through Hydra's launcher, which records other errors per job)."""
+    the message is said once (SystemExit passes through Hydra's launcher, which records other errors per job).
+    A user's error found later (rm_lab.core.errors.ClearError: a value out of range, a busy folder, a
+    changed resume, a full disk) is one `rm_lab: error:` line too; a sweep records it for that job
+    and goes on with the others."""
     try:
         results = run(cfg)
     except CannotStart as err:
         print(err, file=sys.stderr, flush=True)
+        raise SystemExit(CANNOT_START) from None
+    except ClearError as err:
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            raise
+        print(f"rm_lab: error: {err}", file=sys.stderr, flush=True)
         raise SystemExit(CANNOT_START) from None
     return best_validation_accuracy(results)
 

@@ -45,6 +45,14 @@ def sample_path(relative: str) -> str:
     return str(path)
 
 
+def job_key(overrides: str) -> str:
+    """A sweep job's folder name from its overrides (Hydra's `job.override_dirname`: sorted, with
+    `resume` left out), so a sweep run again, in any order, finds each job's folder."""
+    import hashlib
+
+    return hashlib.sha1(str(overrides).encode("utf-8")).hexdigest()[:8]
+
+
 GROUP_MAX = 128  # W&B's limit on a group's length
 
 
@@ -77,6 +85,6 @@ def padded(value, width) -> str:
 
 
 def register_resolvers() -> None:
-    for name, fn in (("sample", sample_path), ("run_group", run_group), ("pad", padded)):
+    for name, fn in (("sample", sample_path), ("run_group", run_group), ("pad", padded), ("job_key", job_key)):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)

@@ -17,6 +17,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader
 
+from rm_lab.core.errors import NoPairsError
 from rm_lab.data.batch import PairBatch, pair_batch
 from rm_lab.data.domains.base import SPLITS, Domain, DomainSplits
 from rm_lab.data.loaders import GROUP_WINDOW, DomainSubset, eval_loader, seeded_loader
@@ -29,10 +30,10 @@ TOKEN_FORMAT = "5"  # bump when _tokenize() changes what it writes, so old cache
 
 
 def check_caps(max_pairs: dict, domains: list[str]) -> None:
-    """Each split's cap is null, a number >= 0, or a mapping {domain: null or number} naming
+    """Each split's cap is null (no cap), a number >= 1, or a mapping {domain: null or number} naming
     configured domains only; anything else fails here, before any data is read."""
     def bad(value) -> bool:
-        return value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0)
+        return value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1)
 
     for split, cap in max_pairs.items():
         if isinstance(cap, Mapping):
@@ -44,7 +45,7 @@ def check_caps(max_pairs: dict, domains: list[str]) -> None:
         else:
             wrong = {split: cap} if bad(cap) else {}
         if wrong:
-            raise ValueError(f"dataset.max_pairs.{split}: caps must be null or integers >= 0, got {wrong}; "
+            raise ValueError(f"dataset.max_pairs.{split}: caps must be null (no cap) or integers >= 1, got {wrong}; "
                              f"give one number per split, or a mapping {{domain: number}}")
 
 
@@ -132,13 +133,28 @@ class PreferenceDataModule(pl.LightningDataModule):
                     log.warning("domain %s, %s split: %d pairs available, fewer than its cap of %d; "
                                 "using all of them", d, split, have, cap)
         if not self.pairs["train"] and not self.pairs["test"]:
-            raise ValueError(f"dataset {self.name!r} produced no pairs at all; check its sources")
+            raise self.no_pairs()
         for name in self.domain_names:
             s = self.splits[name]
             if s.absent:
                 log.warning("domain %s is absent: %s", name, s.absent)
             else:
                 log.info("domain %s: %s", name, self.counts()[name])
+
+    def no_pairs(self) -> NoPairsError:
+        """The error for a dataset without a train or test pair: why each domain gave none (absent,
+        rows dropped by reason), with the counts for results.json `data`."""
+        counts = self.counts()
+        reasons = []
+        for name, c in counts.items():
+            drops: Counter[str] = Counter()
+            for by_reason in (c["dropped"] or {}).values():
+                drops.update(by_reason)
+            why = c["absent"] or (", ".join(f"{n} {r}" for r, n in sorted(drops.items())) + " dropped" if drops
+                                  else f"{sum(c['available'].values())} pairs available")
+            reasons.append(f"{name}: {why}")
+        return NoPairsError(f"dataset {self.name!r} produced no pairs at all ({'; '.join(reasons)}); check its "
+                            "sources (the run's record keeps these counts under `data`)", counts)
 
     def cap(self, split: str, domain: str) -> int | None:
         """The most pairs `domain` keeps in `split` (None: all): `dataset.max_pairs.<split>` is

@@ -11,14 +11,17 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
+from rm_lab.core.errors import DataReadError
 from rm_lab.core.hub import require_hub
 from rm_lab.data.pairs import DropLog
 
 log = logging.getLogger(__name__)
 
+READ_ERRORS = (OSError, EOFError, zlib.error)  # a truncated or corrupt gzip stream, an unreadable file
 SUFFIXES = (".jsonl", ".json", ".parquet", ".csv")
 
 
@@ -28,24 +31,36 @@ def _open_binary(path: Path):
 
 def _starts_with_list(path: Path) -> bool:
     """Whether the file's first non-blank byte opens a JSON list."""
-    with _open_binary(path) as handle:
-        while chunk := handle.read(4096):
-            stripped = chunk.lstrip()
-            if stripped:
-                return stripped.startswith(b"[")
+    try:
+        with _open_binary(path) as handle:
+            while chunk := handle.read(4096):
+                stripped = chunk.lstrip()
+                if stripped:
+                    return stripped.startswith(b"[")
+    except READ_ERRORS as err:
+        raise unreadable(path, err, 1) from None
     return False
 
 
+def unreadable(path: Path, err: BaseException, line: int | None = None) -> DataReadError:
+    where = f" at line {line}" if line else ""
+    return DataReadError(f"cannot read {path}{where}: {type(err).__name__}: {err}; replace or repair the file "
+                         "(a .gz file may be truncated: check it with gzip -t)")
+
+
 def _json_list(path: Path, drops: DropLog) -> Iterator[dict]:
-    with _open_binary(path) as handle:
-        raw = handle.read()
+    try:
+        with _open_binary(path) as handle:
+            raw = handle.read()
+    except READ_ERRORS as err:
+        raise unreadable(path, err) from None
     try:
         rows = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as err:
-        raise ValueError(f"{path} is not UTF-8 ({err}); re-encode it, or write it as JSON lines "
+        raise DataReadError(f"{path} is not UTF-8 ({err}); re-encode it, or write it as JSON lines "
                          "so that only the bad rows are dropped") from err
     except json.JSONDecodeError as err:
-        raise ValueError(f"{path} is not valid JSON: {err}") from err
+        raise DataReadError(f"{path} is not valid JSON (line {err.lineno}, column {err.colno}): {err.msg}") from None
     for i, row in enumerate(rows):
         if isinstance(row, dict):
             yield row
@@ -53,25 +68,35 @@ def _json_list(path: Path, drops: DropLog) -> Iterator[dict]:
             drops.drop("not_an_object", f"{path.name}[{i}]")
 
 
+def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(line number, raw line); a read error names the file and the line it stopped at."""
+    lineno = 0
+    try:
+        with _open_binary(path) as handle:
+            for lineno, raw in enumerate(handle, 1):
+                yield lineno, raw
+    except READ_ERRORS as err:
+        raise unreadable(path, err, lineno + 1) from None
+
+
 def _json_lines(path: Path, drops: DropLog) -> Iterator[dict]:
-    with _open_binary(path) as handle:
-        for lineno, raw in enumerate(handle, 1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                drops.drop("invalid_encoding", f"{path.name}:{lineno}")
-                continue
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                drops.drop("invalid_json", f"{path.name}:{lineno}")
-                continue
-            if isinstance(row, dict):
-                yield row
-            else:
-                drops.drop("not_an_object", f"{path.name}:{lineno}")
+    for lineno, raw in _lines(path):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            drops.drop("invalid_encoding", f"{path.name}:{lineno}")
+            continue
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            drops.drop("invalid_json", f"{path.name}:{lineno}")
+            continue
+        if isinstance(row, dict):
+            yield row
+        else:
+            drops.drop("not_an_object", f"{path.name}:{lineno}")
 
 
 def _base_suffix(path: Path) -> str:

@@ -35,7 +35,10 @@ class EpochTimer(pl.Callback):
     passes run inside it (their seconds are `validation_per_epoch`), so training throughput
     means training alone whatever the validation set's size. Each epoch is tagged with the
     `component` being fitted when it ran (set before each fit; composite methods fit one part
-    after another with the same timer), so `by_component()` gives each part's one-epoch time."""
+    after another with the same timer), so `by_component()` gives each part's one-epoch time.
+    Its state is kept in checkpoints: a resumed fit lists every epoch, and the epoch it resumed in
+    counts the seconds trained before the checkpoint plus those after the resume (Lightning does
+    not start that epoch again)."""
 
     def __init__(self, component: str = "reward_model"):
         self.per_epoch: list[float] = []
@@ -45,10 +48,20 @@ class EpochTimer(pl.Callback):
         self._start = None
         self._validation_start = None
         self._validation = 0.0
+        self._carried = (0.0, 0.0)  # (training, validation) seconds of the epoch a checkpoint was taken in
+
+    def _begin(self, pl_module) -> None:
+        trained, validated = self._carried
+        self._start = clock(pl_module.device) - trained
+        self._validation = validated
+        self._carried = (0.0, 0.0)
 
     def on_train_epoch_start(self, trainer, pl_module):
-        self._start = clock(pl_module.device)
-        self._validation = 0.0
+        self._begin(pl_module)
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if self._start is None:  # a fit resumed in the middle of an epoch
+            self._begin(pl_module)
 
     def on_validation_start(self, trainer, pl_module):
         if self._start is not None:
@@ -78,14 +91,19 @@ class EpochTimer(pl.Callback):
                 {k: sum(v) / len(v) for k, v in validation.items()})
 
     def state_dict(self) -> dict:  # kept in checkpoints, so a resumed run reports every epoch
+        trained = time.perf_counter() - self._start - self._validation if self._start is not None else 0.0
         return {"per_epoch": list(self.per_epoch), "validation_per_epoch": list(self.validation_per_epoch),
-                "components": list(self.components)}
+                "components": list(self.components),
+                "current_epoch_s": [trained, self._validation if self._start is not None else 0.0]}
 
     def load_state_dict(self, state: dict) -> None:
         self.per_epoch = list(state.get("per_epoch", []))
         self.validation_per_epoch = list(state.get("validation_per_epoch", []))
         components = list(state.get("components", []))
         self.components = components + [self.component] * (len(self.per_epoch) - len(components))
+        trained, validated = state.get("current_epoch_s", [0.0, 0.0])
+        self._carried = (float(trained) + float(validated), float(validated))
+        self._start = None
 
     @classmethod
     def attached_to(cls, trainer: pl.Trainer) -> EpochTimer | None:

@@ -12,6 +12,7 @@
     run.csv_dir, run.metrics          # csv/ and csv/metrics.csv: the CSV logger's folder and file
     run.train_log                     # train.log: Hydra's job log
     run.hydra_dir                     # .hydra/: Hydra's resolved config and overrides
+    run.lock, run.lock_owner          # .run.lock and .run.lock.json: one live run per folder (rm_lab/rundir/lock.py)
     run.export_manifest, run.model_card       # an export folder's manifest.json and README.md
 
 An export folder (python -m rm_lab.export) is a RunDir too: `--format run` copies the run's
@@ -47,6 +48,8 @@ class RunDir:
     METRICS = "metrics.csv"
     TRAIN_LOG = "train.log"
     HYDRA = ".hydra"
+    LOCK = ".run.lock"
+    LOCK_OWNER = ".run.lock.json"
     MODEL_CARD = "README.md"
     TOKENIZER_CONFIG = "tokenizer_config.json"  # a transformers export's tokenizer settings
 
@@ -116,6 +119,17 @@ class RunDir:
     @property
     def hydra_dir(self) -> Path:
         return self.root / self.HYDRA
+
+    # -- one live run per folder ----------------------------------------------------------------
+    @property
+    def lock(self) -> Path:
+        """The OS lock a live run holds (released by the OS when its process dies, even by SIGKILL)."""
+        return self.root / self.LOCK
+
+    @property
+    def lock_owner(self) -> Path:
+        """Who holds the lock: pid, host, start time (what a refused run names)."""
+        return self.root / self.LOCK_OWNER
 
     # -- an export folder ---------------------------------------------------------------------
     @property

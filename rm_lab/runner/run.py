@@ -9,9 +9,10 @@
 Everything is built by rm_lab/runner/build.py; this module only runs it and records the outcome,
 in named stages, each taking what the one before returned:
 
-    plan      checks before any work (runs_with, test_on, the ckpt= run, callbacks, log_model); a completed run in the folder
-              is refused, or returned as it is with resume=true; the run's plan said (rm_lab/runner/preflight.py:
-              backbone, data sources, recipe, memory)
+    plan      checks before any work (every value in range, runs_with, test_on, the ckpt= run, callbacks,
+              log_model); the folder's lock (one live run per folder); a completed run in the folder is
+              refused, or returned as it is with resume=true; a resume's config against the interrupted
+              run's; the run's plan said (rm_lab/runner/preflight.py: backbone, data sources, recipe, memory)
     start     the "running" results.json, written before any work (a killed run still shows as running);
               then the plan's check: CannotStart (data, weights or memory cannot be had) fails the run here
     load      the pairs, tokenized (results: data)
@@ -24,7 +25,9 @@ in named stages, each taking what the one before returned:
     report    the accuracy table on the terminal
 
 A stage that fails leaves the blocks of the stages before it, the status "failed", the error
-and its traceback in results.json. Every path in the run's folder comes from `RunDir`.
+and its traceback in results.json (a dataset without pairs keeps its counts in `data`; a
+results write that fails is retried as "failed" with the reason). The lock is held until the
+run ends. Every path in the run's folder comes from `RunDir`.
 """
 from __future__ import annotations
 
@@ -37,6 +40,8 @@ from pathlib import Path
 import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 
+from rm_lab.core.checks import check_values
+from rm_lab.core.errors import FolderHoldsRun, NoPairsError, RunWriteError
 from rm_lab.core.io import is_main_process
 from rm_lab.core.safe_config import UnsafeTargetError
 from rm_lab.core.safe_weights import load_weights
@@ -52,6 +57,7 @@ from rm_lab.methods.base import RewardModule
 from rm_lab.models.backbone import Backbone
 from rm_lab.rundir.finished import ModelLoadError, completed_results, run_config, run_folder, stored_weights
 from rm_lab.rundir.layout import RunDir
+from rm_lab.rundir.lock import RunLock
 from rm_lab.rundir.publish import close_loggers, publish
 from rm_lab.rundir.results import Results, add_blocks, new_results, read_results, write_results
 from rm_lab.runner.build import (
@@ -63,10 +69,11 @@ from rm_lab.runner.build import (
     stores_whole,
 )
 from rm_lab.runner.callbacks import callback_nodes
-from rm_lab.runner.checkpoints import LastCheckpoint
+from rm_lab.runner.checkpoints import LastCheckpoint, save_checkpoint
 from rm_lab.runner.debug import debug_name
 from rm_lab.runner.model_upload import check_log_model
 from rm_lab.runner.preflight import Preflight, preflight, remember_counts
+from rm_lab.runner.resume_check import check_resume
 
 log = logging.getLogger("rm_lab")
 
@@ -121,7 +128,7 @@ def finished_run(path: Path, resume: bool) -> Results | None:
     if resume and stored["status"] == "completed":
         log.info("%s holds a completed run: nothing to resume", path)
         return stored
-    raise FileExistsError(f"{path} already holds a {stored['status']} run; results are never overwritten. Give "
+    raise FolderHoldsRun(f"{path} already holds a {stored['status']} run; results are never overwritten. Give "
                           "this run another folder (hydra.run.dir=..., or a new hydra.sweep.dir for a sweep), or "
                           "add resume=true to skip it")
 
@@ -220,8 +227,13 @@ class Record:
         self.results["traceback"] = traceback.format_exc()
 
     def write(self) -> None:
-        if self.main:
+        if not self.main:
+            return
+        try:
             write_results(self.run_dir.root, self.results)
+        except OSError as err:  # the temporary file is gone already (rm_lab/core/io.py)
+            raise RunWriteError(f"could not write {self.run_dir.results}: {err.strerror or err}; free space or "
+                                "fix the folder, then resume=true continues from the last checkpoint") from err
 
 
 # -- the stages -------------------------------------------------------------------------------------
@@ -236,6 +248,22 @@ class Plan:
     main: bool
     done: Results | None = None
     said: Preflight | None = None  # the run's plan, printed; its check() is the first step of the work
+    lock: RunLock | None = None    # held by the first process until the run ends
+
+
+def check_resume_config(cfg: DictConfig, run_dir: RunDir) -> None:
+    """resume=true into a folder with checkpoints of an interrupted attempt: its training config
+    must be that attempt's (rm_lab/runner/resume_check.py), unless resume_accept_changes=true."""
+    if not cfg.get("resume") or not (run_dir.checkpoints.exists() or run_dir.components.exists()):
+        return
+    try:
+        stored = read_results(run_dir.results).get("config") or {}
+    except (OSError, ValueError):
+        return  # no readable record of the attempt: nothing to compare with
+    accepted = check_resume(stored, OmegaConf.to_container(cfg, resolve=True),
+                            bool(cfg.get("resume_accept_changes")), str(run_dir.root))
+    if accepted:
+        log.warning("resuming with a changed config (resume_accept_changes=true): %s", "; ".join(accepted))
 
 
 def plan(cfg: DictConfig) -> Plan:
@@ -243,17 +271,27 @@ def plan(cfg: DictConfig) -> Plan:
     if cfg.get("runs_with", "rm_lab") != "rm_lab":  # an experiment of a study, not of the runner
         raise ValueError(f"experiment={cfg.experiment_name} is not a training run: run it with "
                          f"python -m {cfg.runs_with} experiment={cfg.experiment_name}")
+    check_values(cfg)
     if cfg.get("test_on", "best") not in TEST_ON:
         raise ValueError(f"test_on must be one of {list(TEST_ON)}, got {cfg.test_on!r}")
     ckpt = checkpoint_run(cfg)
     callback_nodes(cfg)  # a configured callback that is not a _target_ node fails before any work
     check_log_model(cfg)
     run_dir, main = RunDir(cfg.paths.output_dir), is_main_process()
-    done = finished_run(run_dir.results, bool(cfg.get("resume"))) if main else None
-    said = preflight(cfg) if main and done is None else None
-    if said is not None:
-        print(said.text(), flush=True)
-    return Plan(cfg, run_dir, ckpt, main, done, said)
+    if not main:
+        return Plan(cfg, run_dir, ckpt, main)
+    lock = RunLock(run_dir).acquire()
+    try:
+        done = finished_run(run_dir.results, bool(cfg.get("resume")))
+        said = None
+        if done is None:
+            check_resume_config(cfg, run_dir)
+            said = preflight(cfg)
+            print(said.text(), flush=True)
+    except BaseException:
+        lock.release()
+        raise
+    return Plan(cfg, run_dir, ckpt, main, done, said, lock)
 
 
 def start(planned: Plan) -> Record:
@@ -376,7 +414,7 @@ def evaluate(planned: Plan, built: Built, fitted: Fitted) -> Tested:
     trainer = fitted.trainers()
     trainer.test(module, datamodule=built.data, verbose=False)
     if fitted.by_component and (planned.cfg.get("checkpoint") or {}).get("best") and module.checkpoint_whole:
-        trainer.save_checkpoint(planned.run_dir.best_checkpoint, weights_only=True)  # the weights that were tested
+        save_checkpoint(trainer, planned.run_dir.best_checkpoint, weights_only=True)  # the weights that were tested
     return Tested(module.test_results, trainer.world_size)
 
 
@@ -402,9 +440,19 @@ def outcome(built: Built, fitted: Fitted, tested: Tested) -> dict:
 
 
 def finish(record: Record, loggers: list) -> None:
-    """results.json written with the wall time; a completed run published (first process); loggers closed."""
+    """results.json written with the wall time; a completed run published (first process); loggers
+    closed. A write that fails is retried as "failed" with the reason, and raises."""
     record.add(wall_time_s=time.perf_counter() - record.started)
-    record.write()
+    try:
+        record.write()
+    except RunWriteError as err:
+        record.fail(err)
+        try:
+            record.write()
+        except RunWriteError:
+            log.error("%s could not be written even as failed: it still says %r", record.run_dir.results, "running")
+        close_loggers(loggers, "failed")
+        raise
     if record.main and record.completed:
         publish(loggers, record.results)
     close_loggers(loggers, "success" if record.completed else "failed")
@@ -421,8 +469,18 @@ def run(cfg: DictConfig) -> Results:
     """Train and evaluate one configured run; always leaves a results.json behind (written by
     the first process only, in a multi-process run)."""
     planned = plan(cfg)
-    if planned.done is not None:
-        return planned.done
+    try:
+        if planned.done is not None:
+            return planned.done
+        return run_planned(planned)
+    finally:
+        if planned.lock is not None:
+            planned.lock.release()
+
+
+def run_planned(planned: Plan) -> Results:
+    """The stages after plan, in the folder this process holds."""
+    cfg = planned.cfg
     record = start(planned)
     loggers: list = []
     try:
@@ -443,6 +501,8 @@ def run(cfg: DictConfig) -> Results:
         record.add_own(built.module.extra_results())
         record.complete()
     except BaseException as err:
+        if isinstance(err, NoPairsError):
+            record.add(data=err.counts)  # the drop counts by reason, kept
         record.fail(err)
         raise
     finally:
