@@ -336,19 +336,7 @@ def test_a_sweep_job_folder_follows_from_its_overrides_not_their_order(tmp_path)
 
 
 # -- opening a run folder safely: planted targets and pickles ------------------------------------------
-# tests/test_open_safely.py exposes one function per case (planted `_target_` in results.json read by
-# score, export, serve, load_reward_model, reward_function, add_domain, train=false ckpt=, the reports;
-# a planted pickle in last.ckpt or best.ckpt). Name them here to count them in the tally; each takes
-# a tmp folder and returns (clear_error, nothing_lost).
-PLANTED_CASES: list[str] = []
-
-
-@pytest.mark.skipif(not PLANTED_CASES, reason="no planted-target or planted-pickle case listed yet")
-@pytest.mark.parametrize("name", PLANTED_CASES or ["none"])
-def test_a_planted_case_is_refused(name, tmp_path, fault_case):
-    import importlib
-
-    case = fault_case(name)
-    clear, intact = getattr(importlib.import_module("test_open_safely"), name)(tmp_path)
-    case["clear"], case["intact"] = bool(clear), bool(intact)
-    assert clear and intact
+# tests/test_open_safely.py records its planted cases (a `_target_` planted in results.json at every door
+# that reads a run: score, export, serve, load_reward_model, reward_function, add_domain, train=false ckpt=,
+# reward_stats; a pickle planted in best.ckpt or last.ckpt) with the same `fault_case` fixture, so the
+# session's tally counts them beside the cases here.

@@ -164,7 +164,7 @@ def test_a_planted_pickle_is_refused_even_when_the_environment_forces_full_unpic
 
 
 @pytest.mark.slow  # a Lightning fit (refused before its first step)
-def test_a_resume_from_a_planted_last_checkpoint_is_refused(tmp_path, monkeypatch):
+def test_a_resume_from_a_planted_last_checkpoint_is_refused(tmp_path, monkeypatch, fault_case):
     import pytorch_lightning as pl
 
     from rm_lab.runner.checkpoints import ResumableTrainer
@@ -192,7 +192,10 @@ def test_a_resume_from_a_planted_last_checkpoint_is_refused(tmp_path, monkeypatc
                                    default_root_dir=str(tmp_path))
         trainer.resume_from = last
         trainer.fit(Tiny())
+    case = fault_case("planted pickle in last.ckpt at resume")  # counted in the fault-injection tally
+    case["clear"] = True
     assert not marker.exists()
+    case["intact"] = last.exists()
 
 
 # -- score --out ----------------------------------------------------------------------------------------
@@ -386,9 +389,11 @@ def finished_run(tmp_path_factory) -> Path:
 @pytest.mark.slow
 @pytest.mark.parametrize("plant", PLANTS)
 @pytest.mark.parametrize("door", DOORS)
-def test_every_door_refuses_a_planted_target_and_runs_nothing(finished_run, tmp_path, monkeypatch, door, plant):
+def test_every_door_refuses_a_planted_target_and_runs_nothing(finished_run, tmp_path, monkeypatch, door, plant,
+                                                               fault_case):
     if door == "reward_stats" and plant != "call":
         pytest.skip("reward_stats builds the dataset node only")
+    case = fault_case(f"planted {plant} target at {door}")  # counted in the fault-injection tally
     monkeypatch.syspath_prepend(str(tmp_path))
     marker = tmp_path / "marker"
     run = planted_copy(finished_run, tmp_path, plant, marker)
@@ -396,14 +401,17 @@ def test_every_door_refuses_a_planted_target_and_runs_nothing(finished_run, tmp_
     source = "the run's stored config" if door == "reward_stats" else str((run / RunDir.RESULTS).resolve())
     assert f"{source}: the stored config names " in message and REFUSED in message, message
     assert "Traceback" not in message and code == EXIT.get(door), (code, message)
+    case["clear"] = True
     assert not marker.exists()
     assert not [p for p in ("scores.jsonl", "export", "export_run", "added", "tested") if (tmp_path / p).exists()]
+    case["intact"] = (finished_run / RunDir.RESULTS).exists()
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("door", ["score", "load_reward_model", "export_run", "ckpt"])
 def test_a_planted_best_checkpoint_is_refused_at_every_door_that_loads_or_copies_it(finished_run, tmp_path,
-                                                                                    monkeypatch, door):
+                                                                                    monkeypatch, door, fault_case):
+    case = fault_case(f"planted pickle in best.ckpt at {door}")  # counted in the fault-injection tally
     monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
     run = tmp_path / "sweep" / "run"
     shutil.copytree(finished_run, run, copy_function=os.link)
@@ -419,4 +427,6 @@ def test_a_planted_best_checkpoint_is_refused_at_every_door_that_loads_or_copies
         message, code = open_door(door, run, tmp_path, monkeypatch)
         assert f"{RunDir(run.resolve()).best_checkpoint} {NOT_WEIGHTS}" in message, message
         assert code == EXIT.get(door) and "Traceback" not in message
+    case["clear"] = True
     assert not marker.exists() and not (tmp_path / "export_run").exists()
+    case["intact"] = True

@@ -25,6 +25,8 @@ import functools
 from collections.abc import Collection, Iterator
 from pathlib import Path
 
+from rm_lab.core.errors import ClearError
+
 # the exact library targets of rm_lab's conf/ (tests/test_open_safely.py keeps this list exact)
 LIBRARY_TARGETS = frozenset({
     "optuna.samplers.TPESampler",
@@ -33,7 +35,6 @@ LIBRARY_TARGETS = frozenset({
     "pytorch_lightning.callbacks.LearningRateMonitor",
     "pytorch_lightning.callbacks.ModelCheckpoint",
     "pytorch_lightning.callbacks.RichProgressBar",
-    "pytorch_lightning.loggers.CSVLogger",
     "torch.optim.Adam",
     "torch.optim.AdamW",
     "torch.optim.SGD",
@@ -49,7 +50,7 @@ TARGET = "_target_"
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # rm_lab/
 
 
-class UnsafeTargetError(ValueError):
+class UnsafeTargetError(ClearError, ValueError):
     """A stored config names a `_target_` rm_lab does not build from a stored run."""
 
 

@@ -16,8 +16,10 @@ import pickle
 import re
 from pathlib import Path
 
+from rm_lab.core.errors import ClearError
 
-class UnsafeCheckpointError(ValueError):
+
+class UnsafeCheckpointError(ClearError, ValueError):
     """A checkpoint that holds more than weights; refused, nothing in it was run."""
 
 
