@@ -28,6 +28,7 @@ from torch import nn
 
 from rm_lab.core.hub import HubUnavailable, require_hub
 from rm_lab.data.render import INPUT_FORMATS
+from rm_lab.models import first_token
 from rm_lab.models.pooling import POOLINGS, pool
 
 log = logging.getLogger(__name__)
@@ -329,18 +330,36 @@ class RewardEncoder(nn.Module):
         budget = chunk_budget(self.chunk_tokens, input_ids.device, self.hidden)
         if budget is None or input_ids.numel() <= budget:
             return self.encode(input_ids, attention_mask, token_type_ids)
-        rows, vectors = [], []
-        for index, extent in length_chunks(attention_mask, budget):
+        chunks = length_chunks(attention_mask, budget)
+        order = torch.cat([index for index, _ in chunks])
+        # the token embeddings of the whole batch in one lookup: one gradient for the embedding
+        # table instead of one (table-sized) per chunk
+        embeds = torch.split(self.model.get_input_embeddings()(input_ids[order]), [len(i) for i, _ in chunks])
+        vectors = []
+        for (index, extent), embedded in zip(chunks, embeds):
             types = None if token_type_ids is None else token_type_ids[index, :extent]
-            vectors.append(self.encode(input_ids[index, :extent], attention_mask[index, :extent], types))
-            rows.append(index)
-        return torch.cat(vectors)[torch.argsort(torch.cat(rows))]
+            vectors.append(self.encode(input_ids[index, :extent], attention_mask[index, :extent], types,
+                                       embedded[:, :extent]))
+        return torch.cat(vectors)[torch.argsort(order)]
 
-    def encode(self, input_ids, attention_mask, token_type_ids=None) -> torch.Tensor:
-        kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
+    def encode(self, input_ids, attention_mask, token_type_ids=None, inputs_embeds=None) -> torch.Tensor:
+        """One backbone call: the pooled vectors of these rows (`inputs_embeds`: their token
+        embeddings, already looked up, used instead of `input_ids`)."""
+        kwargs = {"attention_mask": attention_mask}
+        if inputs_embeds is None:
+            kwargs["input_ids"] = input_ids
+        else:
+            kwargs["inputs_embeds"] = inputs_embeds
         if token_type_ids is not None and getattr(self.model.config, "type_vocab_size", 0) > 1:
             kwargs["token_type_ids"] = token_type_ids
+        if self.pooling == "first" and first_token.supports(self.model):
+            state = first_token.first_token_state(self.model, **kwargs)
+            return self.pooler_of(state) if self.pooler else state[:, 0]
         out = self.model(**kwargs)
         if self.pooler:
             return out.pooler_output
         return pool(out.last_hidden_state, attention_mask, self.pooling)
+
+    def pooler_of(self, state: torch.Tensor) -> torch.Tensor:
+        base = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
+        return base.pooler(state)
