@@ -333,6 +333,7 @@ def test_chunk_tokens_setting():
     from rm_lab.models.backbone import CACHE_ELEMENTS, chunk_budget
 
     assert chunk_budget("auto", torch.device("cpu"), 384) == CACHE_ELEMENTS // 384 == 2048
+    assert chunk_budget("auto", torch.device("cpu"), 384, grad=True) is None  # training: whole batches
     assert chunk_budget("auto", torch.device("cuda"), 384) is None  # accelerators take whole batches
     assert chunk_budget(None, torch.device("cpu"), 384) is None
     assert chunk_budget(512, torch.device("cuda"), 384) == 512

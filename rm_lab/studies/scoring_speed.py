@@ -54,8 +54,8 @@ def test_pairs(run_dir: str | Path) -> list[dict]:
 
     from omegaconf import OmegaConf
 
-    from rm_lab.runner.build import build_data
     from rm_lab.rundir.layout import RunDir
+    from rm_lab.runner.build import build_data
 
     results = json.loads(RunDir(Path(run_dir)).results.read_text())
     data, _ = build_data(OmegaConf.create(results["config"]))

@@ -1,29 +1,35 @@
 """Throughput benchmark: `python -m rm_lab.bench [--out FILE] [overrides...]` (`make bench`).
 
-    python -m rm_lab.bench                                   # Baseline, packaged MiniLM, HH pairs
+    python -m rm_lab.bench                                   # Baseline, packaged MiniLM, HH pairs, fp32 and bf16
     python -m rm_lab.bench --pairs 600 --test-pairs 200 --out bench.json
+    python -m rm_lab.bench --precisions fp32 --no-scoring    # one training run, no scoring figures
     python -m rm_lab.bench dataset.group_by_length=false model.disable_dropout=false   # a lever off
 
-Trains and tests one real run through the runner (the same code as `python -m rm_lab`), then
-scores its test pairs through `rm_lab.load_reward_model` (the code of `python -m rm_lab.score`),
-and reports:
+Trains and tests one real run per precision (`--precisions`, default fp32 then bf16-mixed autocast)
+through the runner (the same code as `python -m rm_lab`), then scores the first run's test pairs
+through `rm_lab.load_reward_model` (the code of `python -m rm_lab.score`), and reports, for the
+first precision at the top level and for each other one under its name:
   pairs_per_s             training pairs per second (the runner's figure: validation left out)
   real_tokens_per_s       non-padding tokens per second of training
-  padded_tokens_per_s     every token the model computed on (padding included) per second
+  padded_tokens_per_s     every token of the training batches (padding included) per second
   padding_share           padding / all tokens of the training batches (same seed, same batches)
-  matmul_peak_gflops      the machine's measured fp32 matrix-multiply rate (torch.mm, n=1024)
-  percent_of_peak         training FLOPs on real tokens per second / matmul peak: 6 x (linear
+  matmul_peak_gflops      the machine's measured matrix-multiply rate in that precision's dtype
+                          (torch.mm, n=1024: fp32, or bf16 where the CPU has AMX/AVX512-BF16)
+  percent_of_peak         model FLOPs on real tokens per second / that peak: 6 x (linear
                           parameters) per token for the forward and backward passes, plus
-                          12 x layers x hidden x length for attention scores (Kaplan et al. 2020)
+                          12 x layers x hidden x length for attention scores (Kaplan et al. 2020);
+                          work the code skips (BERT's last layer beyond the first token) still counts
   test_inputs_per_s       texts scored per second by the test loop (batched)
   score_inputs_per_s      texts scored per second by the scoring code (length-sorted batches)
   score_bf16 / score_int8 the same under `--precision bf16` and `--precision int8` (CPU):
                           inputs_per_s, agreement (share of pairs whose winner is fp32's),
                           max_abs_diff (the largest reward change) and accuracy on the test pairs;
                           score_accuracy and score_median_margin are fp32's, to compare against
+  scoring                 rm_lab.score and reward_function against the plain transformers loop on
+                          the run's export (`rm_lab/studies/scoring_speed.py`), added by the command
   test_accuracy           the run's test accuracy (a faster setting must not learn worse)
-It prints one JSON object, then one table line. Defaults match the side-by-side comparison with
-TRL's RewardTrainer (max length 256, batch 16, lr 5e-5, one epoch, fp32). Timings drift on a
+It prints one JSON object, then table lines. Defaults match the side-by-side comparison with
+TRL's RewardTrainer (max length 256, batch 16, lr 5e-5, one epoch). Timings drift on a
 shared machine: compare settings in one sitting, and prefer ratios.
 """
 from __future__ import annotations
