@@ -48,7 +48,7 @@ def plain_rewards(model, tok, prompts: list[str], responses: list[str], by_lengt
     return out
 
 
-def test_pairs(run_dir: str | Path) -> list[dict]:
+def run_test_pairs(run_dir: str | Path) -> list[dict]:
     """The run's test pairs {prompt, chosen, rejected, ...}, from its datamodule rebuilt from the stored config."""
     import json
 
