@@ -6,7 +6,7 @@ import json
 import logging
 from pathlib import Path
 
-from rm_lab.studies.scoring_speed import scoring_speed, run_test_pairs
+from rm_lab.studies.scoring_speed import run_test_pairs, scoring_speed
 from rm_lab.studies.throughput import bench, table_line
 
 
@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--no-scoring", action="store_true", help="training figures only")
     args, overrides = parser.parse_known_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    result = bench(overrides, args.pairs, args.run_test_pairs, args.run_dir,
+    result = bench(overrides, args.pairs, args.test_pairs, args.run_dir,
                    precisions=tuple(p.strip() for p in args.precisions.split(",") if p.strip()),
                    scoring=not args.no_scoring)
     if not args.no_scoring:
