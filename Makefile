@@ -18,7 +18,7 @@ help:
 	@echo "make test               run the whole offline test suite (TEST_WORKERS=2 processes)"
 	@echo "make test-fast          run the offline tests not marked slow (no end-to-end training)"
 	@echo "make lint               ruff check rm_lab tests (pyflakes, import order, pyupgrade; config in pyproject.toml)"
-	@echo "make bench              pairs/s, tokens/s, padding share, % of matmul peak, scoring inputs/s (JSON + one line)"
+	@echo "make bench              training pairs/s in fp32 and bf16, % of each matmul peak, scoring against plain transformers (JSON + lines)"
 	@echo "make gpu-check          GPU: Baseline and RODOS, paper recipe, fixed steps: pairs/s, bf16 peak share, memory (TRL_PYTHON: +TRL)"
 	@echo "make bench-throughput   training throughput of the packaged MiniLM on HH-RLHF pairs (the runner's figure)"
 	@echo "make clean              remove .venv, .cache and .pytest_cache"
@@ -65,7 +65,8 @@ lint: $(STAMP)
 	$(PY) -m ruff check rm_lab tests
 
 # The benchmark: Baseline on the packaged MiniLM, 600 HH-RLHF pairs, max length 256, batch 16, lr 5e-5
-# (the side-by-side setting with TRL's RewardTrainer); one JSON object and one table line.
+# (the side-by-side setting with TRL's RewardTrainer), trained in fp32 and in bf16 autocast, then
+# scored against the plain transformers loop on its export; one JSON object and table lines.
 # A lever off, e.g.: make bench ARGS="dataset.group_by_length=false model.disable_dropout=false"
 bench: $(STAMP)
 	$(PY) -m rm_lab.bench --out bench.json $(ARGS)

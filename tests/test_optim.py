@@ -42,7 +42,7 @@ def _lrs(result, steps: int) -> list[float]:
 
 def test_the_default_config_is_adamw_and_a_linear_warmup():
     cfg = compose()
-    assert OmegaConf.to_container(cfg.optimizer) == {"_target_": "torch.optim.AdamW", "_partial_": True}
+    assert OmegaConf.to_container(cfg.optimizer) == {"_target_": "torch.optim.AdamW", "_partial_": True, "fused": True}
     assert OmegaConf.to_container(cfg.scheduler) == {"_target_": "rm_lab.methods.optim.linear_warmup",
                                                      "_partial_": True}
     choice = OptimChoice.from_config(cfg.optimizer, cfg.scheduler)

@@ -21,11 +21,12 @@ from rm_lab.data.loaders import (
     eval_loader,
     seeded_loader,
 )
+from rm_lab.eval.params import training_flops
 from rm_lab.eval.timing import EpochTimer
 from rm_lab.runner.build import build_backbone, build_data
 from rm_lab.runner.memory import memory_plan, shards
 from rm_lab.runner.preflight import CannotStart, Hub, preflight
-from rm_lab.studies.throughput import matmul_peak, table_line, training_flops
+from rm_lab.studies.throughput import matmul_peak, table_line
 
 
 def _lengths(n: int = 500, seed: int = 0) -> list[int]:
@@ -333,6 +334,7 @@ def test_chunk_tokens_setting():
     from rm_lab.models.backbone import CACHE_ELEMENTS, chunk_budget
 
     assert chunk_budget("auto", torch.device("cpu"), 384) == CACHE_ELEMENTS // 384 == 2048
+    assert chunk_budget("auto", torch.device("cpu"), 384, grad=True) is None  # training: whole batches
     assert chunk_budget("auto", torch.device("cuda"), 384) is None  # accelerators take whole batches
     assert chunk_budget(None, torch.device("cpu"), 384) is None
     assert chunk_budget(512, torch.device("cuda"), 384) == 512
@@ -340,3 +342,39 @@ def test_chunk_tokens_setting():
     for bad in ("0", "-5", "fast"):
         with pytest.raises(Exception, match="model.chunk_tokens must be auto, null or a number"):
             build_backbone(compose(["model=tiny-deberta", f"model.chunk_tokens={bad}"]))
+
+
+@pytest.mark.parametrize("head", ["pooler", "linear"])
+def test_first_token_shortcut_gives_the_whole_forward_rewards_and_gradients(head):
+    """BERT's last layer computed for the first token alone: the rewards and gradients of the
+    model's own forward pass (every token through every layer), with and without chunks."""
+    from rm_lab.models import first_token
+    from rm_lab.models.heads import RewardModel
+
+    backbone = build_backbone(compose([*BACKBONES["bert_pooler"], f"model.head={head}", "model.chunk_tokens=null"]))
+    torch.manual_seed(0)
+    model = RewardModel(backbone)
+    assert first_token.supports(model.encoder.model)
+    batch = _ragged_batch()
+    encoder = model.encoder
+
+    def plain(input_ids, attention_mask, token_type_ids=None, inputs_embeds=None):
+        out = encoder.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+        return out.pooler_output if encoder.pooler else out.last_hidden_state[:, 0]
+
+    results = {}
+    for name, chunks in (("model", None), ("shortcut", None), ("shortcut_chunked", 40)):
+        encoder.chunk_tokens = chunks
+        encoder.encode = plain if name == "model" else type(encoder).encode.__get__(encoder)
+        model.zero_grad()
+        rewards = model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+        rewards.pow(2).sum().backward()
+        results[name] = (rewards.detach(), {n: p.grad.clone() for n, p in model.named_parameters()
+                                            if p.grad is not None})
+    whole, whole_grads = results["model"]
+    for name in ("shortcut", "shortcut_chunked"):
+        rewards, grads = results[name]
+        assert torch.allclose(whole, rewards, atol=1e-5), (name, (whole - rewards).abs().max())
+        assert grads.keys() == whole_grads.keys() and len(grads) > 10
+        for key, grad in whole_grads.items():
+            assert torch.allclose(grad, grads[key], atol=1e-5), (name, key, (grad - grads[key]).abs().max())

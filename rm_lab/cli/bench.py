@@ -6,6 +6,7 @@ import json
 import logging
 from pathlib import Path
 
+from rm_lab.studies.scoring_speed import run_test_pairs, scoring_speed
 from rm_lab.studies.throughput import bench, table_line
 
 
@@ -14,10 +15,17 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--pairs", type=int, default=600, help="training pairs (default 600)")
     parser.add_argument("--test-pairs", type=int, default=200, help="test pairs (default 200)")
     parser.add_argument("--out", help="also write the JSON here")
-    parser.add_argument("--run-dir", help="where the run is written (default: a new temporary folder)")
+    parser.add_argument("--run-dir", help="where the runs are written (default: a new temporary folder)")
+    parser.add_argument("--precisions", default="fp32,bf16",
+                        help="training precisions, one run each (default fp32,bf16: the first one is scored)")
+    parser.add_argument("--no-scoring", action="store_true", help="training figures only")
     args, overrides = parser.parse_known_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    result = bench(overrides, args.pairs, args.test_pairs, args.run_dir)
+    result = bench(overrides, args.pairs, args.test_pairs, args.run_dir,
+                   precisions=tuple(p.strip() for p in args.precisions.split(",") if p.strip()),
+                   scoring=not args.no_scoring)
+    if not args.no_scoring:
+        result["scoring"] = scoring_speed(result["run_dir"], run_test_pairs(result["run_dir"]))
     text = json.dumps(result, indent=1)
     print(text)
     print(table_line(result))

@@ -219,6 +219,11 @@ class RewardScorer:
         return str(self.results.get("method"))
 
     @property
+    def reads_prompts(self) -> bool:
+        """Whether the method reads the prompts alone (a router does); others are not tokenized them twice."""
+        return not self.vectors and bool(getattr(getattr(self.module, "capabilities", None), "routes", False))
+
+    @property
     def domains(self) -> list[str]:
         return list(self.module.domains)
 
@@ -252,7 +257,7 @@ class RewardScorer:
         cols = _texts(rows, ("prompt", "chosen", "rejected"))
         first, first_types = encode_texts(self.backbone, cols["prompt"], cols["chosen"])
         second, second_types = encode_texts(self.backbone, cols["prompt"], cols["rejected"])
-        prompt = [] if self.vectors else encode_prompts(self.backbone, cols["prompt"])
+        prompt = encode_prompts(self.backbone, cols["prompt"]) if self.reads_prompts else [[]] * len(first)
         return self._score(_Units(prompt, first, first_types, second, second_types), "pair", [1] * len(first))
 
     def score_responses(self, rows: Iterable) -> list[float]:
@@ -294,7 +299,7 @@ class RewardScorer:
             by_prompt[key].append(i)
         couples = [(same[k], same[k + 1] if k + 1 < len(same) else same[k])
                    for same in by_prompt.values() for k in range(0, len(same), 2)]
-        units = _Units([] if self.vectors or not couples else prompt_ids([a for a, _ in couples]),
+        units = _Units(prompt_ids([a for a, _ in couples]) if self.reads_prompts and couples else [[]] * len(couples),
                        [ids[a] for a, _ in couples], None if types is None else [types[a] for a, _ in couples],
                        [ids[b] for _, b in couples], None if types is None else [types[b] for _, b in couples])
         rewards = [0.0] * len(keys)

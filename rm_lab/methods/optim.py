@@ -118,6 +118,11 @@ def build_optimizers(module, parameters: Iterable[torch.nn.Parameter], lr: float
         raise RuntimeError("nothing to train: every parameter is frozen")
     choice = choice_of(module)
     optimizer = choice.optimizer(params, lr=lr, weight_decay=weight_decay)
+    if getattr(optimizer, "_step_supports_amp_scaling", False):
+        # a fused optimizer (`optimizer.fused=true`) could unscale fp16 gradients inside its step;
+        # the GradScaler does it first instead, as for any optimizer, so that Lightning clips
+        # gradients under mixed precision (it refuses to where the optimizer unscales them)
+        optimizer._step_supports_amp_scaling = False
     trainer = getattr(module, "_trainer", None) if module is not None else None
     steps = (lambda: trainer.estimated_stepping_batches) if trainer is not None else None
     scheduler = build_scheduler(choice.scheduler, optimizer, warmup_steps, steps)
