@@ -60,10 +60,28 @@ def test_a_domain_reads_its_local_file_from_its_path(fixtures):
     assert sum(len(pairs) for pairs in loaded.pairs.values()) == 12
 
 
-def test_dataset_path_and_per_split_files_name_the_domains_path(fixtures):
+def test_dataset_path_names_the_domains_path(fixtures):
     cfg = compose(["dataset=shp", "dataset.path=/data/shp.jsonl"])
     with pytest.raises(InstantiationException, match=r"dataset.path is not read: .*dataset.domains.shp.path=/data/shp.jsonl"):
         instantiate(cfg.dataset, _convert_="all")
-    with pytest.raises(ValueError, match=r"`files` is not read: .*dataset.domains.hh_rlhf.path=FILE"):
-        HHRLHF(files={"train": "train.jsonl", "test": "test.jsonl"})
     assert HHRLHF(files=None).load().absent  # conf's `files: null` is fine
+
+
+def test_per_split_files_keep_their_split_and_cut_validation_from_train(fixtures, tmp_path):
+    lines = (fixtures / "shp.jsonl").read_text().splitlines(keepends=True)
+    (tmp_path / "train.jsonl").write_text("".join(lines[:8]))
+    (tmp_path / "test.jsonl").write_text("".join(lines[8:]))
+    whole = instantiate(compose(["dataset=shp", f"dataset.domains.shp.path={fixtures / 'shp.jsonl'}"]).dataset.domains.shp,
+                        _convert_="all").load()
+    cfg = compose(["dataset=shp", f"+dataset.domains.shp.files={{train: {tmp_path / 'train.jsonl'}, "
+                                  f"test: {tmp_path / 'test.jsonl'}}}", "dataset.domains.shp.hub=null"])
+    loaded = instantiate(cfg.dataset.domains.shp, _convert_="all").load()
+    test_ids = {p.id for p in instantiate(compose(["dataset=shp", f"dataset.domains.shp.path={tmp_path / 'test.jsonl'}"])
+                                          .dataset.domains.shp, _convert_="all").load().pairs["test"]}
+    assert {p.id for p in loaded.pairs["test"]} >= test_ids and len(loaded.pairs["test"]) < 12
+    assert not {p.id for p in loaded.pairs["train"] + loaded.pairs["validation"]} & {p.id for p in loaded.pairs["test"]}
+    assert sum(len(v) for v in loaded.pairs.values()) == sum(len(v) for v in whole.pairs.values())
+    with pytest.raises(ValueError, match="not both"):
+        HHRLHF(path="x.jsonl", files={"train": "a.jsonl"})
+    with pytest.raises(ValueError, match="maps splits"):
+        HHRLHF(files={"test": "a.jsonl"})

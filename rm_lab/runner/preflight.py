@@ -92,8 +92,14 @@ def _paths(value) -> list[str]:
 def domain_source(node: DictConfig, state: Hub) -> Source:
     try:
         path = node.get("path")
+        files = node.get("files")
     except Exception as err:  # a bundled sample the install lacks (${sample:...})
         return Source("bundled sample", "", f"{err}; reinstall rm_lab")
+    if files:  # per-split local files
+        paths = [p for value in files.values() for p in _paths(value)]
+        absent = [p for p in paths if not Path(p).expanduser().exists()]
+        return Source("local files", ", ".join(f"{k}: {Path(_paths(v)[0]).name}" for k, v in files.items()),
+                      f"{', '.join(absent)} does not exist" if absent else None)
     if path:
         paths = _paths(path)
         bundled = all(Path(p).resolve().is_relative_to(SAMPLES_DIR) for p in paths)

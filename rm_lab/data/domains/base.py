@@ -33,8 +33,9 @@ class Domain:
                                         validation, the rest to train
       hub:   {id, name, data_dir, revision, splits: {train: NAME, validation: NAME, test: NAME}}
              a split missing from `splits` is cut from train by group
-    `path` (dataset.domains.<domain>.path=FILE) is the one way to point a domain at local files;
-    `files` (per-split files) is refused with a message naming it.
+      files: {train: PATH, validation: PATH, test: PATH}   local rows already split, one source per
+                                        split (e.g. a benchmark's fixed test file); a split missing
+                                        is cut from train by group, as for the hub
     Local and cut splits keep each pair's group (its prompt, or what the domain groups by)
     on one side, so no test or validation prompt is seen in training.
     With neither the domain is absent (`absent_reason` says why).
@@ -49,10 +50,14 @@ class Domain:
             self.name = name
         self.hub = dict(hub) if hub else None
         self.path = path
-        if files:
-            raise ValueError(f"{self.name}: `files` is not read: give the domain its local rows with "
-                             f"dataset.domains.{self.name}.path=FILE (a file, a folder, or a list of them), "
-                             "split by test_fraction and validation_fraction")
+        self.files = {str(k): v for k, v in dict(files).items()} if files else None
+        if self.files and path:
+            raise ValueError(f"{self.name}: give either path (rows split by group) or files (rows already split "
+                             f"per split), not both")
+        unknown = sorted(set(self.files or ()) - set(SPLITS))
+        if unknown or (self.files and "train" not in self.files):
+            raise ValueError(f"{self.name}: files maps splits to local files: {{train: F, test: F}} "
+                             f"(validation optional); got {sorted(self.files)}")
         if not 0.0 < test_fraction < 1.0:
             raise ValueError(f"{self.name}: test_fraction must be in (0, 1), got {test_fraction}")
         self.test_fraction = test_fraction
@@ -132,6 +137,18 @@ class Domain:
             self._hash_split(self._local_pairs(paths, drops), result, SPLITS)
             drops.report()
             result.dropped = {"all": drops.to_dict()}
+        elif self.files:
+            result.source = "local " + ", ".join(f"{k}: {v}" for k, v in self.files.items())
+            for split in (s for s in SPLITS if s in self.files):
+                drops = DropLog(self.name, split)
+                value = self.files[split]
+                pairs = self._local_pairs([value] if isinstance(value, str) else list(value), drops)
+                if split == "train":  # the splits not given are cut from train by group
+                    self._hash_split(pairs, result, ("train", *(s for s in SPLITS[1:] if s not in self.files)))
+                else:
+                    result.pairs[split] = pairs
+                result.dropped[split] = drops.to_dict()
+                drops.report()
         elif self.hub:
             splits = dict(self.hub.get("splits") or {"train": "train", "test": "test"})
             result.source = f"hub {self.hub['id']}"
