@@ -30,21 +30,35 @@ def clock(device=None) -> float:
     return time.perf_counter()
 
 
+def batch_pairs(batch) -> int:
+    """The pairs in a training batch (its `domain` holds one gold index per pair)."""
+    domain = batch.get("domain") if hasattr(batch, "get") else None
+    return int(domain.shape[0]) if domain is not None else 0
+
+
 class EpochTimer(pl.Callback):
     """Records each training epoch's wall time in seconds (`per_epoch`), without the validation
     passes run inside it (their seconds are `validation_per_epoch`), so training throughput
-    means training alone whatever the validation set's size."""
+    means training alone whatever the validation set's size; and the pairs each epoch actually
+    trained on in this process (`pairs_per_epoch`: an epoch cut short by `max_steps` or a time
+    limit counts only the batches it ran)."""
 
     def __init__(self):
         self.per_epoch: list[float] = []
         self.validation_per_epoch: list[float] = []
+        self.pairs_per_epoch: list[int] = []
         self._start = None
         self._validation_start = None
         self._validation = 0.0
+        self._pairs = 0
 
     def on_train_epoch_start(self, trainer, pl_module):
         self._start = clock(pl_module.device)
         self._validation = 0.0
+        self._pairs = 0
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self._pairs += batch_pairs(batch)
 
     def on_validation_start(self, trainer, pl_module):
         if self._start is not None:
@@ -59,14 +73,17 @@ class EpochTimer(pl.Callback):
         if self._start is not None:
             self.per_epoch.append(clock(pl_module.device) - self._start - self._validation)
             self.validation_per_epoch.append(self._validation)
+            self.pairs_per_epoch.append(self._pairs)
             self._start = None
 
     def state_dict(self) -> dict:  # kept in checkpoints, so a resumed run reports every epoch
-        return {"per_epoch": list(self.per_epoch), "validation_per_epoch": list(self.validation_per_epoch)}
+        return {"per_epoch": list(self.per_epoch), "validation_per_epoch": list(self.validation_per_epoch),
+                "pairs_per_epoch": list(self.pairs_per_epoch)}
 
     def load_state_dict(self, state: dict) -> None:
         self.per_epoch = list(state.get("per_epoch", []))
         self.validation_per_epoch = list(state.get("validation_per_epoch", []))
+        self.pairs_per_epoch = list(state.get("pairs_per_epoch", []))
 
     @classmethod
     def attached_to(cls, trainer: pl.Trainer) -> EpochTimer | None:

@@ -77,8 +77,11 @@ class TrainTime(TypedDict, total=False):
     per_epoch_s: list[float]         # each epoch's training seconds, its validation passes left out
     validation_s: list[float]        # each epoch's validation seconds
     by_component: dict[str, float]   # wall seconds of each component's fit
-    pairs_per_s: float | None        # None for methods that fit components on parts of the data
+    pairs_per_s: float | None        # pairs_trained / the epochs' training seconds; None for methods that
+                                     # fit components on parts of the data
+    pairs_trained: int | None        # optional: pairs the epochs trained on (max_steps may end one early)
     epochs: int              # optional: epochs trained, when not the config's
+    peak_memory_bytes: int   # optional: the most memory the fits held (CPU: resident set; GPU: allocated)
 
 
 class Inference(TypedDict):

@@ -40,6 +40,7 @@ from rm_lab.core.io import is_main_process
 from rm_lab.data.datamodule import PreferenceDataModule
 from rm_lab.data.protocol import PairData
 from rm_lab.eval.best_weights import BestWeights
+from rm_lab.eval.memory import PeakMemory
 from rm_lab.eval.params import count_components
 from rm_lab.eval.rewardbench import score_results
 from rm_lab.eval.summary import accuracy_table
@@ -340,6 +341,7 @@ class Fitted:
     timer: EpochTimer
     trainers: TrainerFactory
     validation: dict
+    peak_bytes: int | None = None  # the most memory the fits held (rm_lab/eval/memory.py)
 
 
 def fit(planned: Plan, built: Built, loggers: list) -> Fitted:
@@ -351,11 +353,14 @@ def fit(planned: Plan, built: Built, loggers: list) -> Fitted:
     if cfg.get("resume"):
         module.resume_from(planned.run_dir.root)
     by_component: dict[str, float] = {}
+    peak = None
     start_s = clock(module.device)
     if cfg.train and data.num_pairs("train"):
-        by_component = module.run_training(trainers, data)
+        with PeakMemory(module.device) as watch:
+            by_component = module.run_training(trainers, data)
+        peak = watch.bytes
     total = clock(module.device) - start_s
-    return Fitted(by_component, total, timer, trainers, validation_block(cfg, module, trainers.selectors))
+    return Fitted(by_component, total, timer, trainers, validation_block(cfg, module, trainers.selectors), peak)
 
 
 @dataclass(frozen=True)
@@ -380,12 +385,19 @@ def outcome(built: Built, fitted: Fitted, tested: Tested) -> dict:
     if rewardbench := score_results(tested.accuracy):  # RewardBench subsets -> sections
         blocks["rewardbench"] = rewardbench
     timer = fitted.timer
-    train_pairs = built.data.num_pairs("train") * len(timer.per_epoch)
+    # pairs actually trained (an epoch that max_steps or a time limit cut short counts its batches),
+    # counted by each process on its own batches; epochs of an older checkpoint count whole
+    counted = timer.pairs_per_epoch[-len(timer.per_epoch):] if timer.per_epoch else []
+    whole = built.data.num_pairs("train") * (len(timer.per_epoch) - len(counted))
+    train_pairs = sum(counted) * tested.processes + whole
     single_fit = len(fitted.by_component) <= 1  # composite methods fit components on parts of the data
     blocks["train_time"] = {"total_s": fitted.total_s, "per_epoch_s": timer.per_epoch,
                             "validation_s": timer.validation_per_epoch, "by_component": fitted.by_component,
+                            "pairs_trained": train_pairs if single_fit else None,
                             "pairs_per_s": train_pairs / sum(timer.per_epoch)
                             if timer.per_epoch and single_fit else None}
+    if fitted.peak_bytes is not None:
+        blocks["train_time"]["peak_memory_bytes"] = fitted.peak_bytes
     blocks["inference"] = built.module.inference.summary()
     blocks["processes"] = tested.processes
     return blocks
