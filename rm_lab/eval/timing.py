@@ -17,6 +17,19 @@ import pytorch_lightning as pl
 import torch
 
 
+def process_age() -> float | None:
+    """Seconds since this process started (Linux: /proc/self/stat against /proc/uptime), else None."""
+    import os
+    from pathlib import Path
+
+    try:
+        start_ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def synchronize(device: torch.device | str | None) -> None:
     """Wait for the device's queued work (a no-op on the CPU)."""
     device = torch.device(device) if device is not None else None
@@ -41,7 +54,8 @@ class EpochTimer(pl.Callback):
     passes run inside it (their seconds are `validation_per_epoch`), so training throughput
     means training alone whatever the validation set's size; and the pairs each epoch actually
     trained on in this process (`pairs_per_epoch`: an epoch cut short by `max_steps` or a time
-    limit counts only the batches it ran)."""
+    limit counts only the batches it ran); `first_step_s`: the process's age when its first
+    training step ended (how long a job takes to start training: imports, data, model)."""
 
     def __init__(self):
         self.per_epoch: list[float] = []
@@ -51,6 +65,7 @@ class EpochTimer(pl.Callback):
         self._validation_start = None
         self._validation = 0.0
         self._pairs = 0
+        self.first_step_s: float | None = None
 
     def on_train_epoch_start(self, trainer, pl_module):
         self._start = clock(pl_module.device)
@@ -59,6 +74,8 @@ class EpochTimer(pl.Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         self._pairs += batch_pairs(batch)
+        if self.first_step_s is None:
+            self.first_step_s = process_age()
 
     def on_validation_start(self, trainer, pl_module):
         if self._start is not None:

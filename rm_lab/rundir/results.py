@@ -82,6 +82,7 @@ class TrainTime(TypedDict, total=False):
     pairs_trained: int | None        # optional: pairs the epochs trained on (max_steps may end one early)
     epochs: int              # optional: epochs trained, when not the config's
     peak_memory_bytes: int   # optional: the most memory the fits held (CPU: resident set; GPU: allocated)
+    first_step_s: float      # optional: seconds from the process's start to its first training step
 
 
 class Inference(TypedDict):

@@ -398,6 +398,8 @@ def outcome(built: Built, fitted: Fitted, tested: Tested) -> dict:
                             if timer.per_epoch and single_fit else None}
     if fitted.peak_bytes is not None:
         blocks["train_time"]["peak_memory_bytes"] = fitted.peak_bytes
+    if timer.first_step_s is not None:
+        blocks["train_time"]["first_step_s"] = timer.first_step_s
     blocks["inference"] = built.module.inference.summary()
     blocks["processes"] = tested.processes
     return blocks

@@ -157,3 +157,73 @@ def build(out: str | Path, scale: float = 1.0, overrides: list[str] | None = Non
 def overrides_for(files: dict[str, dict]) -> list[str]:
     """The command-line overrides that point dataset=five_domains_paper at the built files."""
     return [f"dataset.domains.{d}.path={info['path']}" for d, info in files.items()]
+
+
+# -- the benchmark: `make bench-data` ---------------------------------------------------------------
+JOB = ["++trainer.max_steps=1", "++trainer.limit_val_batches=0", "++trainer.limit_test_batches=1",
+       "++trainer.num_sanity_val_steps=0", "logger=none", "checkpoint.last=false", "++checkpoint.best=false"]
+REFERENCE = ["dataset=hh_rlhf_sample", "dataset.max_pairs.train=32", "dataset.max_pairs.validation=8",
+             "dataset.max_pairs.test=8"]
+
+
+def run_job(args: list[str], run_dir: Path) -> dict:
+    """`python -m rm_lab ARGS` in a child process stopped after one training step (one test batch):
+    its wall and CPU seconds, its peak resident memory, and its results' `first_step_s`."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    command = [sys.executable, "-m", "rm_lab", *args, *JOB, f"hydra.run.dir={run_dir}"]
+    start = time.perf_counter()
+    with open(run_dir.with_suffix(".log"), "w", encoding="utf-8") as log:
+        child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - start
+    child.returncode = os.waitstatus_to_exitcode(status)
+    results = json.loads((run_dir / "results.json").read_text()) if (run_dir / "results.json").exists() else {}
+    if child.returncode or results.get("status") != "completed":
+        raise RuntimeError(f"the job failed ({results.get('error') or f'exit code {child.returncode}'}): "
+                           f"see {run_dir.with_suffix('.log')}")
+    return {"wall_s": round(wall, 2), "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
+            "peak_rss_gb": round(usage.ru_maxrss * 1024 / 1e9, 3),
+            "first_step_s": round(results["train_time"].get("first_step_s") or float("nan"), 2),
+            "train_pairs": sum(d["pairs"]["train"] for d in results["data"].values()),
+            "pairs": {s: sum(d["pairs"][s] for d in results["data"].values()) for s in ("train", "validation", "test")}}
+
+
+def bench_data(data_dir: str | Path, scale: float = 1.0, overrides: list[str] | None = None,
+               work_dir: str | Path | None = None) -> dict:
+    """Build the paper-size files, then time two jobs of a sweep on them with an empty cache: the
+    first reads, converts, splits, leak-checks and tokenizes every pair (and caches them); the
+    second (another seed) starts from the caches. A third, small job on the bundled sample is the
+    memory reference: the first job's extra memory is its peak over that job's."""
+    import tempfile
+
+    overrides = list(overrides or [])
+    files = build(data_dir, scale)
+    root = Path(work_dir or tempfile.mkdtemp(prefix="rm_lab_bench_data_"))
+    root.mkdir(parents=True, exist_ok=True)
+    cache = root / "cache"
+    data = ["dataset=five_domains_paper", *overrides_for(files), f"paths.cache_dir={cache}"]
+    if scale != 1.0:
+        caps = paper_caps()
+        data += [f"dataset.max_pairs.{split}.{d}={max(1, round(c[split] * scale))}"
+                 for d, c in caps.items() for split in c]
+    first = run_job([*data, "seed=0", *overrides], root / "job_0")
+    second = run_job([*data, "seed=1", *overrides], root / "job_1")
+    reference = run_job([*REFERENCE, f"paths.cache_dir={root / 'cache_reference'}", *overrides], root / "reference")
+    return {"files": {d: {"path": f["path"], "copies": f["copies"]} for d, f in files.items()},
+            "first_job": first, "second_job": second, "reference_job": reference,
+            "first_job_extra_gb": round(first["peak_rss_gb"] - reference["peak_rss_gb"], 3),
+            "work_dir": str(root)}
+
+
+def summary_lines(result: dict) -> list[str]:
+    first, second = result["first_job"], result["second_job"]
+    return [f"first job: {first['train_pairs']:,} train pairs read, converted, split, leak-checked and tokenized; "
+            f"first training step at {first['first_step_s']:.1f} s (wall {first['wall_s']:.1f} s, CPU "
+            f"{first['cpu_s']:.1f} s), peak memory {first['peak_rss_gb']:.2f} GB "
+            f"({result['first_job_extra_gb']:+.2f} GB over a job on the bundled sample)",
+            f"second job (cached): first training step at {second['first_step_s']:.1f} s (wall "
+            f"{second['wall_s']:.1f} s, CPU {second['cpu_s']:.1f} s), peak memory {second['peak_rss_gb']:.2f} GB"]
