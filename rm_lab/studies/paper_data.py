@@ -23,6 +23,7 @@ with the same size request is kept).
 from __future__ import annotations
 
 import copy
+import functools
 import gzip
 import json
 import math
@@ -30,8 +31,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from rm_lab.core.config import compose
-from rm_lab.data.sources import list_files, read_file
 from rm_lab.data.pairs import DropLog
+from rm_lab.data.sources import list_files, read_file
 
 DOMAINS = ("hh_rlhf", "shp", "hellaswag", "dahoas", "oasst")
 SPLIT_FRACTIONS = ("test_fraction", "validation_fraction")
@@ -62,6 +63,7 @@ def sample_rows(domain: str) -> list[dict]:
     return [row for path in paths for file in list_files(path) for row in read_file(file, drops)]
 
 
+@functools.cache
 def _hh_pairs() -> list[tuple[str, str, str]]:
     from rm_lab.data.domains.hh_rlhf import split_dialogue
 
@@ -181,7 +183,10 @@ def run_job(args: list[str], run_dir: Path) -> dict:
         _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - start
     child.returncode = os.waitstatus_to_exitcode(status)
-    results = json.loads((run_dir / "results.json").read_text()) if (run_dir / "results.json").exists() else {}
+    from rm_lab.rundir.layout import RunDir
+
+    path = RunDir(run_dir).results
+    results = json.loads(path.read_text()) if path.exists() else {}
     if child.returncode or results.get("status") != "completed":
         raise RuntimeError(f"the job failed ({results.get('error') or f'exit code {child.returncode}'}): "
                            f"see {run_dir.with_suffix('.log')}")
