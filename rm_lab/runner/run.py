@@ -344,6 +344,13 @@ class Fitted:
     peak_bytes: int | None = None  # the most memory the fits held (rm_lab/eval/memory.py)
 
 
+def fit_device(cfg: DictConfig) -> torch.device:
+    """Where the fits train: the GPU for a GPU trainer (the module is moved there by the fit), else the CPU."""
+    accelerator = str(cfg.trainer.get("accelerator", "cpu"))
+    gpu = accelerator in ("gpu", "cuda", "auto") and torch.cuda.is_available()
+    return torch.device("cuda") if gpu else torch.device("cpu")
+
+
 def fit(planned: Plan, built: Built, loggers: list) -> Fitted:
     """The method's fits (resume=true: from where an interrupted attempt stopped), each selected
     on its validation pairs; `validation`: results.json `validation`."""
@@ -356,7 +363,7 @@ def fit(planned: Plan, built: Built, loggers: list) -> Fitted:
     peak = None
     start_s = clock(module.device)
     if cfg.train and data.num_pairs("train"):
-        with PeakMemory(module.device) as watch:
+        with PeakMemory(fit_device(cfg)) as watch:
             by_component = module.run_training(trainers, data)
         peak = watch.bytes
     total = clock(module.device) - start_s
