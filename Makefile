@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # pytest-xdist processes for make test and test-fast (TEST_WORKERS=1: one process)
 TEST_WORKERS ?= 2
 
-.PHONY: venv run test test-fast lint sweep bench bench-throughput gpu-check clean help
+.PHONY: venv run test test-fast lint sweep bench bench-data bench-throughput gpu-check clean help
 
 help:
 	@echo "make venv               create .venv: $(TORCH_SPEC), the package (editable), the packaged MiniLM and SmolLM2"
@@ -20,6 +20,7 @@ help:
 	@echo "make lint               ruff check rm_lab tests (pyflakes, import order, pyupgrade; config in pyproject.toml)"
 	@echo "make bench              training pairs/s in fp32 and bf16, % of each matmul peak, scoring against plain transformers (JSON + lines)"
 	@echo "make gpu-check          GPU: Baseline and RODOS, paper recipe, fixed steps: pairs/s, bf16 peak share, memory (TRL_PYTHON: +TRL)"
+	@echo "make bench-data         paper-size data (~140,000 pairs): first job's seconds and peak memory, the cached second job's seconds"
 	@echo "make bench-throughput   training throughput of the packaged MiniLM on HH-RLHF pairs (the runner's figure)"
 	@echo "make clean              remove .venv, .cache and .pytest_cache"
 	@echo "make base-model-report  offline base-model sweep and its analysis into reports/base_model_offline/ (SYNTHETIC benchmarks)"
@@ -77,6 +78,11 @@ bench: $(STAMP)
 # one H100. On a CPU: make gpu-check ARGS="--model tiny-deberta --steps 2 --batch 4 --max-length 64"
 gpu-check: $(STAMP)
 	$(PY) -m rm_lab.gpu_check $(ARGS)
+
+# Paper-size data: the five domains at the router paper's sizes built from the bundled samples
+# (.cache/rm_lab/paper_data), two jobs of a sweep on them from an empty cache (JSON + two lines).
+bench-data: $(STAMP)
+	$(PY) -m rm_lab.cli.bench_data --out bench_data.json $(ARGS)
 
 # Training throughput of the packaged MiniLM on HH-RLHF pairs (max length 256, batch 16).
 bench-throughput: $(STAMP)

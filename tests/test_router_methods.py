@@ -50,6 +50,9 @@ def test_rodos_trains_each_component_and_reports_router_figures(make_cfg, tmp_pa
     assert router["accuracy"] == pytest.approx(matrix.trace().item() / 18)
     assert results["oracle_accuracy"]["n"] == 18
     assert set(results["components"]["epoch_s"]) == set(results["train_time"]["by_component"])
+    peaks = results["components"]["peak_memory_bytes"]  # each component's fit, measured
+    assert set(peaks) == set(results["train_time"]["by_component"]) and all(v > 0 for v in peaks.values())
+    assert results["train_time"]["peak_memory_bytes"] >= max(peaks.values())
     table = capsys.readouterr().out
     assert "router accuracy" in table and "| gold \\ routed | hh_rlhf | hellaswag | oasst |" in table
     manifest = json.loads((tmp_path / "run" / "components" / "manifest.json").read_text())

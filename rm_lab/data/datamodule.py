@@ -6,8 +6,10 @@ forward pass. Methods use it through the `PairData` protocol (rm_lab/data/protoc
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
+import os
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,12 +23,14 @@ from rm_lab.core.errors import NoPairsError
 from rm_lab.data.batch import PairBatch, pair_batch
 from rm_lab.data.domains.base import SPLITS, Domain, DomainSplits
 from rm_lab.data.loaders import GROUP_WINDOW, DomainSubset, eval_loader, seeded_loader
+from rm_lab.data.pair_cache import PairCache
 from rm_lab.data.pairs import PAIR_FIELDS, Pair, sample_pairs
 from rm_lab.data.render import check_format, encode, encode_prompt
 
 log = logging.getLogger(__name__)
 
-TOKEN_FORMAT = "5"  # bump when _tokenize() changes what it writes, so old caches are not reused
+TOKEN_FORMAT = "5"  # bump when tokenize_pairs() changes what it writes, so old caches are not reused
+PARALLEL_ROWS = 4000  # a split with fewer pairs is tokenized in this process (workers cost more than they save)
 
 
 def check_caps(max_pairs: dict, domains: list[str]) -> None:
@@ -63,12 +67,50 @@ def expand_domains(domains: dict[str, Domain]) -> dict[str, Domain]:
     return out
 
 
+def tokenize_pairs(batch: dict, tokenizer, input_format: str, max_length: int, domain_names: tuple[str, ...]) -> dict:
+    """A batch of pair rows -> token ids: (prompt, response) through `rm_lab.data.render.encode`
+    in the attached input format; `prompt_input_ids` (routers) through `encode_prompt`: the
+    prompt text as it is for pair, the prompt's turns with the template's generation prompt for
+    chat. A plain function of its arguments, so worker processes can run it."""
+    out = {}
+    for side in ("chosen", "rejected"):
+        enc = encode(tokenizer, batch["prompt"], batch[side], input_format, max_length)
+        out[f"{side}_input_ids"] = enc["input_ids"]
+        if "token_type_ids" in enc:
+            out[f"{side}_token_type_ids"] = enc["token_type_ids"]
+    prompts = encode_prompt(tokenizer, batch["prompt"], input_format, max_length)
+    out["prompt_input_ids"] = prompts["input_ids"]
+    index = {d: i for i, d in enumerate(domain_names)}
+    out["domain_idx"] = [index[d] for d in batch["domain"]]
+    out["length"] = [max(len(c), len(r)) for c, r in zip(out["chosen_input_ids"], out["rejected_input_ids"])]
+    return out
+
+
+def pair_table(pairs: list[Pair]) -> datasets.Dataset:
+    """Pairs as an Arrow table, column by column (no per-row dicts)."""
+    if not pairs:
+        return datasets.Dataset.from_dict({k: [] for k in PAIR_FIELDS})
+    return datasets.Dataset.from_dict({f: [getattr(p, f) for p in pairs] for f in PAIR_FIELDS})
+
+
+def write_table(table: datasets.Dataset, path: str) -> datasets.Dataset:
+    """`table` written to `path` (atomically) and read back memory-mapped."""
+    from datasets.arrow_writer import ArrowWriter
+
+    tmp = f"{path}.{os.getpid()}.tmp"
+    writer = ArrowWriter(path=tmp)
+    writer.write_table(table.flatten_indices().data.table if table._indices is not None else table.data.table)
+    writer.finalize()
+    os.replace(tmp, path)
+    return datasets.Dataset.from_file(path)
+
+
 class PreferenceDataModule(pl.LightningDataModule):
     def __init__(self, domains: dict[str, Domain], name: str = "dataset",
                  max_pairs: dict | None = None, batch_size: int = 16, eval_batch_size: int = 32,
                  num_workers: int = 0, cache_dir: str | None = ".cache/rm_lab", path=None,
                  data_seed: int = 0, group_by_length: bool = True, group_window: int = GROUP_WINDOW,
-                 pad_to_multiple_of: int | None = None):
+                 pad_to_multiple_of: int | None = None, tokenize_processes: int | None = 2):
         super().__init__()
         if not domains:
             raise ValueError("dataset.domains is empty: configure at least one domain")
@@ -96,7 +138,10 @@ class PreferenceDataModule(pl.LightningDataModule):
             raise ValueError(f"dataset.pad_to_multiple_of must be null or an integer >= 1, got {pad_to_multiple_of!r}")
         self.pad_to_multiple_of = pad_to_multiple_of
         self.cache_dir = Path(cache_dir) if cache_dir else None
+        self.tokenize_processes = tokenize_processes
         self.splits: dict[str, DomainSplits] = {}
+        self.available: dict[str, dict[str, int]] = {}
+        self._counts: dict | None = None
         self.pairs: dict[str, list[Pair]] = {}
         self.tokenized: dict[str, datasets.Dataset] = {}
         self.tokenizer = None
@@ -119,27 +164,50 @@ class PreferenceDataModule(pl.LightningDataModule):
         return {}
 
     def load_pairs(self) -> None:
-        """Read and convert every domain; fails fast on an unreachable hub or missing file."""
+        """Read and convert every domain; fails fast on an unreachable hub or missing file. Local
+        files are read once: the pairs they give are cached, keyed by their content
+        (rm_lab/data/pair_cache.py), so the next job with the same files and settings starts at once."""
         if self.pairs:
             return
-        for name, domain in self.domains.items():
-            self.splits[name] = domain.load()
-        for split in SPLITS:
-            self.pairs[split] = [p for d in self.domain_names for p in sample_pairs(
-                self.splits[d].pairs[split], self.cap(split, d), f"{self.data_seed}:{d}:{split}")]
-            for d in self.domain_names:
-                have, cap = len(self.splits[d].pairs[split]), self.cap(split, d)
-                if cap and have < cap and not self.splits[d].absent:
-                    log.warning("domain %s, %s split: %d pairs available, fewer than its cap of %d; "
-                                "using all of them", d, split, have, cap)
+        cache = PairCache.of(self.cache_dir, self.name, self.domains, self.max_pairs, self.data_seed)
+        if cache is not None and cache.exists():
+            self._load_cached(cache)
+        else:
+            self._read_domains()
+            if cache is not None:
+                cache.save({d: {"source": s.source, "absent": s.absent, "dropped": s.dropped,
+                                "available": self.available[d]} for d, s in self.splits.items()}, self.pairs)
         if not self.pairs["train"] and not self.pairs["test"]:
             raise self.no_pairs()
+        counts = self.counts()
         for name in self.domain_names:
             s = self.splits[name]
             if s.absent:
                 log.warning("domain %s is absent: %s", name, s.absent)
             else:
-                log.info("domain %s: %s", name, self.counts()[name])
+                log.info("domain %s: %s", name, counts[name])
+
+    def _read_domains(self) -> None:
+        for name, domain in self.domains.items():
+            self.splits[name] = domain.load()
+        self.available = {d: {split: len(self.splits[d].pairs[split]) for split in SPLITS} for d in self.domain_names}
+        for split in SPLITS:
+            self.pairs[split] = [p for d in self.domain_names for p in sample_pairs(
+                self.splits[d].pairs[split], self.cap(split, d), f"{self.data_seed}:{d}:{split}")]
+            for d in self.domain_names:
+                have, cap = self.available[d][split], self.cap(split, d)
+                if cap and have < cap and not self.splits[d].absent:
+                    log.warning("domain %s, %s split: %d pairs available, fewer than its cap of %d; "
+                                "using all of them", d, split, have, cap)
+
+    def _load_cached(self, cache: PairCache) -> None:
+        meta, self.pairs = cache.load()
+        log.info("pairs of %s read from the cache %s", self.name, cache.folder)
+        for name in self.domain_names:
+            info = meta[name]
+            used = {split: [p for p in self.pairs[split] if p.domain == name] for split in SPLITS}
+            self.splits[name] = DomainSplits(name, used, info["dropped"], info["source"], info["absent"])
+            self.available[name] = dict(info["available"])
 
     def no_pairs(self) -> NoPairsError:
         """The error for a dataset without a train or test pair: why each domain gave none (absent,
@@ -166,21 +234,29 @@ class PreferenceDataModule(pl.LightningDataModule):
     def counts(self) -> dict:
         """Per domain: pairs used and available per split, where the used pairs came from
         (`composition`: file or hub subset), test pairs whose prompt is also a train prompt
-        (`test_prompts_in_train`), dropped rows, source."""
+        (`test_prompts_in_train`, by hashing the train prompts once), dropped rows, source.
+        Computed once (the pairs never change after loading)."""
+        if self._counts is not None:
+            return self._counts
+        used: dict[str, dict[str, list[Pair]]] = {d: {split: [] for split in SPLITS} for d in self.domain_names}
+        for split in SPLITS:
+            for p in self.pairs[split]:
+                used[p.domain][split].append(p)
         out = {}
         for name in self.domain_names:
             s = self.splits[name]
-            used = {split: [p for p in self.pairs[split] if p.domain == name] for split in SPLITS}
-            train_prompts = {p.prompt for p in used["train"]}
+            train_prompts = {p.prompt for p in used[name]["train"]}
             out[name] = {
                 "source": s.source, "absent": s.absent,
-                "pairs": {split: len(used[split]) for split in SPLITS},
-                "available": {split: len(s.pairs.get(split, [])) for split in SPLITS},
-                "composition": {split: dict(Counter(p.source or "unknown" for p in used[split]))
+                "pairs": {split: len(used[name][split]) for split in SPLITS},
+                "available": dict(self.available.get(name) or
+                                  {split: len(s.pairs.get(split, [])) for split in SPLITS}),
+                "composition": {split: dict(Counter(p.source or "unknown" for p in used[name][split]))
                                 for split in SPLITS},
-                "test_prompts_in_train": sum(p.prompt in train_prompts for p in used["test"]),
+                "test_prompts_in_train": sum(p.prompt in train_prompts for p in used[name]["test"]),
                 "dropped": s.dropped,
             }
+        self._counts = out
         return out
 
     # -- tokens ----------------------------------------------------------------------------
@@ -211,37 +287,30 @@ class PreferenceDataModule(pl.LightningDataModule):
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         return str(self.cache_dir / f"tokens-{split}-{key.hexdigest()[:20]}.arrow")
 
-    def _tokenize(self, batch: dict) -> dict:
-        """(prompt, response) through `rm_lab.data.render.encode` in the attached input format;
-        `prompt_input_ids` (routers) through `encode_prompt`: the prompt text as it is for pair,
-        the prompt's turns with the template's generation prompt for chat."""
-        out = {}
-        for side in ("chosen", "rejected"):
-            enc = encode(self.tokenizer, batch["prompt"], batch[side], self.input_format, self.max_length)
-            out[f"{side}_input_ids"] = enc["input_ids"]
-            if "token_type_ids" in enc:
-                out[f"{side}_token_type_ids"] = enc["token_type_ids"]
-        prompts = encode_prompt(self.tokenizer, batch["prompt"], self.input_format, self.max_length)
-        out["prompt_input_ids"] = prompts["input_ids"]
-        out["domain_idx"] = [self.domain_names.index(d) for d in batch["domain"]]
-        out["length"] = [max(len(c), len(r)) for c, r in zip(out["chosen_input_ids"], out["rejected_input_ids"])]
-        return out
-
     def setup(self, stage: str | None = None) -> None:
+        """Each split tokenized once (batched fast-tokenizer calls; `tokenize_processes` worker
+        processes for a large split) and cached under `cache_dir`, keyed by the tokenizer, the
+        length limit, the input format and the split's pair ids; a cached split is read back
+        memory-mapped, without building its table again."""
         self.load_pairs()
         if self.tokenizer is None:
             raise RuntimeError("attach_tokenizer() must be called before setup()")
+        tokenize = functools.partial(tokenize_pairs, tokenizer=self.tokenizer, input_format=self.input_format,
+                                     max_length=self.max_length, domain_names=tuple(self.domain_names))
         for split in SPLITS:
             if split in self.tokenized:
                 continue
-            rows = [p.to_dict() for p in self.pairs[split]]
-            table = datasets.Dataset.from_list(rows) if rows else datasets.Dataset.from_dict(
-                {k: [] for k in PAIR_FIELDS})
-            self.tokenized[split] = table.map(
-                self._tokenize, batched=True, remove_columns=["prompt", "chosen", "rejected"],
-                cache_file_name=self._cache_file(split), load_from_cache_file=True,
-                desc=f"tokenizing {split}",
-            )
+            cache = self._cache_file(split)
+            if cache is not None and os.path.exists(cache):
+                self.tokenized[split] = datasets.Dataset.from_file(cache)
+                continue
+            pairs = self.pairs[split]
+            parallel = (self.tokenize_processes or 0) > 1 and len(pairs) >= PARALLEL_ROWS
+            table = pair_table(pairs).map(tokenize, batched=True, remove_columns=["prompt", "chosen", "rejected"],
+                                          num_proc=self.tokenize_processes if parallel else None,
+                                          load_from_cache_file=False, keep_in_memory=True,
+                                          desc=f"tokenizing {split}")
+            self.tokenized[split] = write_table(table, cache) if cache is not None else table
 
     def sequences(self, split: str) -> tuple[list[list[int]], list[list[int]] | None]:
         """A split's token ids: its chosen sequences, then its rejected ones (and token types)."""

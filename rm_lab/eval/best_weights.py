@@ -3,7 +3,8 @@
 `BestWeights(monitor)` reads the fit's validation metric after every validation pass (one per
 epoch), keeps the history and a CPU copy of the trainable weights at the best value, and, with
 `restore=True` (`test_on: best`), puts those weights back when the fit ends, so the test set
-is scored with the epoch that validated best. Composite methods get one per component, each
+is scored with the epoch that validated best; the copy is dropped then (a composite's parts
+would otherwise each keep one). Composite methods get one per component, each
 selected on its own validation data.
 
     trainer = Trainer(callbacks=[BestWeights("val/accuracy/average")], ...)
@@ -21,6 +22,7 @@ class BestWeights(pl.Callback):
         self.best: float | None = None
         self.best_epoch: int | None = None
         self._weights: dict[str, torch.Tensor] | None = None
+        self.restored = False
 
     def on_validation_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         value = trainer.callback_metrics.get(self.monitor)
@@ -34,12 +36,14 @@ class BestWeights(pl.Callback):
                              for name, p in module.named_parameters() if p.requires_grad}
 
     def on_fit_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-        if not (self.restore and self._weights):
+        weights, self._weights = self._weights, None  # a finished fit's copy is not kept
+        if not (self.restore and weights):
             return
         params = dict(module.named_parameters())
         with torch.no_grad():
-            for name, saved in self._weights.items():
+            for name, saved in weights.items():
                 params[name].copy_(saved.to(params[name].device))
+        self.restored = True
 
     @property
     def state_key(self) -> str:
@@ -54,4 +58,4 @@ class BestWeights(pl.Callback):
 
     def summary(self) -> dict:
         return {"monitor": self.monitor, "epochs": self.history, "best_epoch": self.best_epoch,
-                "best_accuracy": self.best, "restored": bool(self.restore and self._weights)}
+                "best_accuracy": self.best, "restored": self.restored}

@@ -17,6 +17,19 @@ import pytorch_lightning as pl
 import torch
 
 
+def process_age() -> float | None:
+    """Seconds since this process started (Linux: /proc/self/stat against /proc/uptime), else None."""
+    import os
+    from pathlib import Path
+
+    try:
+        start_ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def synchronize(device: torch.device | str | None) -> None:
     """Wait for the device's queued work (a no-op on the CPU)."""
     device = torch.device(device) if device is not None else None
@@ -30,31 +43,44 @@ def clock(device=None) -> float:
     return time.perf_counter()
 
 
+def batch_pairs(batch) -> int:
+    """The pairs in a training batch (its `domain` holds one gold index per pair)."""
+    domain = batch.get("domain") if hasattr(batch, "get") else None
+    return int(domain.shape[0]) if domain is not None else 0
+
+
 class EpochTimer(pl.Callback):
     """Records each training epoch's wall time in seconds (`per_epoch`), without the validation
     passes run inside it (their seconds are `validation_per_epoch`), so training throughput
-    means training alone whatever the validation set's size. Each epoch is tagged with the
-    `component` being fitted when it ran (set before each fit; composite methods fit one part
-    after another with the same timer), so `by_component()` gives each part's one-epoch time.
-    Its state is kept in checkpoints: a resumed fit lists every epoch, and the epoch it resumed in
-    counts the seconds trained before the checkpoint plus those after the resume (Lightning does
-    not start that epoch again)."""
+    means training alone whatever the validation set's size; and the pairs each epoch actually
+    trained on in this process (`pairs_per_epoch`: an epoch cut short by `max_steps` or a time
+    limit counts only the batches it ran); `first_step_s`: the process's age when its first
+    training step ended (how long a job takes to start training: imports, data, model).
+    Each epoch is tagged with the `component` being fitted when it ran (set before each fit;
+    composite methods fit one part after another with the same timer), so `by_component()` gives
+    each part's one-epoch time. Its state is kept in checkpoints: a resumed fit lists every epoch,
+    and the epoch it resumed in counts the seconds and pairs trained before the checkpoint plus
+    those after the resume (Lightning does not start that epoch again)."""
 
     def __init__(self, component: str = "reward_model"):
         self.per_epoch: list[float] = []
         self.validation_per_epoch: list[float] = []
+        self.pairs_per_epoch: list[int] = []
         self.components: list[str] = []   # the component each epoch trained
         self.component = component
+        self.first_step_s: float | None = None
         self._start = None
         self._validation_start = None
         self._validation = 0.0
-        self._carried = (0.0, 0.0)  # (training, validation) seconds of the epoch a checkpoint was taken in
+        self._pairs = 0
+        self._carried = (0.0, 0.0, 0)  # (training s, validation s, pairs) of the epoch a checkpoint was taken in
 
     def _begin(self, pl_module) -> None:
-        trained, validated = self._carried
+        trained, validated, pairs = self._carried
         self._start = clock(pl_module.device) - trained
         self._validation = validated
-        self._carried = (0.0, 0.0)
+        self._pairs = pairs
+        self._carried = (0.0, 0.0, 0)
 
     def on_train_epoch_start(self, trainer, pl_module):
         self._begin(pl_module)
@@ -62,6 +88,11 @@ class EpochTimer(pl.Callback):
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         if self._start is None:  # a fit resumed in the middle of an epoch
             self._begin(pl_module)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self._pairs += batch_pairs(batch)
+        if self.first_step_s is None:
+            self.first_step_s = process_age()
 
     def on_validation_start(self, trainer, pl_module):
         if self._start is not None:
@@ -76,6 +107,7 @@ class EpochTimer(pl.Callback):
         if self._start is not None:
             self.per_epoch.append(clock(pl_module.device) - self._start - self._validation)
             self.validation_per_epoch.append(self._validation)
+            self.pairs_per_epoch.append(self._pairs)
             self.components.append(self.component)
             self._start = None
 
@@ -91,18 +123,21 @@ class EpochTimer(pl.Callback):
                 {k: sum(v) / len(v) for k, v in validation.items()})
 
     def state_dict(self) -> dict:  # kept in checkpoints, so a resumed run reports every epoch
-        trained = time.perf_counter() - self._start - self._validation if self._start is not None else 0.0
+        running = self._start is not None
+        trained = time.perf_counter() - self._start - self._validation if running else 0.0
         return {"per_epoch": list(self.per_epoch), "validation_per_epoch": list(self.validation_per_epoch),
-                "components": list(self.components),
-                "current_epoch_s": [trained, self._validation if self._start is not None else 0.0]}
+                "pairs_per_epoch": list(self.pairs_per_epoch), "components": list(self.components),
+                "current_epoch_s": [trained, self._validation if running else 0.0],
+                "current_epoch_pairs": self._pairs if running else 0}
 
     def load_state_dict(self, state: dict) -> None:
         self.per_epoch = list(state.get("per_epoch", []))
         self.validation_per_epoch = list(state.get("validation_per_epoch", []))
+        self.pairs_per_epoch = list(state.get("pairs_per_epoch", []))
         components = list(state.get("components", []))
         self.components = components + [self.component] * (len(self.per_epoch) - len(components))
         trained, validated = state.get("current_epoch_s", [0.0, 0.0])
-        self._carried = (float(trained) + float(validated), float(validated))
+        self._carried = (float(trained) + float(validated), float(validated), int(state.get("current_epoch_pairs", 0)))
         self._start = None
 
     @classmethod

@@ -10,8 +10,11 @@ the fit, a `RewardFit` or `RouterFit` from rm_lab/methods/fitting.py, and the da
 trains on; a part without pairs is skipped) and from its own seed, derived from the run's
 seed and the part's position: a part trains the same whichever parts ran before it, so a
 resumed run that skips finished parts trains the rest exactly as before. Each fit gets a fresh
-trainer from `make_trainer(monitor=..., component=...)` (the runner's) and is timed by
-`rm_lab.eval.timing.timed_fit`.
+trainer from `make_trainer(monitor=..., component=...)` (the runner's), is timed by
+`rm_lab.eval.timing.timed_fit` and its peak memory measured (`rm_lab.eval.memory.PeakMemory`);
+when it ends, its training state (optimizer, scheduler, gradients, the trainer and its links) is
+freed before the next part starts (rm_lab/methods/release.py), so memory does not climb part
+after part: the run's peak is its largest part's.
 """
 from __future__ import annotations
 
@@ -22,19 +25,24 @@ from pathlib import Path
 import pytorch_lightning as pl
 
 from rm_lab.data.protocol import PairData
+from rm_lab.eval.memory import PeakMemory
 from rm_lab.eval.timing import FitTime, timed_fit
 from rm_lab.methods.component_plan import ComponentPlan
+from rm_lab.methods.release import collect, release_fit
 
 ComponentFit = Callable[[str, PairData], "tuple[pl.LightningModule, PairData]"]
 
 
 @dataclass(frozen=True)
 class FittedComponent:
-    """One part's finished fit: its time and the run folder its trainer wrote into."""
+    """One part's finished fit: its time, the run folder its trainer wrote into and the peak
+    memory its fit reached (bytes: the process's resident set on a CPU, allocated CUDA memory
+    on a GPU; rm_lab/eval/memory.py)."""
 
     name: str
     time: FitTime
     run_dir: Path
+    peak_bytes: int | None = None
 
 
 class FitSchedule:
@@ -55,4 +63,11 @@ class FitSchedule:
             if not len(part):
                 continue
             trainer = make_trainer(monitor=fit.monitor, component=name)
-            yield FittedComponent(name, timed_fit(trainer, fit, part, device), Path(trainer.default_root_dir))
+            root = trainer.strategy.root_device  # where the part trains (the composite stays on the CPU)
+            with PeakMemory(root) as peak:
+                time = timed_fit(trainer, fit, part, root)
+            run_dir = Path(trainer.default_root_dir)
+            release_fit(trainer, fit, part)  # the next part starts from the memory this one started from
+            del trainer, fit, part
+            collect(root)
+            yield FittedComponent(name, time, run_dir, peak.bytes)

@@ -56,6 +56,7 @@ class RoutedRewardModule(RewardModule):
         self.plan = ComponentPlan.train_all([ROUTER, *(reward_component(d) for d in self.domains)])
         self.components_dir: str | None = None
         self.epoch_seconds: dict[str, float] = {}
+        self.peak_memory: dict[str, int | None] = {}
         self.confusion = RouterConfusion(self.domains)
         self.oracle_accuracy = PairwiseAccuracy(self.domains)
         self.forced_routes = None  # a callable(batch) -> domain indices, to bypass the router
@@ -180,6 +181,7 @@ class RoutedRewardModule(RewardModule):
             by_component[done.name] = done.time.wall_s
             # pure epoch time (the fit's wall time also holds Lightning's per-fit setup)
             self.epoch_seconds[done.name] = done.time.epoch_s
+            self.peak_memory[done.name] = done.peak_bytes
             run_dir = done.run_dir
             if store:  # stored as soon as it is done: a resume skips it
                 self.store_components(run_dir, [done.name])
@@ -232,7 +234,8 @@ class RoutedRewardModule(RewardModule):
         out = {"router": router,
                "components": {"trained": plan["trained"], "reused": plan["reused"],
                               "reused_from": plan["reused_from"], "stored_in": self.components_dir,
-                              "resumed": plan["resumed"], "epoch_s": dict(self.epoch_seconds)}}
+                              "resumed": plan["resumed"], "epoch_s": dict(self.epoch_seconds),
+                              "peak_memory_bytes": dict(self.peak_memory)}}
         if self.oracle:
             out["oracle_accuracy"] = self.oracle_accuracy.compute()
         return out

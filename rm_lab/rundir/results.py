@@ -79,8 +79,12 @@ class TrainTime(TypedDict, total=False):
     by_component: dict[str, float]   # wall seconds of each component's fit
     epoch_s_by_component: dict[str, float]       # one epoch of each component's training, validation left out
     validation_s_by_component: dict[str, float]  # validation seconds per epoch of each component's fit
-    pairs_per_s: float | None        # None for methods that fit components on parts of the data
+    pairs_per_s: float | None        # pairs_trained / the epochs' training seconds; None for methods that
+                                     # fit components on parts of the data
+    pairs_trained: int | None        # optional: pairs the epochs trained on (max_steps may end one early)
     epochs: int              # optional: epochs trained, when not the config's
+    peak_memory_bytes: int   # optional: the most memory the fits held (CPU: resident set; GPU: allocated)
+    first_step_s: float      # optional: seconds from the process's start to its first training step
 
 
 class Inference(TypedDict):

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytorch_lightning as pl
+import torch
 from omegaconf import DictConfig, OmegaConf
 
 from rm_lab.core.checks import check_values
@@ -48,6 +49,7 @@ from rm_lab.core.safe_weights import load_weights
 from rm_lab.data.datamodule import PreferenceDataModule
 from rm_lab.data.protocol import PairData
 from rm_lab.eval.best_weights import BestWeights
+from rm_lab.eval.memory import PeakMemory
 from rm_lab.eval.params import count_components
 from rm_lab.eval.rewardbench import score_results
 from rm_lab.eval.rewardbench2 import score_pairs
@@ -384,6 +386,14 @@ class Fitted:
     timer: EpochTimer
     trainers: TrainerFactory
     validation: dict
+    peak_bytes: int | None = None  # the most memory the fits held (rm_lab/eval/memory.py)
+
+
+def fit_device(cfg: DictConfig) -> torch.device:
+    """Where the fits train: the GPU for a GPU trainer (the module is moved there by the fit), else the CPU."""
+    accelerator = str(cfg.trainer.get("accelerator", "cpu"))
+    gpu = accelerator in ("gpu", "cuda", "auto") and torch.cuda.is_available()
+    return torch.device("cuda") if gpu else torch.device("cpu")
 
 
 def fit(planned: Plan, built: Built, loggers: list) -> Fitted:
@@ -395,11 +405,14 @@ def fit(planned: Plan, built: Built, loggers: list) -> Fitted:
     if cfg.get("resume"):
         module.resume_from(planned.run_dir.root)
     by_component: dict[str, float] = {}
+    peak = None
     start_s = clock(module.device)
     if cfg.train and data.num_pairs("train"):
-        by_component = module.run_training(trainers, data)
+        with PeakMemory(fit_device(cfg)) as watch:
+            by_component = module.run_training(trainers, data)
+        peak = watch.bytes
     total = clock(module.device) - start_s
-    return Fitted(by_component, total, timer, trainers, validation_block(cfg, module, trainers.selectors))
+    return Fitted(by_component, total, timer, trainers, validation_block(cfg, module, trainers.selectors), peak)
 
 
 @dataclass(frozen=True)
@@ -426,14 +439,23 @@ def outcome(built: Built, fitted: Fitted, tested: Tested) -> dict:
     if rewardbench2 := score_pairs(built.module.test_pair_rewards):  # RewardBench 2 pairs -> rows -> subsets
         blocks["rewardbench2"] = rewardbench2
     timer = fitted.timer
-    train_pairs = built.data.num_pairs("train") * len(timer.per_epoch)
+    # pairs actually trained (an epoch that max_steps or a time limit cut short counts its batches),
+    # counted by each process on its own batches; epochs of an older checkpoint count whole
+    counted = timer.pairs_per_epoch[-len(timer.per_epoch):] if timer.per_epoch else []
+    whole = built.data.num_pairs("train") * (len(timer.per_epoch) - len(counted))
+    train_pairs = sum(counted) * tested.processes + whole
     single_fit = len(fitted.by_component) <= 1  # composite methods fit components on parts of the data
     epoch_s, validation_s = timer.by_component()
     blocks["train_time"] = {"total_s": fitted.total_s, "per_epoch_s": timer.per_epoch,
                             "validation_s": timer.validation_per_epoch, "by_component": fitted.by_component,
                             "epoch_s_by_component": epoch_s, "validation_s_by_component": validation_s,
+                            "pairs_trained": train_pairs if single_fit else None,
                             "pairs_per_s": train_pairs / sum(timer.per_epoch)
                             if timer.per_epoch and single_fit else None}
+    if fitted.peak_bytes is not None:
+        blocks["train_time"]["peak_memory_bytes"] = fitted.peak_bytes
+    if timer.first_step_s is not None:
+        blocks["train_time"]["first_step_s"] = timer.first_step_s
     blocks["inference"] = built.module.inference.summary()
     blocks["processes"] = tested.processes
     return blocks

@@ -1,0 +1,76 @@
+"""Pairs and tokens are read once: the second datamodule over the same files starts from the caches,
+with the same pairs, counts and tokens; parallel tokenizing gives the tokens of one process."""
+from __future__ import annotations
+
+import gzip
+import shutil
+
+import rm_lab.data.datamodule as datamodule
+from rm_lab.core.config import sample_path
+from rm_lab.data.pair_cache import PairCache
+from rm_lab.runner.build import build_data
+from rm_lab.studies.paper_data import DOMAINS, base_rows, copies
+
+ONE_DOMAIN = ["dataset=hh_rlhf", "dataset.max_pairs.train=40", "dataset.max_pairs.validation=8",
+              "dataset.max_pairs.test=8"]
+
+
+def _cache(dm) -> PairCache:
+    return PairCache.of(dm.cache_dir, dm.name, dm.domains, dm.max_pairs, dm.data_seed)
+
+
+def _tables(dm) -> dict:
+    return {split: table.to_dict() for split, table in dm.tokenized.items()}
+
+
+def test_a_second_datamodule_reads_pairs_and_tokens_from_the_caches(make_cfg, tmp_path, monkeypatch):
+    local = tmp_path / "hh.jsonl.gz"
+    shutil.copy(sample_path("hh_rlhf/harmless-base-test.jsonl.gz"), local)
+    cfg = make_cfg(*ONE_DOMAIN, f"dataset.domains.hh_rlhf.path={local}")
+    first, _ = build_data(cfg)
+    cache = _cache(first)
+    assert cache is not None and cache.exists()
+
+    def unread(*args, **kwargs):
+        raise AssertionError("the second datamodule read the files again")
+
+    monkeypatch.setattr(datamodule.PreferenceDataModule, "_read_domains", unread)
+    second, _ = build_data(cfg)
+    assert second.pairs == first.pairs and second.counts() == first.counts()
+    assert _tables(second) == _tables(first)
+    monkeypatch.undo()
+
+    with gzip.open(local, "at", encoding="utf-8") as handle:  # new content: a new key, read again
+        handle.write('{"chosen": "\\n\\nHuman: hi\\n\\nAssistant: a", "rejected": "\\n\\nHuman: hi\\n\\nAssistant: b"}\n')
+    assert _cache(build_data(cfg)[0]).folder != cache.folder
+
+
+def test_tokenizing_in_worker_processes_gives_the_tokens_of_one(make_cfg, monkeypatch):
+    def uncached(*overrides):
+        cfg = make_cfg(*ONE_DOMAIN, f"dataset.domains.hh_rlhf.path={sample_path('hh_rlhf/harmless-base-test.jsonl.gz')}",
+                       *overrides)
+        cfg.dataset.cache_dir = None  # each tokenizes for itself
+        return build_data(cfg)[0]
+
+    serial = uncached("dataset.tokenize_processes=1")
+    monkeypatch.setattr(datamodule, "PARALLEL_ROWS", 4)
+    parallel = uncached("dataset.tokenize_processes=2")
+    assert serial.num_pairs("train") == 40
+    assert _tables(parallel) == _tables(serial)
+
+
+def test_paper_size_copies_are_distinct_pairs_of_each_domain(make_cfg):
+    from hydra.utils import instantiate
+
+    from rm_lab.data.pairs import DropLog
+
+    cfg = make_cfg("dataset=five_domains_paper")
+    for domain in DOMAINS:
+        base, per_copy = base_rows(domain)
+        base = base[:6]
+        converter = instantiate(cfg.dataset.domains[domain], path=None, hub=None)
+        one = list(converter.convert(list(copies(domain, 0, base)), DropLog(domain, "all")))
+        two = list(converter.convert([*copies(domain, 0, base), *copies(domain, 1, base)], DropLog(domain, "all")))
+        assert one and len(two) == 2 * len(one), domain
+        assert len({p.id for p in two}) == len(two), domain  # the tag makes every copy a new pair
+        assert len({p.split_key for p in two}) == 2 * len({p.split_key for p in one}), domain  # and a new group
