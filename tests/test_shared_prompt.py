@@ -56,7 +56,7 @@ def run(reward: RewardModel, batch: dict) -> tuple[torch.Tensor, dict, int]:
     rewards = reward(batch["input_ids"], batch["attention_mask"])
     bradley_terry_losses(*split_rewards(rewards)).mean().backward()
     hook.remove()
-    return rewards.detach(), {n: p.grad.clone() for n, p in reward.named_parameters()}, sum(embedded)
+    return rewards.detach(), {n: p.grad.clone() for n, p in reward.named_parameters() if p.requires_grad}, sum(embedded)
 
 
 @pytest.mark.parametrize("chunk_tokens, attn", [(None, "sdpa"), (40, "sdpa"), (None, "eager")])
@@ -102,3 +102,22 @@ def test_the_switch_composes_and_refuses_encoders():
         instantiate(compose(["model=qwen2.5-0.5b-instruct", "model.share_prompt=true"]).model)
     with pytest.raises(Exception, match="must be auto, true or false"):
         instantiate(compose(["model=smollm2-135m", "model.share_prompt=maybe"]).model)
+
+
+def test_a_lora_wrapped_decoder_shares_exactly():
+    """BaseLoRA's reward encoder: the peft-wrapped backbone takes the cache and positions through."""
+    from peft import LoraConfig, get_peft_model
+
+    backbone, reward = tiny_llama(True)
+    peft = get_peft_model(reward.encoder.model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"],
+                                                           init_lora_weights=False))
+    reward = RewardModel(backbone, model=peft).train()
+    batch = pairs_batch()
+    shared = run(reward, batch)
+    reward.encoder.share_prompt = False
+    plain = run(reward, batch)
+    torch.testing.assert_close(shared[0], plain[0], rtol=0, atol=1e-5)
+    assert len(plain[1]) == 4 * ARCH["num_hidden_layers"] + 1  # LoRA A and B of q and v, and the head
+    for name, grad in plain[1].items():
+        torch.testing.assert_close(shared[1][name], grad, rtol=0, atol=1e-5, msg=name)
+    assert shared[2] < plain[2]
