@@ -121,3 +121,9 @@ def test_a_lora_wrapped_decoder_shares_exactly():
     for name, grad in plain[1].items():
         torch.testing.assert_close(shared[1][name], grad, rtol=0, atol=1e-5, msg=name)
     assert shared[2] < plain[2]
+
+
+def test_auto_shares_on_gpus_only():
+    batch = pairs_batch()
+    assert tiny_llama(True)[1].encoder.shared_prefix(batch["input_ids"], batch["attention_mask"]) is not None
+    assert tiny_llama("auto")[1].encoder.shared_prefix(batch["input_ids"], batch["attention_mask"]) is None

@@ -145,6 +145,7 @@ class Backbone:
             raise ValueError(f"model.chunk_tokens must be auto, null or a number of tokens > 0, got {chunk_tokens!r}")
         self.chunk_tokens = chunk_tokens
         self.share_prompt = check_share_prompt(share_prompt, kind, pooling, gradient_checkpointing, name)
+        self.share_prompt_on_cpu = share_prompt is True  # auto: GPUs only (on 2 CPU cores it measured slower)
         self.head = head
         self.name, self.source, self.kind = name, source, kind
         self.pretrained, self.pooling, self.max_length = pretrained, pooling, max_length
@@ -326,6 +327,7 @@ class RewardEncoder(nn.Module):
         self.pooling = backbone.pooling
         self.pooler = pooler
         self.share_prompt = pairs and not pooler and getattr(backbone, "share_prompt", False)
+        self.share_prompt_on_cpu = getattr(backbone, "share_prompt_on_cpu", False)
         self.chunk_tokens = backbone.chunk_tokens
         self.hidden = backbone.hidden_size
         if pooler and (self.pooling != "first" or not has_pooler(self.model)):
@@ -350,9 +352,11 @@ class RewardEncoder(nn.Module):
 
     def shared_prefix(self, input_ids, attention_mask, token_type_ids=None) -> torch.Tensor | None:
         """Each pair's shared tokens when this batch takes the shared-prompt path, else None: the
-        path is on, the rows are right-padded pairs sharing at least their first token, and no
+        path is on (`auto`: off on CPUs), the rows are right-padded pairs sharing at least their first token, and no
         gradient-checkpointed training drops the cache."""
         if not self.share_prompt or (token_type_ids is not None and bool(token_type_ids.ne(0).any())):
+            return None
+        if input_ids.device.type == "cpu" and not self.share_prompt_on_cpu:
             return None
         base = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
         checkpointing = getattr(base, "is_activation_checkpointing", None)
