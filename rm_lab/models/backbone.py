@@ -19,6 +19,8 @@ the same, and on CPUs a layer's activations then stay in the cache (`auto`: chun
 on CPU, sized to the hidden width; whole batches in training and on GPUs; null: the whole batch
 always). An encoder that reads the first token (BERT) computes its last layer for that token
 alone (`rm_lab.models.first_token`).
+`share_prompt` (auto|true|false) runs a pair's shared prompt once for decoders and
+both responses on its cached keys and values (`rm_lab.models.shared_prompt`; refused for encoders).
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ from rm_lab.core.hub import HubUnavailable, require_hub
 from rm_lab.data.render import INPUT_FORMATS
 from rm_lab.models import first_token
 from rm_lab.models.pooling import POOLINGS, pool
+from rm_lab.models.shared_prompt import check_share_prompt, prompt_lengths, shared_pool
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +131,8 @@ class Backbone:
                  architecture: dict | None = None, tokenizer: str | None = None,
                  offline_tokenizer: str | None = "packaged:minilm", gradient_checkpointing: bool = False,
                  input_format: str = "pair", dtype: str = "float32", attn_implementation: str | None = None,
-                 disable_dropout: bool = True, compile: bool = False, chunk_tokens: int | str | None = "auto"):
+                 disable_dropout: bool = True, compile: bool = False, chunk_tokens: int | str | None = "auto",
+                 share_prompt: bool | str = "auto"):
         if kind not in KINDS:
             raise ValueError(f"model.kind must be one of {list(KINDS)}, got {kind!r}")
         if input_format not in INPUT_FORMATS:
@@ -144,6 +148,8 @@ class Backbone:
                                                     and chunk_tokens > 0)):
             raise ValueError(f"model.chunk_tokens must be auto, null or a number of tokens > 0, got {chunk_tokens!r}")
         self.chunk_tokens = chunk_tokens
+        self.share_prompt = check_share_prompt(share_prompt, kind, pooling, gradient_checkpointing, name)
+        self.share_prompt_on_cpu = share_prompt is True  # auto: GPUs only (on 2 CPU cores it measured slower)
         self.head = head
         self.name, self.source, self.kind = name, source, kind
         self.pretrained, self.pooling, self.max_length = pretrained, pooling, max_length
@@ -317,13 +323,19 @@ class RewardEncoder(nn.Module):
     head design, first-token pooling) the vector is the backbone's own pooler output: first
     token, dense, tanh, as `BertForSequenceClassification` reads it. A batch larger than the
     backbone's `chunk_tokens` budget goes through the backbone in length-sorted chunks, each cut to
-    its longest text (`length_chunks`), and the vectors come back in the batch's order."""
+    its longest text (`length_chunks`), and the vectors come back in the batch's order. With
+    `pairs=True` (a reward encoder: rows are chosen texts, then rejected ones) and the backbone's
+    `share_prompt` on, each pair's shared prompt goes through the backbone once
+    (`rm_lab.models.shared_prompt`), in chunks of pairs under the same budget."""
 
-    def __init__(self, backbone: Backbone, model: nn.Module | None = None, pooler: bool = False):
+    def __init__(self, backbone: Backbone, model: nn.Module | None = None, pooler: bool = False,
+                 pairs: bool = False):
         super().__init__()
         self.model = model if model is not None else backbone.build()
         self.pooling = backbone.pooling
         self.pooler = pooler
+        self.share_prompt = pairs and not pooler and getattr(backbone, "share_prompt", False)
+        self.share_prompt_on_cpu = getattr(backbone, "share_prompt_on_cpu", False)
         self.chunk_tokens = backbone.chunk_tokens
         self.hidden = backbone.hidden_size
         if pooler and (self.pooling != "first" or not has_pooler(self.model)):
@@ -334,6 +346,9 @@ class RewardEncoder(nn.Module):
 
     def forward(self, input_ids, attention_mask, token_type_ids=None) -> torch.Tensor:
         budget = chunk_budget(self.chunk_tokens, input_ids.device, self.hidden, torch.is_grad_enabled())
+        prefix = self.shared_prefix(input_ids, attention_mask, token_type_ids)
+        if prefix is not None:
+            return self.shared(input_ids, attention_mask, prefix, budget)
         if budget is None or input_ids.numel() <= budget:
             return self.encode(input_ids, attention_mask, token_type_ids)
         chunks = length_chunks(attention_mask, budget)
@@ -347,6 +362,38 @@ class RewardEncoder(nn.Module):
             vectors.append(self.encode(input_ids[index, :extent], attention_mask[index, :extent], types,
                                        embedded[:, :extent]))
         return torch.cat(vectors)[torch.argsort(order)]
+
+    def shared_prefix(self, input_ids, attention_mask, token_type_ids=None) -> torch.Tensor | None:
+        """Each pair's shared tokens when this batch takes the shared-prompt path, else None: the
+        path is on (`auto`: off on CPUs), the rows are right-padded pairs sharing at least their first token, and no
+        gradient-checkpointed training drops the cache."""
+        if not self.share_prompt or (token_type_ids is not None and bool(token_type_ids.ne(0).any())):
+            return None
+        if input_ids.device.type == "cpu" and not self.share_prompt_on_cpu:
+            return None
+        base = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
+        checkpointing = getattr(base, "is_activation_checkpointing", None)
+        if checkpointing is None:  # transformers before 5.x
+            checkpointing = getattr(base, "is_gradient_checkpointing", False)
+        if checkpointing and self.training and torch.is_grad_enabled():
+            return None
+        prefix = prompt_lengths(input_ids, attention_mask)
+        return prefix if prefix is not None and bool(prefix.gt(0).all()) else None
+
+    def shared(self, input_ids, attention_mask, prefix, budget: int | None) -> torch.Tensor:
+        """The last-token vectors of a pair batch, each pair's prompt run once, in chunks of pairs
+        of about `budget` tokens (two rows per pair)."""
+        half = input_ids.shape[0] // 2
+        if budget is None or input_ids.numel() <= budget:
+            return shared_pool(self.model, input_ids, attention_mask, prefix)
+        rows, vectors = [], []
+        either = attention_mask[:half].ne(0) | attention_mask[half:].ne(0)
+        for index, extent in length_chunks(either.long(), max(1, budget // 2)):
+            both = torch.cat([index, index + half])
+            vectors.append(shared_pool(self.model, input_ids[both, :extent], attention_mask[both, :extent],
+                                       prefix[index]))
+            rows.append(both)
+        return torch.cat(vectors)[torch.argsort(torch.cat(rows))]
 
     def encode(self, input_ids, attention_mask, token_type_ids=None, inputs_embeds=None) -> torch.Tensor:
         """One backbone call: the pooled vectors of these rows (`inputs_embeds`: their token

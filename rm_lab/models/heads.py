@@ -39,8 +39,9 @@ class LinearHead(nn.Module):
 
 
 def reward_encoder(backbone: Backbone, model: nn.Module | None = None) -> RewardEncoder:
-    """The encoder a reward head reads: through the backbone's own pooler for `model.head=pooler`."""
-    return RewardEncoder(backbone, model=model, pooler=backbone.head == "pooler")
+    """The encoder a reward head reads: through the backbone's own pooler for `model.head=pooler`;
+    its rows are pairs (chosen texts, then rejected ones), so `model.share_prompt` applies."""
+    return RewardEncoder(backbone, model=model, pooler=backbone.head == "pooler", pairs=True)
 
 
 def reward_head(backbone: Backbone, dropout: float = 0.0) -> LinearHead:
