@@ -25,7 +25,7 @@ SMALL = ["dataset.max_pairs.train=8", "dataset.max_pairs.test=6", "dataset.batch
 TINY_BERT = ["model=minilm-l6", "model.pretrained=false", "model.model_type=bert", "model.max_length=64",
              *(f"+model.architecture.{k}={v}" for k, v in {"hidden_size": 32, "num_hidden_layers": 2,
                                                           "num_attention_heads": 2, "intermediate_size": 64}.items())]
-TINY_ROBERTA = ["model=roberta-base", "model.pretrained=false", "+model.tokenizer=packaged:minilm",
+TINY_ROBERTA = ["model=roberta-base", "dataset=five_domains_sample", "model.pretrained=false", "+model.tokenizer=packaged:minilm",
                 "model.max_length=64", "model.architecture.vocab_size=30522", "model.architecture.pad_token_id=0",
                 *(f"model.architecture.{k}={v}" for k, v in {"hidden_size": 32, "num_hidden_layers": 2,
                                                              "num_attention_heads": 2, "intermediate_size": 64}.items())]

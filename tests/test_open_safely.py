@@ -103,6 +103,7 @@ BUILD_SITES = {
     "rm_lab/runner/callbacks.py": "the callbacks of the user's own config (conf/callbacks, +trainer.callbacks)",
     "rm_lab/runner/model_upload.py": "the logger class the user's own config names (get_class, not called)",
     "rm_lab/runner/preflight.py": "the method class the user's own config names (get_class, not called)",
+    "rm_lab/studies/paper_data.py": "conf/domain of the installed package",
 }
 
 
@@ -312,6 +313,9 @@ def open_door(door: str, run: Path, tmp: Path, monkeypatch) -> tuple[str, int | 
     err = io.StringIO()
     handler = logging.StreamHandler(err)
     logging.getLogger().addHandler(handler)
+    for name, logger in logging.root.manager.loggerDict.items():  # a Hydra job earlier in this process
+        if name.startswith("rm_lab") and isinstance(logger, logging.Logger):  # may have disabled them
+            logger.disabled = False
     code: int | None = None
     try:
         with contextlib.redirect_stderr(err):

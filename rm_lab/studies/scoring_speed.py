@@ -52,13 +52,12 @@ def run_test_pairs(run_dir: str | Path) -> list[dict]:
     """The run's test pairs {prompt, chosen, rejected, ...}, from its datamodule rebuilt from the stored config."""
     import json
 
-    from omegaconf import OmegaConf
-
+    from rm_lab.rundir.finished import run_config
     from rm_lab.rundir.layout import RunDir
     from rm_lab.runner.build import build_data
 
-    results = json.loads(RunDir(Path(run_dir)).results.read_text())
-    data, _ = build_data(OmegaConf.create(results["config"]))
+    path = RunDir(Path(run_dir)).results
+    data, _ = build_data(run_config(json.loads(path.read_text()), path))
     return [p.to_dict() for p in data.pairs["test"]]
 
 
