@@ -312,10 +312,20 @@ def open_door(door: str, run: Path, tmp: Path, monkeypatch) -> tuple[str, int | 
 
     err = io.StringIO()
     handler = logging.StreamHandler(err)
-    logging.getLogger().addHandler(handler)
-    for name, logger in logging.root.manager.loggerDict.items():  # a Hydra job earlier in this process
-        if name.startswith("rm_lab") and isinstance(logger, logging.Logger):  # may have disabled them
-            logger.disabled = False
+    handler.setLevel(logging.WARNING)
+    # rm_lab's own warnings reach the handler whatever earlier tests in this process did to logging
+    # (a Hydra job's logging config, a library's logging.disable, a parent that stopped propagating)
+    logging.disable(logging.NOTSET)
+    ours = logging.getLogger("rm_lab")
+    for name, logger in logging.root.manager.loggerDict.items():
+        if name.startswith("rm_lab.") and isinstance(logger, logging.Logger):
+            logger.disabled, logger.propagate = False, True
+            logger.setLevel(logging.NOTSET)
+    ours.disabled = False
+    saved = (ours.level, ours.propagate)
+    ours.setLevel(logging.WARNING)
+    ours.propagate = False
+    ours.addHandler(handler)
     code: int | None = None
     try:
         with contextlib.redirect_stderr(err):
@@ -354,7 +364,9 @@ def open_door(door: str, run: Path, tmp: Path, monkeypatch) -> tuple[str, int | 
             else:
                 raise ValueError(door)
     finally:
-        logging.getLogger().removeHandler(handler)
+        ours.removeHandler(handler)
+        ours.setLevel(saved[0])
+        ours.propagate = saved[1]
     return err.getvalue(), code
 
 
