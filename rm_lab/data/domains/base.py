@@ -1,6 +1,7 @@
 """What every domain shares: where rows come from, splitting, dropping malformed rows."""
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -74,6 +75,16 @@ class Domain:
         """The domains this one stands for: itself, or (for a benchmark configured once) one
         domain per subset, so per-domain accuracy is per-subset accuracy."""
         return [self]
+
+    def per_subset(self, subsets, name_of=lambda subset: subset) -> list[Domain]:
+        """One copy of this domain per subset (`subset` set, named `name_of(subset)`): what a
+        benchmark configured once expands to."""
+        parts = []
+        for subset in subsets:
+            part = copy.copy(self)
+            part.subset, part.name = subset, name_of(subset)
+            parts.append(part)
+        return parts
 
     # -- conversion (domains override one of these) ---------------------------------------
     def convert_row(self, row: dict, index: int) -> list[Pair]:

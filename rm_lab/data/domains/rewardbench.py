@@ -9,8 +9,6 @@ skipped (they belong to the sibling domains); every pair goes to the test split,
 """
 from __future__ import annotations
 
-import copy
-
 from rm_lab.core.hub import HubUnavailable
 from rm_lab.data.domains.base import Domain, DomainSplits
 from rm_lab.data.pairs import MalformedRow, Pair, make_pair, require_text
@@ -54,12 +52,7 @@ class RewardBench(Domain):
     def expand(self) -> list[Domain]:
         if self.subset != RewardBench.name:
             return [self]
-        parts = []
-        for subset in SUBSETS:
-            part = copy.copy(self)
-            part.name = part.subset = subset
-            parts.append(part)
-        return parts
+        return self.per_subset(SUBSETS)
 
     def convert_row(self, row: dict, index: int) -> list[Pair]:
         subset = row.get("subset")

@@ -13,8 +13,6 @@ Every pair goes to the test split; per-domain accuracy is then the pairwise rate
 """
 from __future__ import annotations
 
-import copy
-
 from rm_lab.core.hub import HubUnavailable
 from rm_lab.data.domains.base import Domain, DomainSplits
 from rm_lab.data.pairs import MalformedRow, Pair, make_pair, require_text
@@ -66,12 +64,7 @@ class RewardBench2(Domain):
     def expand(self) -> list[Domain]:
         if self.subset != RewardBench2.name:
             return [self]
-        parts = []
-        for subset in SUBSETS:
-            part = copy.copy(self)
-            part.subset, part.name = subset, DOMAIN_OF[subset]
-            parts.append(part)
-        return parts
+        return self.per_subset(SUBSETS, DOMAIN_OF.__getitem__)
 
     def convert_row(self, row: dict, index: int) -> list[Pair]:
         subset = row.get("subset")
