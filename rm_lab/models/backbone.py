@@ -8,7 +8,7 @@ model is built from `architecture` (or the source's config) with random weights,
 size exists offline for parameter counts and timings. `input_format` (pair|chat) is how a
 (prompt, response) becomes the model's text: `rm_lab.data.render`. `dtype` is the weights'
 dtype (bfloat16 halves a 7-9B backbone's memory), `attn_implementation` transformers' attention
-kernel (null: its default, sdpa where supported), `disable_dropout` (default true) sets every
+kernel (null: its default, sdpa where supported, run in fp32 on CPUs in bf16: `rm_lab.models.attention`), `disable_dropout` (default true) sets every
 dropout to 0 as TRL's RewardTrainer does: on CPUs that doubles training speed, since dropout
 masks cost time and make attention leave the fused kernel. `compile: true` compiles the
 backbone with torch.compile (dynamic shapes) on its first call. `chunk_tokens` is how many
@@ -33,6 +33,7 @@ from torch import nn
 from rm_lab.core.hub import HubUnavailable, require_hub
 from rm_lab.data.render import INPUT_FORMATS
 from rm_lab.models import first_token
+from rm_lab.models.attention import use_fp32_cpu_attention
 from rm_lab.models.pooling import POOLINGS, pool
 from rm_lab.models.shared_prompt import check_share_prompt, prompt_lengths, shared_pool
 
@@ -216,6 +217,8 @@ class Backbone:
         model.train()  # from_pretrained() returns eval mode; training wants dropout on (unless disabled)
         if self.disable_dropout:
             without_dropout(model)
+        if not self.attn_implementation:  # transformers' default: sdpa, kept in fp32 on CPUs in bf16
+            use_fp32_cpu_attention(model)
         if self.gradient_checkpointing:
             model.gradient_checkpointing_enable()
         if self.compile:

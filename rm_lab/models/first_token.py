@@ -13,8 +13,9 @@ the whole forward pass.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+
+from rm_lab.models.attention import sdpa
 
 SUPPORTED = ("BertModel",)  # transformers classes with BERT's embeddings, encoder.layer and attention modules
 
@@ -48,6 +49,6 @@ def first_token_state(model: nn.Module, attention_mask: torch.Tensor, input_ids:
     key = attention.key(hidden).view(rows, -1, heads, size).transpose(1, 2)
     value = attention.value(hidden).view(rows, -1, heads, size).transpose(1, 2)
     keep = attention_mask[:, None, None, :].bool()
-    context = F.scaled_dot_product_attention(query, key, value, attn_mask=keep, scale=attention.scaling)
+    context = sdpa(query, key, value, attn_mask=keep, scale=attention.scaling)
     context = last.attention.output(context.transpose(1, 2).reshape(rows, 1, heads * size), first)
     return last.output(last.intermediate(context), context)
