@@ -64,9 +64,13 @@ def rm_lab_sdpa(module: nn.Module, query, key, value, attention_mask, **kwargs):
 
 
 def register() -> str:
+    """`rm_lab_sdpa` registered as an attention function and, with `sdpa`'s masks, as a mask
+    function (without one, transformers builds no padding mask for it)."""
     from transformers import AttentionInterface
+    from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
     AttentionInterface.register(NAME, rm_lab_sdpa)
+    AttentionMaskInterface.register(NAME, sdpa_mask)
     return NAME
 
 

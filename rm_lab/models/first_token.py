@@ -1,14 +1,23 @@
-"""The first token alone through an encoder's last layer: what a first-token reward reads, for less work.
+"""The first token alone through an encoder's last layer, and no work on padding: what a first-token reward reads, for less work.
 
 A reward read from the first token (`[CLS]`, BERT's pooler) needs the last layer's output at that
 token only. Every other token of the last layer is computed and thrown away: its query projection,
 attention output, feed-forward and layer norms, 10 of the layer's 12 hidden x hidden products per
 token (the keys and values of every token are still needed). `first_token_state` runs the
-embeddings and every layer but the last as the model does, then the last layer with the first
-token as the only query, and returns that token's state: the model's own result (same modules,
-same weights, same attention mask), computed for one token instead of all. MiniLM-L6 trains
-~1/7 faster. Models whose layers this reproduces: `SUPPORTED` (BERT's structure); others take
-the whole forward pass.
+embeddings and every layer but the last with the model's own modules, then the last layer with the
+first token as the only query, and returns that token's state: the model's own result (same
+modules, same weights, same attention mask), computed for one token instead of all. MiniLM-L6
+trains ~1/7 faster.
+
+The layers also skip padding: a batch's real tokens are packed into one (tokens, hidden) matrix,
+and the projections, feed-forward, layer norms and residuals run on it alone; only attention sees
+the padded (rows, length) layout, where the mask keeps padding out as in the model. The padded
+rows' values never reach a real token, so rewards and gradients are the model's (a test holds them
+to 1e-5). On the side-by-side bench's batches (HH-RLHF, length-grouped, 16 pairs) padding was 12%
+of the tokens. The query, key and value projections run as one product (their weights
+concatenated), which bf16 matrix kernels run faster than three small ones.
+Models whose layers this reproduces: `SUPPORTED` (BERT's structure); others take the whole
+forward pass.
 """
 from __future__ import annotations
 
@@ -33,22 +42,58 @@ def first_token_state(model: nn.Module, attention_mask: torch.Tensor, input_ids:
                       inputs_embeds: torch.Tensor | None = None,
                       token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
     """The last layer's output at the first token, (N, 1, hidden), of a BERT-structured model
-    (`supports`): `model(...).last_hidden_state[:, :1]`, without the other tokens' last layer."""
-    from transformers.masking_utils import create_bidirectional_mask
-
+    (`supports`): `model(...).last_hidden_state[:, :1]`, without the other tokens' last layer and
+    without computing padding (rows whose first token is padding take the padded layout)."""
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     hidden = base.embeddings(input_ids=input_ids, token_type_ids=token_type_ids, inputs_embeds=inputs_embeds)
-    mask = create_bidirectional_mask(config=base.config, inputs_embeds=hidden, attention_mask=attention_mask)
+    keep = attention_mask.ne(0)
+    if not bool(keep[:, 0].all()):
+        keep = torch.ones_like(keep)  # a row led by padding: every position computed, the mask kept
+    rows, length = keep.shape
+    index = keep.flatten().nonzero().squeeze(1)  # the real tokens' places in the (rows x length) layout
+    firsts = torch.arange(rows, device=index.device) * length  # each row's first token, a real one
+    first = torch.searchsorted(index, firsts)  # its place among the packed tokens
+    packed = hidden.flatten(0, 1).index_select(0, index)
+    mask = attention_mask.ne(0)[:, None, None, :]
     *layers, last = base.encoder.layer
     for layer in layers:
-        hidden = layer(hidden, mask)
-    attention = last.attention.self
-    rows, heads, size = hidden.shape[0], attention.num_attention_heads, attention.attention_head_size
-    first = hidden[:, :1]
-    query = attention.query(first).view(rows, 1, heads, size).transpose(1, 2)
-    key = attention.key(hidden).view(rows, -1, heads, size).transpose(1, 2)
-    value = attention.value(hidden).view(rows, -1, heads, size).transpose(1, 2)
-    keep = attention_mask[:, None, None, :].bool()
-    context = sdpa(query, key, value, attn_mask=keep, scale=attention.scaling)
-    context = last.attention.output(context.transpose(1, 2).reshape(rows, 1, heads * size), first)
-    return last.output(last.intermediate(context), context)
+        packed = packed_layer(layer, packed, index, rows, length, mask)
+    query, key, value = projections(last.attention.self, packed)
+    query = query.index_select(0, first)
+    context = attend(last.attention.self, query, key, value, index, rows, length, mask, queries=1)
+    state = packed.index_select(0, first)
+    context = last.attention.output(context, state)
+    return last.output(last.intermediate(context), context)[:, None]
+
+
+def projections(attention: nn.Module, packed: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """The query, key and value projections of packed tokens, as one product."""
+    weight = torch.cat([attention.query.weight, attention.key.weight, attention.value.weight])
+    bias = torch.cat([attention.query.bias, attention.key.bias, attention.value.bias])
+    return torch.nn.functional.linear(packed, weight, bias).chunk(3, dim=-1)
+
+
+def attend(attention: nn.Module, query, key, value, index, rows: int, length: int, mask,
+           queries: int | None = None) -> torch.Tensor:
+    """Attention of packed keys and values (`index`: their places in the rows x length layout);
+    `query` packed like them, or (`queries`=1) one per row; the context packed like `query`."""
+    heads, size = attention.num_attention_heads, attention.attention_head_size
+
+    def padded(x: torch.Tensor) -> torch.Tensor:
+        full = x.new_zeros(rows * length, x.shape[-1]).index_copy(0, index, x)
+        return full.view(rows, length, heads, size).transpose(1, 2)
+
+    q = query.view(rows, 1, heads, size).transpose(1, 2) if queries == 1 else padded(query)
+    context = sdpa(q, padded(key), padded(value), attn_mask=mask, scale=attention.scaling)
+    context = context.transpose(1, 2).reshape(-1, heads * size)
+    return context if queries == 1 else context.index_select(0, index)
+
+
+def packed_layer(layer: nn.Module, packed: torch.Tensor, index: torch.Tensor, rows: int, length: int,
+                 mask: torch.Tensor) -> torch.Tensor:
+    """One BERT layer (`BertLayer.forward`) on packed real tokens."""
+    attention = layer.attention.self
+    query, key, value = projections(attention, packed)
+    context = attend(attention, query, key, value, index, rows, length, mask)
+    attended = layer.attention.output(context, packed)
+    return layer.output(layer.intermediate(attended), attended)
