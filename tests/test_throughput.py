@@ -344,6 +344,20 @@ def test_chunk_tokens_setting():
             build_backbone(compose(["model=tiny-deberta", f"model.chunk_tokens={bad}"]))
 
 
+def test_first_token_state_of_left_padded_rows_is_the_models():
+    """Rows led by padding (left padding) take the padded layout: still the model's first-token state."""
+    from rm_lab.models import first_token
+
+    model = build_backbone(compose(BACKBONES["bert_pooler"])).build().eval()
+    batch = _ragged_batch()
+    left = {k: v.flip(1) for k, v in batch.items()}
+    with torch.no_grad():
+        whole = model(**left).last_hidden_state[:, :1]
+        short = first_token.first_token_state(model, **left)
+    assert not bool(left["attention_mask"][:, 0].all())
+    assert torch.allclose(whole, short, atol=1e-5), (whole - short).abs().max()
+
+
 @pytest.mark.parametrize("head", ["pooler", "linear"])
 def test_first_token_shortcut_gives_the_whole_forward_rewards_and_gradients(head):
     """BERT's last layer computed for the first token alone: the rewards and gradients of the

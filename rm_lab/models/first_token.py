@@ -58,42 +58,41 @@ def first_token_state(model: nn.Module, attention_mask: torch.Tensor, input_ids:
     *layers, last = base.encoder.layer
     for layer in layers:
         packed = packed_layer(layer, packed, index, rows, length, mask)
-    query, key, value = projections(last.attention.self, packed)
-    query = query.index_select(0, first)
-    context = attend(last.attention.self, query, key, value, index, rows, length, mask, queries=1)
     state = packed.index_select(0, first)
+    context = attend(last.attention.self, packed, index, rows, length, mask, queries=state)
     context = last.attention.output(context, state)
     return last.output(last.intermediate(context), context)[:, None]
 
 
-def projections(attention: nn.Module, packed: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """The query, key and value projections of packed tokens, as one product."""
-    weight = torch.cat([attention.query.weight, attention.key.weight, attention.value.weight])
-    bias = torch.cat([attention.query.bias, attention.key.bias, attention.value.bias])
-    return torch.nn.functional.linear(packed, weight, bias).chunk(3, dim=-1)
+def projections(attention: nn.Module, packed: torch.Tensor, parts: tuple[str, ...] = ("query", "key", "value")):
+    """The projections `parts` of packed tokens, as one product, side by side (tokens, parts x hidden)."""
+    weight = torch.cat([getattr(attention, part).weight for part in parts])
+    bias = torch.cat([getattr(attention, part).bias for part in parts])
+    return torch.nn.functional.linear(packed, weight, bias)
 
 
-def attend(attention: nn.Module, query, key, value, index, rows: int, length: int, mask,
-           queries: int | None = None) -> torch.Tensor:
-    """Attention of packed keys and values (`index`: their places in the rows x length layout);
-    `query` packed like them, or (`queries`=1) one per row; the context packed like `query`."""
+def attend(attention: nn.Module, packed: torch.Tensor, index: torch.Tensor, rows: int, length: int, mask,
+           queries: torch.Tensor | None = None) -> torch.Tensor:
+    """Self-attention of packed tokens (`index`: their places in the rows x length layout), the
+    context packed like them; with `queries` (rows, hidden), one query per row: those tokens'."""
     heads, size = attention.num_attention_heads, attention.attention_head_size
-
-    def padded(x: torch.Tensor) -> torch.Tensor:
-        full = x.new_zeros(rows * length, x.shape[-1]).index_copy(0, index, x)
-        return full.view(rows, length, heads, size).transpose(1, 2)
-
-    q = query.view(rows, 1, heads, size).transpose(1, 2) if queries == 1 else padded(query)
-    context = sdpa(q, padded(key), padded(value), attn_mask=mask, scale=attention.scaling)
+    parts = ("key", "value") if queries is not None else ("query", "key", "value")
+    projected = projections(attention, packed, parts)
+    full = projected.new_zeros(rows * length, projected.shape[-1]).index_copy(0, index, projected)
+    full = full.view(rows, length, len(parts), heads, size).permute(2, 0, 3, 1, 4)  # (part, row, head, position, size)
+    if queries is None:
+        query, key, value = full.unbind(0)
+    else:
+        key, value = full.unbind(0)
+        query = attention.query(queries).view(rows, heads, 1, size)
+    context = sdpa(query, key, value, attn_mask=mask, scale=attention.scaling)
     context = context.transpose(1, 2).reshape(-1, heads * size)
-    return context if queries == 1 else context.index_select(0, index)
+    return context if queries is not None else context.index_select(0, index)
 
 
 def packed_layer(layer: nn.Module, packed: torch.Tensor, index: torch.Tensor, rows: int, length: int,
                  mask: torch.Tensor) -> torch.Tensor:
     """One BERT layer (`BertLayer.forward`) on packed real tokens."""
-    attention = layer.attention.self
-    query, key, value = projections(attention, packed)
-    context = attend(attention, query, key, value, index, rows, length, mask)
+    context = attend(layer.attention.self, packed, index, rows, length, mask)
     attended = layer.attention.output(context, packed)
     return layer.output(layer.intermediate(attended), attended)
