@@ -40,14 +40,16 @@ def upcast(*tensors: torch.Tensor | None) -> list[torch.Tensor | None]:
     return [t.float() if t is not None and t.is_floating_point() else t for t in tensors]
 
 
-def sdpa(query, key, value, attn_mask=None, **kwargs) -> torch.Tensor:
-    """`F.scaled_dot_product_attention`, in fp32 on a CPU in bf16 (the result in bf16)."""
+def sdpa(query, key, value, attn_mask=None, cast_back: bool = True, **kwargs) -> torch.Tensor:
+    """`F.scaled_dot_product_attention`, in fp32 on a CPU in bf16 (the result in bf16, or left in
+    fp32 with `cast_back=False`)."""
     low = cpu_low_precision(query)
     if low is None:
         return F.scaled_dot_product_attention(query, key, value, attn_mask=attn_mask, **kwargs)
     with torch.autocast("cpu", enabled=False):
         query, key, value, attn_mask = upcast(query, key, value, attn_mask)
-        return F.scaled_dot_product_attention(query, key, value, attn_mask=attn_mask, **kwargs).to(low)
+        out = F.scaled_dot_product_attention(query, key, value, attn_mask=attn_mask, **kwargs)
+    return out.to(low) if cast_back else out
 
 
 def rm_lab_sdpa(module: nn.Module, query, key, value, attention_mask, **kwargs):

@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from rm_lab.models.attention import sdpa
+from rm_lab.models.attention import cpu_low_precision, sdpa
 
 SUPPORTED = ("BertModel",)  # transformers classes with BERT's embeddings, encoder.layer and attention modules
 
@@ -49,19 +49,29 @@ def first_token_state(model: nn.Module, attention_mask: torch.Tensor, input_ids:
     keep = attention_mask.ne(0)
     if not bool(keep[:, 0].all()):
         keep = torch.ones_like(keep)  # a row led by padding: every position computed, the mask kept
-    rows, length = keep.shape
-    index = keep.flatten().nonzero().squeeze(1)  # the real tokens' places in the (rows x length) layout
-    firsts = torch.arange(rows, device=index.device) * length  # each row's first token, a real one
-    first = torch.searchsorted(index, firsts)  # its place among the packed tokens
-    packed = hidden.flatten(0, 1).index_select(0, index)
-    mask = attention_mask.ne(0)[:, None, None, :]
+    layout = Packing(keep, attention_mask.ne(0)[:, None, None, :])
+    firsts = torch.arange(layout.rows, device=keep.device) * layout.length  # each row's first token, a real one
+    first = torch.searchsorted(layout.index, firsts)  # its place among the packed tokens
+    packed = hidden.flatten(0, 1).index_select(0, layout.index)
     *layers, last = base.encoder.layer
     for layer in layers:
-        packed = packed_layer(layer, packed, index, rows, length, mask)
+        packed = packed_layer(layer, packed, layout)
     state = packed.index_select(0, first)
-    context = attend(last.attention.self, packed, index, rows, length, mask, queries=state)
+    context = attend(last.attention.self, packed, layout, queries=state)
     context = last.attention.output(context, state)
     return last.output(last.intermediate(context), context)[:, None]
+
+
+class Packing:
+    """Where a batch's packed tokens sit in its (rows x length) layout: `index` (the kept tokens'
+    places, in order), `pads` (the others'), and the attention `mask` (rows, 1, 1, length)."""
+
+    def __init__(self, keep: torch.Tensor, mask: torch.Tensor):
+        self.rows, self.length = keep.shape
+        flat = keep.flatten()
+        self.index = flat.nonzero().squeeze(1)
+        self.pads = (~flat).nonzero().squeeze(1)
+        self.mask = mask
 
 
 def projections(attention: nn.Module, packed: torch.Tensor, parts: tuple[str, ...] = ("query", "key", "value")):
@@ -71,28 +81,33 @@ def projections(attention: nn.Module, packed: torch.Tensor, parts: tuple[str, ..
     return torch.nn.functional.linear(packed, weight, bias)
 
 
-def attend(attention: nn.Module, packed: torch.Tensor, index: torch.Tensor, rows: int, length: int, mask,
-           queries: torch.Tensor | None = None) -> torch.Tensor:
-    """Self-attention of packed tokens (`index`: their places in the rows x length layout), the
+def attend(attention: nn.Module, packed: torch.Tensor, layout: Packing, queries: torch.Tensor | None = None) -> torch.Tensor:
+    """Self-attention of packed tokens (`layout`: their places in the rows x length layout), the
     context packed like them; with `queries` (rows, hidden), one query per row: those tokens'."""
+    rows, length, index = layout.rows, layout.length, layout.index
     heads, size = attention.num_attention_heads, attention.attention_head_size
     parts = ("key", "value") if queries is not None else ("query", "key", "value")
     projected = projections(attention, packed, parts)
-    full = projected.new_zeros(rows * length, projected.shape[-1]).index_copy(0, index, projected)
+    low = cpu_low_precision(projected)
+    if low is not None:  # attention runs in fp32 there (rm_lab.models.attention): cast once, packed
+        projected = projected.float()
+    full = projected.new_empty(rows * length, projected.shape[-1])
+    full[layout.pads] = 0  # padding's keys and values are masked, but must be numbers
+    full = full.index_copy_(0, index, projected)
     full = full.view(rows, length, len(parts), heads, size).permute(2, 0, 3, 1, 4)  # (part, row, head, position, size)
     if queries is None:
         query, key, value = full.unbind(0)
     else:
         key, value = full.unbind(0)
-        query = attention.query(queries).view(rows, heads, 1, size)
-    context = sdpa(query, key, value, attn_mask=mask, scale=attention.scaling)
+        query = attention.query(queries).view(rows, heads, 1, size).to(key.dtype)
+    context = sdpa(query, key, value, attn_mask=layout.mask, scale=attention.scaling, cast_back=False)
     context = context.transpose(1, 2).reshape(-1, heads * size)
-    return context if queries is not None else context.index_select(0, index)
+    context = context if queries is not None else context.index_select(0, index)
+    return context if low is None else context.to(low)
 
 
-def packed_layer(layer: nn.Module, packed: torch.Tensor, index: torch.Tensor, rows: int, length: int,
-                 mask: torch.Tensor) -> torch.Tensor:
+def packed_layer(layer: nn.Module, packed: torch.Tensor, layout: Packing) -> torch.Tensor:
     """One BERT layer (`BertLayer.forward`) on packed real tokens."""
-    context = attend(layer.attention.self, packed, index, rows, length, mask)
+    context = attend(layer.attention.self, packed, layout)
     attended = layer.attention.output(context, packed)
     return layer.output(layer.intermediate(attended), attended)
