@@ -16,7 +16,6 @@ from collections.abc import Callable
 
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.utilities import grad_norm
 from torch import nn
 from torchmetrics import Metric
 
@@ -145,10 +144,11 @@ def pairwise_step(module: pl.LightningModule, rewards: torch.Tensor, prefix: str
 
 def log_grad_norm(module: pl.LightningModule, name: str = "train/grad_norm") -> None:
     """The total L2 norm of the module's gradients (before clipping), logged as `name`; called
-    from `on_before_optimizer_step`."""
-    total = grad_norm(module, norm_type=2).get("grad_2.0_norm_total")
-    if total is not None:
-        module.log(name, total)
+    from `on_before_optimizer_step`. One foreach pass over the gradients (Lightning's `grad_norm`
+    takes one norm per parameter and turns each into a Python float, ~1% of a MiniLM step on a CPU)."""
+    grads = [p.grad for p in module.parameters() if p.grad is not None]
+    if grads:
+        module.log(name, torch.nn.utils.get_total_norm(grads, norm_type=2.0))
 
 
 def sync_counters(module: pl.LightningModule, counters: dict) -> None:
