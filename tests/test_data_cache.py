@@ -46,6 +46,8 @@ def test_a_second_datamodule_reads_pairs_and_tokens_from_the_caches(make_cfg, tm
 
 
 def test_tokenizing_in_worker_processes_gives_the_tokens_of_one(make_cfg, monkeypatch):
+    # worker processes run the whole (prompt, response) calls: the path of tokenizers that cannot share prompts
+    monkeypatch.setattr(datamodule.SharedPrompt, "of", classmethod(lambda cls, *a: None))
     def uncached(*overrides):
         cfg = make_cfg(*ONE_DOMAIN, f"dataset.domains.hh_rlhf.path={sample_path('hh_rlhf/harmless-base-test.jsonl.gz')}",
                        *overrides)

@@ -24,12 +24,14 @@ from rm_lab.data.batch import PairBatch, pair_batch
 from rm_lab.data.domains.base import SPLITS, Domain, DomainSplits
 from rm_lab.data.loaders import GROUP_WINDOW, DomainSubset, eval_loader, seeded_loader
 from rm_lab.data.pair_cache import PairCache
+from rm_lab.data.pair_tokens import CHECK_ROWS, SharedPrompt
 from rm_lab.data.pairs import PAIR_FIELDS, Pair, sample_pairs
 from rm_lab.data.render import check_format, encode, encode_prompt
 
 log = logging.getLogger(__name__)
 
 TOKEN_FORMAT = "5"  # bump when tokenize_pairs() changes what it writes, so old caches are not reused
+SHARED_ROWS = 2000  # pairs per chunk of the shared-prompt path (rm_lab/data/pair_tokens.py)
 PARALLEL_ROWS = 4000  # a split with fewer pairs is tokenized in this process (workers cost more than they save)
 
 
@@ -67,19 +69,25 @@ def expand_domains(domains: dict[str, Domain]) -> dict[str, Domain]:
     return out
 
 
-def tokenize_pairs(batch: dict, tokenizer, input_format: str, max_length: int, domain_names: tuple[str, ...]) -> dict:
+def tokenize_pairs(batch: dict, tokenizer, input_format: str, max_length: int, domain_names: tuple[str, ...],
+                   shared: SharedPrompt | None = None) -> dict:
     """A batch of pair rows -> token ids: (prompt, response) through `rm_lab.data.render.encode`
     in the attached input format; `prompt_input_ids` (routers) through `encode_prompt`: the
     prompt text as it is for pair, the prompt's turns with the template's generation prompt for
-    chat. A plain function of its arguments, so worker processes can run it."""
-    out = {}
-    for side in ("chosen", "rejected"):
-        enc = encode(tokenizer, batch["prompt"], batch[side], input_format, max_length)
-        out[f"{side}_input_ids"] = enc["input_ids"]
-        if "token_type_ids" in enc:
-            out[f"{side}_token_type_ids"] = enc["token_type_ids"]
-    prompts = encode_prompt(tokenizer, batch["prompt"], input_format, max_length)
-    out["prompt_input_ids"] = prompts["input_ids"]
+    chat. With `shared` (pair format, checked equal on the split's first pairs), each prompt is
+    tokenized once for all three (rm_lab/data/pair_tokens.py). A plain function of its
+    arguments, so worker processes can run it."""
+    texts = (batch["prompt"], batch["chosen"], batch["rejected"])
+    if shared is not None and all(isinstance(t, str) for column in texts for t in column):
+        out = shared(*texts)
+    else:
+        out = {}
+        for side in ("chosen", "rejected"):
+            enc = encode(tokenizer, batch["prompt"], batch[side], input_format, max_length)
+            out[f"{side}_input_ids"] = enc["input_ids"]
+            if "token_type_ids" in enc:
+                out[f"{side}_token_type_ids"] = enc["token_type_ids"]
+        out["prompt_input_ids"] = encode_prompt(tokenizer, batch["prompt"], input_format, max_length)["input_ids"]
     index = {d: i for i, d in enumerate(domain_names)}
     out["domain_idx"] = [index[d] for d in batch["domain"]]
     out["length"] = [max(len(c), len(r)) for c, r in zip(out["chosen_input_ids"], out["rejected_input_ids"])]
@@ -91,6 +99,39 @@ def pair_table(pairs: list[Pair]) -> datasets.Dataset:
     if not pairs:
         return datasets.Dataset.from_dict({k: [] for k in PAIR_FIELDS})
     return datasets.Dataset.from_dict({f: [getattr(p, f) for p in pairs] for f in PAIR_FIELDS})
+
+
+def tokenize_shared(pairs: list[Pair], tokenize, path: str | None) -> datasets.Dataset:
+    """The table `datasets.map(tokenize)` gives (same columns, types and rows) for a `tokenize_pairs`
+    with `shared` set, SHARED_ROWS pairs at a time, in this process (the
+    Rust tokenizer spreads each chunk over the CPU's cores) and appended to `path` (atomically;
+    in memory without one): no per-row Python beyond reading the ids, never the whole split's
+    ids as Python lists."""
+    import pyarrow as pa
+    from datasets.arrow_writer import ArrowWriter
+
+    base = pair_table(pairs).data.table.drop_columns(["prompt", "chosen", "rejected"])
+    ids = pa.list_(pa.int64())
+    tmp = f"{path}.{os.getpid()}.tmp" if path else None
+    writer = ArrowWriter(path=tmp) if tmp else None
+    chunks = []
+    for start in range(0, len(pairs), SHARED_ROWS):
+        rows = pairs[start:start + SHARED_ROWS]
+        out = tokenize({"prompt": [p.prompt for p in rows], "chosen": [p.chosen for p in rows],
+                        "rejected": [p.rejected for p in rows], "domain": [p.domain for p in rows]})
+        columns = {k: pa.array(v, type=ids if k.endswith("_ids") else pa.int64()) for k, v in out.items()}
+        chunk = base.slice(start, len(rows))
+        for name, column in columns.items():
+            chunk = chunk.append_column(name, column)
+        if writer is not None:
+            writer.write_table(chunk)
+        else:
+            chunks.append(chunk)
+    if writer is None:
+        return datasets.Dataset(datasets.table.InMemoryTable(pa.concat_tables(chunks)))
+    writer.finalize()
+    os.replace(tmp, path)
+    return datasets.Dataset.from_file(path)
 
 
 def write_table(table: datasets.Dataset, path: str) -> datasets.Dataset:
@@ -295,8 +336,7 @@ class PreferenceDataModule(pl.LightningDataModule):
         self.load_pairs()
         if self.tokenizer is None:
             raise RuntimeError("attach_tokenizer() must be called before setup()")
-        tokenize = functools.partial(tokenize_pairs, tokenizer=self.tokenizer, input_format=self.input_format,
-                                     max_length=self.max_length, domain_names=tuple(self.domain_names))
+        shared = SharedPrompt.of(self.tokenizer, self.max_length, self.input_format)
         for split in SPLITS:
             if split in self.tokenized:
                 continue
@@ -305,6 +345,19 @@ class PreferenceDataModule(pl.LightningDataModule):
                 self.tokenized[split] = datasets.Dataset.from_file(cache)
                 continue
             pairs = self.pairs[split]
+            head = pairs[:CHECK_ROWS]
+            exact = shared is not None and shared.matches(self.tokenizer, [p.prompt for p in head],
+                                                          [p.chosen for p in head], [p.rejected for p in head],
+                                                          self.max_length)
+            if shared is not None and head and not exact:
+                log.info("%s: the prompt tokenized once does not give the tokens of whole (prompt, response) "
+                         "calls for this tokenizer; tokenizing each pair whole", split)
+            tokenize = functools.partial(tokenize_pairs, tokenizer=self.tokenizer, input_format=self.input_format,
+                                         max_length=self.max_length, domain_names=tuple(self.domain_names),
+                                         shared=shared if exact else None)
+            if exact:
+                self.tokenized[split] = tokenize_shared(pairs, tokenize, cache)
+                continue
             parallel = (self.tokenize_processes or 0) > 1 and len(pairs) >= PARALLEL_ROWS
             table = pair_table(pairs).map(tokenize, batched=True, remove_columns=["prompt", "chosen", "rejected"],
                                           num_proc=self.tokenize_processes if parallel else None,
