@@ -134,6 +134,12 @@ def tokenize_shared(pairs: list[Pair], tokenize, path: str | None) -> datasets.D
     return datasets.Dataset.from_file(path)
 
 
+def column(table: datasets.Dataset, name: str) -> list:
+    """A column as a Python list, read through Arrow at once (indices of a selection applied)
+    rather than row by row: 0.01 s instead of 2 s for 140,000 lengths."""
+    return table.with_format("arrow")[name].to_pylist()
+
+
 def write_table(table: datasets.Dataset, path: str) -> datasets.Dataset:
     """`table` written to `path` (atomically) and read back memory-mapped."""
     from datasets.arrow_writer import ArrowWriter
@@ -368,24 +374,24 @@ class PreferenceDataModule(pl.LightningDataModule):
     def sequences(self, split: str) -> tuple[list[list[int]], list[list[int]] | None]:
         """A split's token ids: its chosen sequences, then its rejected ones (and token types)."""
         table = self.tokenized[split]
-        seqs = list(table["chosen_input_ids"]) + list(table["rejected_input_ids"])
+        seqs = column(table, "chosen_input_ids") + column(table, "rejected_input_ids")
         if "chosen_token_type_ids" in table.column_names:
-            return seqs, list(table["chosen_token_type_ids"]) + list(table["rejected_token_type_ids"])
+            return seqs, column(table, "chosen_token_type_ids") + column(table, "rejected_token_type_ids")
         return seqs, None
 
     def pair_domains(self, split: str) -> torch.Tensor:
         """The gold domain index of each pair of a split, in split order."""
-        return torch.tensor(self.tokenized[split]["domain_idx"], dtype=torch.long)
+        return torch.tensor(column(self.tokenized[split], "domain_idx"), dtype=torch.long)
 
     def pair_ids(self, split: str) -> list[str]:
-        return list(self.tokenized[split]["id"])
+        return column(self.tokenized[split], "id")
 
     def subset(self, domains: list[str]) -> DomainSubset:
         wanted = {self.domain_names.index(d) for d in domains}
 
         def rows(split: str) -> datasets.Dataset:
             table = self.tokenized[split]
-            return table.select([i for i, d in enumerate(table["domain_idx"]) if d in wanted])
+            return table.select([i for i, d in enumerate(column(table, "domain_idx")) if d in wanted])
 
         return DomainSubset(rows("train"), rows("validation"), self.batch_size, self.eval_batch_size,
                             self.collate, self.num_workers, self.row_lengths if self.group_by_length else None,
@@ -394,7 +400,7 @@ class PreferenceDataModule(pl.LightningDataModule):
     @staticmethod
     def row_lengths(rows: datasets.Dataset) -> list[int]:
         """Each pair's length in tokens (its longer text): what length grouping sorts by."""
-        return list(rows["length"]) if "length" in rows.column_names else [0] * len(rows)  # an empty split has no columns
+        return column(rows, "length") if "length" in rows.column_names else [0] * len(rows)  # an empty split has no columns
 
     def _lengths(self, split: str) -> list[int] | None:
         return self.row_lengths(self.tokenized[split]) if self.group_by_length else None
