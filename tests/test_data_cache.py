@@ -76,3 +76,14 @@ def test_paper_size_copies_are_distinct_pairs_of_each_domain(make_cfg):
         assert one and len(two) == 2 * len(one), domain
         assert len({p.id for p in two}) == len(two), domain  # the tag makes every copy a new pair
         assert len({p.split_key for p in two}) == 2 * len({p.split_key for p in one}), domain  # and a new group
+
+
+def test_a_pair_tagged_with_its_source_keeps_every_other_field():
+    from dataclasses import fields, replace
+
+    from rm_lab.data.pairs import Pair
+
+    pair = Pair("d:1", "d", "p", "c", "r", group="g", source="", margin=2.0, attributes=((1.0,), (0.5,)))
+    tagged = pair.with_source("file.jsonl")
+    assert tagged.to_dict() == replace(pair, source="file.jsonl").to_dict()
+    assert len(fields(Pair)) == 9  # Pair.with_source passes every field: a new one goes there too

@@ -48,17 +48,20 @@ class SharedPrompt:
     def __call__(self, prompts: list[str], chosen: list[str], rejected: list[str]) -> dict[str, list[list[int]]]:
         """{chosen_input_ids, rejected_input_ids, prompt_input_ids} (and *_token_type_ids for a
         tokenizer that returns them), as `tokenize_pairs` writes them."""
+        distinct: dict[str, int] = {}  # a prompt several pairs share (HellaSwag's context, an SHP post): once
+        which = [distinct.setdefault(p, len(distinct)) for p in prompts]
         encode_batch = getattr(self.split, "encode_batch_fast", self.split.encode_batch)  # no offsets needed
-        segments = encode_batch([*prompts, *chosen, *rejected], add_special_tokens=False)
-        n = len(prompts)
-        prompt_segments = segments[:n]
+        segments = encode_batch([*distinct, *chosen, *rejected], add_special_tokens=False)
+        k, n = len(distinct), len(prompts)
+        prompt_segments = [segments[i] for i in which]
         out: dict[str, list[list[int]]] = {}
-        for side, responses in (("chosen", segments[n:2 * n]), ("rejected", segments[2 * n:])):
+        for side, responses in (("chosen", segments[k:k + n]), ("rejected", segments[k + n:])):
             joined = [self.join.post_process(p, r) for p, r in zip(prompt_segments, responses)]
             out[f"{side}_input_ids"] = [e.ids for e in joined]
             if self.token_types:
                 out[f"{side}_token_type_ids"] = [e.type_ids for e in joined]
-        out["prompt_input_ids"] = [self.join.post_process(p).ids for p in prompt_segments]
+        alone = [self.join.post_process(p).ids for p in segments[:k]]
+        out["prompt_input_ids"] = [alone[i] for i in which]
         return out
 
     def matches(self, tokenizer, prompts: list[str], chosen: list[str], rejected: list[str], max_length: int) -> bool:
