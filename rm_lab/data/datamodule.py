@@ -102,11 +102,11 @@ def pair_table(pairs: list[Pair]) -> datasets.Dataset:
 
 
 def tokenize_shared(pairs: list[Pair], tokenize, path: str | None) -> datasets.Dataset:
-    """The table `datasets.map(tokenize)` gives (same columns, types and rows) for a `tokenize_pairs`
-    with `shared` set, SHARED_ROWS pairs at a time, in this process (the
+    """The table `datasets.map(tokenize)` gives (same columns, types and rows; `tokenize`: a
+    `tokenize_pairs` with `shared` set), built SHARED_ROWS pairs at a time in this process (the
     Rust tokenizer spreads each chunk over the CPU's cores) and appended to `path` (atomically;
-    in memory without one): no per-row Python beyond reading the ids, never the whole split's
-    ids as Python lists."""
+    in memory without one): no worker processes to feed, and never the whole split's ids as
+    Python lists (their memory is several times the Arrow file's)."""
     import pyarrow as pa
     from datasets.arrow_writer import ArrowWriter
 
@@ -335,14 +335,16 @@ class PreferenceDataModule(pl.LightningDataModule):
         return str(self.cache_dir / f"tokens-{split}-{key.hexdigest()[:20]}.arrow")
 
     def setup(self, stage: str | None = None) -> None:
-        """Each split tokenized once (batched fast-tokenizer calls; `tokenize_processes` worker
-        processes for a large split) and cached under `cache_dir`, keyed by the tokenizer, the
+        """Each split tokenized once and cached under `cache_dir`, keyed by the tokenizer, the
         length limit, the input format and the split's pair ids; a cached split is read back
-        memory-mapped, without building its table again."""
+        memory-mapped, without building its table again. Pair format on a fast tokenizer: each
+        prompt tokenized once for chosen, rejected and the prompt alone (`tokenize_shared`; checked
+        equal to the whole calls on the split's first pairs); otherwise whole batched tokenizer
+        calls, in `tokenize_processes` worker processes for a large split."""
         self.load_pairs()
         if self.tokenizer is None:
             raise RuntimeError("attach_tokenizer() must be called before setup()")
-        shared = SharedPrompt.of(self.tokenizer, self.max_length, self.input_format)
+        shared = None
         for split in SPLITS:
             if split in self.tokenized:
                 continue
@@ -351,6 +353,7 @@ class PreferenceDataModule(pl.LightningDataModule):
                 self.tokenized[split] = datasets.Dataset.from_file(cache)
                 continue
             pairs = self.pairs[split]
+            shared = shared or SharedPrompt.of(self.tokenizer, self.max_length, self.input_format)
             head = pairs[:CHECK_ROWS]
             exact = shared is not None and shared.matches(self.tokenizer, [p.prompt for p in head],
                                                           [p.chosen for p in head], [p.rejected for p in head],

@@ -205,9 +205,8 @@ def bench_data(data_dir: str | Path, scale: float = 1.0, overrides: list[str] | 
     first reads, converts, splits, leak-checks and tokenizes every pair (and caches them); the
     second (another seed) starts from the caches. A third, small job on the bundled sample is the
     memory reference: the first job's extra memory is its peak over that job's."""
-    import tempfile
-
     import os
+    import tempfile
 
     overrides = list(overrides or [])
     load = [round(x, 2) for x in os.getloadavg()]
