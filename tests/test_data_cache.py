@@ -87,3 +87,12 @@ def test_a_pair_tagged_with_its_source_keeps_every_other_field():
     tagged = pair.with_source("file.jsonl")
     assert tagged.to_dict() == replace(pair, source="file.jsonl").to_dict()
     assert len(fields(Pair)) == 9  # Pair.with_source passes every field: a new one goes there too
+
+
+def test_a_column_read_through_arrow_is_the_rows_of_a_selection():
+    import datasets
+
+    table = datasets.Dataset.from_dict({"length": [5, 1, 4, 2], "id": ["a", "b", "c", "d"]})
+    chosen = table.select([3, 0, 2])
+    assert datamodule.column(chosen, "length") == [2, 5, 4] == list(chosen["length"])
+    assert datamodule.column(table, "id") == ["a", "b", "c", "d"]
