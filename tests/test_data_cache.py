@@ -46,6 +46,8 @@ def test_a_second_datamodule_reads_pairs_and_tokens_from_the_caches(make_cfg, tm
 
 
 def test_tokenizing_in_worker_processes_gives_the_tokens_of_one(make_cfg, monkeypatch):
+    # worker processes run the whole (prompt, response) calls: the path of tokenizers that cannot share prompts
+    monkeypatch.setattr(datamodule.SharedPrompt, "of", classmethod(lambda cls, *a: None))
     def uncached(*overrides):
         cfg = make_cfg(*ONE_DOMAIN, f"dataset.domains.hh_rlhf.path={sample_path('hh_rlhf/harmless-base-test.jsonl.gz')}",
                        *overrides)
@@ -74,3 +76,23 @@ def test_paper_size_copies_are_distinct_pairs_of_each_domain(make_cfg):
         assert one and len(two) == 2 * len(one), domain
         assert len({p.id for p in two}) == len(two), domain  # the tag makes every copy a new pair
         assert len({p.split_key for p in two}) == 2 * len({p.split_key for p in one}), domain  # and a new group
+
+
+def test_a_pair_tagged_with_its_source_keeps_every_other_field():
+    from dataclasses import fields, replace
+
+    from rm_lab.data.pairs import Pair
+
+    pair = Pair("d:1", "d", "p", "c", "r", group="g", source="", margin=2.0, attributes=((1.0,), (0.5,)))
+    tagged = pair.with_source("file.jsonl")
+    assert tagged.to_dict() == replace(pair, source="file.jsonl").to_dict()
+    assert len(fields(Pair)) == 9  # Pair.with_source passes every field: a new one goes there too
+
+
+def test_a_column_read_through_arrow_is_the_rows_of_a_selection():
+    import datasets
+
+    table = datasets.Dataset.from_dict({"length": [5, 1, 4, 2], "id": ["a", "b", "c", "d"]})
+    chosen = table.select([3, 0, 2])
+    assert datamodule.column(chosen, "length") == [2, 5, 4] == list(chosen["length"])
+    assert datamodule.column(table, "id") == ["a", "b", "c", "d"]

@@ -68,6 +68,7 @@ def test_pairs_per_s_counts_the_pairs_max_steps_trained(make_cfg):
     assert timing["pairs_trained"] == 4  # one step of batch 4, not the epoch's 24
     assert timing["pairs_per_s"] == pytest.approx(4 / sum(timing["per_epoch_s"]))
     assert timing["peak_memory_bytes"] > 0 and timing["first_step_s"] > 0
+    assert 0 < timing["first_batch_s"] < timing["first_step_s"]  # the step began, then ended
 
 
 def test_peak_memory_watches_nest():

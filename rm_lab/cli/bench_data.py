@@ -4,8 +4,10 @@ Builds the five domains at the router paper's sizes (about 140,000 train pairs) 
 the bundled samples (rm_lab/studies/paper_data.py says how), then runs two jobs of a sweep on them
 with an empty cache, each stopped after its first training step: the first reads, converts,
 splits, leak-checks and tokenizes everything; the second starts from the caches. Prints one JSON
-object and two lines: the first job's seconds to its first training step and its peak memory,
-the second job's seconds to its first training step. Overrides go to both jobs (model=...).
+object and three lines: the first job's seconds to its first training step (when it began, and
+when it ended) and its peak memory, the second job's, and the machine's load average (the
+figures are wall seconds: a busy machine stretches them; CPU seconds are beside them).
+Overrides go to both jobs (model=...).
 `--build-only` writes the files and prints the overrides that point a run at them.
 """
 from __future__ import annotations

@@ -48,6 +48,12 @@ class Pair:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def with_source(self, source: str) -> Pair:
+        """This pair tagged with its source (`dataclasses.replace` without its generic field walk:
+        a third of the seconds, which counts at 300,000 rows)."""
+        return Pair(self.id, self.domain, self.prompt, self.chosen, self.rejected, self.group, source,
+                    self.margin, self.attributes)
+
 
 def stable_id(domain: str, *parts: str) -> str:
     digest = hashlib.sha1("\x1f".join(parts).encode("utf-8")).hexdigest()[:16]

@@ -55,7 +55,9 @@ class EpochTimer(pl.Callback):
     means training alone whatever the validation set's size; and the pairs each epoch actually
     trained on in this process (`pairs_per_epoch`: an epoch cut short by `max_steps` or a time
     limit counts only the batches it ran); `first_step_s`: the process's age when its first
-    training step ended (how long a job takes to start training: imports, data, model).
+    training step ended (how long a job takes to start training: imports, data, model, and that
+    step); `first_batch_s`: its age when that step began (the same without the step's own compute,
+    which a long first batch can make many seconds on a CPU).
     Each epoch is tagged with the `component` being fitted when it ran (set before each fit;
     composite methods fit one part after another with the same timer), so `by_component()` gives
     each part's one-epoch time. Its state is kept in checkpoints: a resumed fit lists every epoch,
@@ -69,6 +71,7 @@ class EpochTimer(pl.Callback):
         self.components: list[str] = []   # the component each epoch trained
         self.component = component
         self.first_step_s: float | None = None
+        self.first_batch_s: float | None = None
         self._start = None
         self._validation_start = None
         self._validation = 0.0
@@ -86,6 +89,8 @@ class EpochTimer(pl.Callback):
         self._begin(pl_module)
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if self.first_batch_s is None:
+            self.first_batch_s = process_age()
         if self._start is None:  # a fit resumed in the middle of an epoch
             self._begin(pl_module)
 

@@ -85,6 +85,7 @@ class TrainTime(TypedDict, total=False):
     epochs: int              # optional: epochs trained, when not the config's
     peak_memory_bytes: int   # optional: the most memory the fits held (CPU: resident set; GPU: allocated)
     first_step_s: float      # optional: seconds from the process's start to its first training step
+    first_batch_s: float     # optional: seconds from the process's start to the beginning of that step
 
 
 class Inference(TypedDict):

@@ -456,6 +456,8 @@ def outcome(built: Built, fitted: Fitted, tested: Tested) -> dict:
         blocks["train_time"]["peak_memory_bytes"] = fitted.peak_bytes
     if timer.first_step_s is not None:
         blocks["train_time"]["first_step_s"] = timer.first_step_s
+    if timer.first_batch_s is not None:
+        blocks["train_time"]["first_batch_s"] = timer.first_batch_s
     blocks["inference"] = built.module.inference.summary()
     blocks["processes"] = tested.processes
     return blocks

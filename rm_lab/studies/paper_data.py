@@ -170,7 +170,8 @@ REFERENCE = ["dataset=hh_rlhf_sample", "dataset.max_pairs.train=32", "dataset.ma
 
 def run_job(args: list[str], run_dir: Path) -> dict:
     """`python -m rm_lab ARGS` in a child process stopped after one training step (one test batch):
-    its wall and CPU seconds, its peak resident memory, and its results' `first_step_s`."""
+    its wall and CPU seconds, its peak resident memory, and its results' `first_batch_s` (the
+    process's age when its first training step began) and `first_step_s` (when that step ended)."""
     import os
     import subprocess
     import sys
@@ -192,6 +193,7 @@ def run_job(args: list[str], run_dir: Path) -> dict:
                            f"see {run_dir.with_suffix('.log')}")
     return {"wall_s": round(wall, 2), "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
             "peak_rss_gb": round(usage.ru_maxrss * 1024 / 1e9, 3),
+            "first_batch_s": round(results["train_time"].get("first_batch_s") or float("nan"), 2),
             "first_step_s": round(results["train_time"].get("first_step_s") or float("nan"), 2),
             "train_pairs": sum(d["pairs"]["train"] for d in results["data"].values()),
             "pairs": {s: sum(d["pairs"][s] for d in results["data"].values()) for s in ("train", "validation", "test")}}
@@ -203,9 +205,11 @@ def bench_data(data_dir: str | Path, scale: float = 1.0, overrides: list[str] | 
     first reads, converts, splits, leak-checks and tokenizes every pair (and caches them); the
     second (another seed) starts from the caches. A third, small job on the bundled sample is the
     memory reference: the first job's extra memory is its peak over that job's."""
+    import os
     import tempfile
 
     overrides = list(overrides or [])
+    load = [round(x, 2) for x in os.getloadavg()]
     files = build(data_dir, scale)
     root = Path(work_dir or tempfile.mkdtemp(prefix="rm_lab_bench_data_"))
     root.mkdir(parents=True, exist_ok=True)
@@ -221,14 +225,19 @@ def bench_data(data_dir: str | Path, scale: float = 1.0, overrides: list[str] | 
     return {"files": {d: {"path": f["path"], "copies": f["copies"]} for d, f in files.items()},
             "first_job": first, "second_job": second, "reference_job": reference,
             "first_job_extra_gb": round(first["peak_rss_gb"] - reference["peak_rss_gb"], 3),
+            "load_average": {"start": load, "end": [round(x, 2) for x in os.getloadavg()]}, "cpus": os.cpu_count(),
             "work_dir": str(root)}
 
 
 def summary_lines(result: dict) -> list[str]:
     first, second = result["first_job"], result["second_job"]
     return [f"first job: {first['train_pairs']:,} train pairs read, converted, split, leak-checked and tokenized; "
-            f"first training step at {first['first_step_s']:.1f} s (wall {first['wall_s']:.1f} s, CPU "
+            f"first training step at {first['first_batch_s']:.1f} s (done at {first['first_step_s']:.1f} s; "
+            f"wall {first['wall_s']:.1f} s, CPU "
             f"{first['cpu_s']:.1f} s), peak memory {first['peak_rss_gb']:.2f} GB "
             f"({result['first_job_extra_gb']:+.2f} GB over a job on the bundled sample)",
-            f"second job (cached): first training step at {second['first_step_s']:.1f} s (wall "
-            f"{second['wall_s']:.1f} s, CPU {second['cpu_s']:.1f} s), peak memory {second['peak_rss_gb']:.2f} GB"]
+            f"second job (cached): first training step at {second['first_batch_s']:.1f} s (done at "
+            f"{second['first_step_s']:.1f} s; wall "
+            f"{second['wall_s']:.1f} s, CPU {second['cpu_s']:.1f} s), peak memory {second['peak_rss_gb']:.2f} GB",
+            f"machine: {result['cpus']} CPUs, load average (1, 5, 15 min) {result['load_average']['start']} at the "
+            f"start, {result['load_average']['end']} at the end"]

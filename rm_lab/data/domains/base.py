@@ -4,7 +4,7 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from rm_lab.data.pairs import DropLog, MalformedRow, Pair, split_of
 from rm_lab.data.sources import list_files, read_file, read_hub
@@ -108,7 +108,7 @@ class Domain:
                 drops.drop("duplicate_pair", pair.id)
                 continue
             seen.add(pair.id)
-            out.append(replace(pair, source=source) if source else pair)
+            out.append(pair.with_source(source) if source else pair)
         return out
 
     def _local_pairs(self, paths, drops: DropLog) -> list[Pair]:
