@@ -392,3 +392,22 @@ def test_first_token_shortcut_gives_the_whole_forward_rewards_and_gradients(head
         assert grads.keys() == whole_grads.keys() and len(grads) > 10
         for key, grad in whole_grads.items():
             assert torch.allclose(grad, grads[key], atol=1e-5), (name, key, (grad - grads[key]).abs().max())
+
+
+def test_a_deterministic_trainer_keeps_its_algorithms_without_nan_fills(tmp_path):
+    """trainer.deterministic (the CPU default) turns deterministic algorithms on; rm_lab turns off
+    only the NaN fill of new tensors that comes with them."""
+    import torch.utils.deterministic
+
+    from rm_lab.runner.build import build_trainer
+
+    before = (torch.are_deterministic_algorithms_enabled(), torch.utils.deterministic.fill_uninitialized_memory)
+    try:
+        torch.utils.deterministic.fill_uninitialized_memory = True
+        cfg = compose(["model=tiny-deberta", "logger=none", f"paths.output_dir={tmp_path}"])
+        build_trainer(cfg)
+        assert torch.are_deterministic_algorithms_enabled()
+        assert torch.utils.deterministic.fill_uninitialized_memory is False
+    finally:
+        torch.use_deterministic_algorithms(before[0])
+        torch.utils.deterministic.fill_uninitialized_memory = before[1]
