@@ -411,3 +411,28 @@ def test_a_deterministic_trainer_keeps_its_algorithms_without_nan_fills(tmp_path
     finally:
         torch.use_deterministic_algorithms(before[0])
         torch.utils.deterministic.fill_uninitialized_memory = before[1]
+
+
+@pytest.mark.parametrize("wrap", ["lora", "int8"])
+def test_first_token_state_keeps_adapters_and_quantized_layers(wrap):
+    """Projections that are not plain linear layers (LoRA adapters on query and value, int8
+    layers) are called as modules: the first-token state is still the wrapped model's."""
+    from rm_lab.models import first_token
+
+    model = build_backbone(compose(BACKBONES["bert_pooler"])).build().eval()
+    if wrap == "lora":
+        from peft import LoraConfig, get_peft_model
+
+        model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["query", "value"]))
+        torch.manual_seed(1)
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.data.normal_(0, 0.5)  # adapters that change the output
+    else:
+        model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    batch = _ragged_batch()
+    with torch.no_grad():
+        whole = model(**batch).last_hidden_state[:, :1]
+        short = first_token.first_token_state(model, **batch)
+    # int8: activations are quantized per call with the call's own range, which padding changes
+    assert torch.allclose(whole, short, atol=1e-4 if wrap == "lora" else 1e-2), (whole - short).abs().max()

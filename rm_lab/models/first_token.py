@@ -75,10 +75,15 @@ class Packing:
 
 
 def projections(attention: nn.Module, packed: torch.Tensor, parts: tuple[str, ...] = ("query", "key", "value")):
-    """The projections `parts` of packed tokens, as one product, side by side (tokens, parts x hidden)."""
-    weight = torch.cat([getattr(attention, part).weight for part in parts])
-    bias = torch.cat([getattr(attention, part).bias for part in parts])
-    return torch.nn.functional.linear(packed, weight, bias)
+    """The projections `parts` of packed tokens, side by side (tokens, parts x hidden): one product
+    over their concatenated weights when all are plain `nn.Linear`, else each module called (a LoRA
+    adapter, an int8 layer)."""
+    modules = [getattr(attention, part) for part in parts]
+    if all(type(m) is nn.Linear for m in modules):
+        weight = torch.cat([m.weight for m in modules])
+        bias = None if any(m.bias is None for m in modules) else torch.cat([m.bias for m in modules])
+        return torch.nn.functional.linear(packed, weight, bias)
+    return torch.cat([m(packed) for m in modules], dim=-1)
 
 
 def attend(attention: nn.Module, packed: torch.Tensor, layout: Packing, queries: torch.Tensor | None = None) -> torch.Tensor:
