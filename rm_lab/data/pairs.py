@@ -49,11 +49,12 @@ class Pair:
         return asdict(self)
 
     def with_source(self, source: str) -> Pair:
-        """This pair tagged with its source (`dataclasses.replace` without its generic field walk:
-        a third of the seconds, which counts at 300,000 rows)."""
-        return Pair(self.id, self.domain, self.prompt, self.chosen, self.rejected, self.group, source,
-                    self.margin, self.attributes)
-
+        """This pair tagged with its source: every field copied as it is, `source` replaced
+        (`dataclasses.replace` re-runs the constructor field by field: 8x the time, which counts
+        at 300,000 rows)."""
+        pair = object.__new__(Pair)
+        pair.__dict__.update(self.__dict__, source=source)
+        return pair
 
 def stable_id(domain: str, *parts: str) -> str:
     digest = hashlib.sha1("\x1f".join(parts).encode("utf-8")).hexdigest()[:16]

@@ -27,6 +27,7 @@ import functools
 import gzip
 import json
 import math
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -172,7 +173,6 @@ def run_job(args: list[str], run_dir: Path) -> dict:
     """`python -m rm_lab ARGS` in a child process stopped after one training step (one test batch):
     its wall and CPU seconds, its peak resident memory, and its results' `first_batch_s` (the
     process's age when its first training step began) and `first_step_s` (when that step ended)."""
-    import os
     import subprocess
     import sys
     import time
@@ -205,7 +205,6 @@ def bench_data(data_dir: str | Path, scale: float = 1.0, overrides: list[str] | 
     first reads, converts, splits, leak-checks and tokenizes every pair (and caches them); the
     second (another seed) starts from the caches. A third, small job on the bundled sample is the
     memory reference: the first job's extra memory is its peak over that job's."""
-    import os
     import tempfile
 
     overrides = list(overrides or [])
