@@ -3,6 +3,7 @@ with the same pairs, counts and tokens; parallel tokenizing gives the tokens of 
 from __future__ import annotations
 
 import gzip
+import os
 import shutil
 
 import rm_lab.data.datamodule as datamodule
@@ -96,3 +97,24 @@ def test_a_column_read_through_arrow_is_the_rows_of_a_selection():
     chosen = table.select([3, 0, 2])
     assert datamodule.column(chosen, "length") == [2, 5, 4] == list(chosen["length"])
     assert datamodule.column(table, "id") == ["a", "b", "c", "d"]
+
+
+def test_the_bench_counts_worker_processes_memory():
+    """`make bench-data`'s process-tree memory includes a child's own pages (here 300 MB it wrote)."""
+    import subprocess
+    import sys
+    import time
+
+    from rm_lab.studies.paper_data import tree_pss
+
+    alone = tree_pss(os.getpid())
+    child = subprocess.Popen([sys.executable, "-c", "import sys, time; x = bytearray(300_000_000); "
+                              "x[::4096] = b'1' * len(x[::4096]); print('ready', flush=True); time.sleep(30)"],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        time.sleep(0.2)
+        assert tree_pss(os.getpid()) - alone > 250e6
+    finally:
+        child.kill()
+        child.wait()

@@ -101,28 +101,66 @@ def pair_table(pairs: list[Pair]) -> datasets.Dataset:
     return datasets.Dataset.from_dict({f: [getattr(p, f) for p in pairs] for f in PAIR_FIELDS})
 
 
-def tokenize_shared(pairs: list[Pair], tokenize, path: str | None) -> datasets.Dataset:
+_CHUNKS: tuple = ()  # (pairs, tokenize) of the split being tokenized, read by forked workers
+
+
+def shared_chunk(start: int):
+    """Token columns of SHARED_ROWS pairs from `start` (an Arrow table), in this process or a
+    worker forked while `_CHUNKS` held the split."""
+    import pyarrow as pa
+
+    pairs, tokenize = _CHUNKS
+    rows = pairs[start:start + SHARED_ROWS]
+    out = tokenize({"prompt": [p.prompt for p in rows], "chosen": [p.chosen for p in rows],
+                    "rejected": [p.rejected for p in rows], "domain": [p.domain for p in rows]})
+    return pa.table({k: id_lists(v) if k.endswith("_ids") else pa.array(v, type=pa.int64()) for k, v in out.items()})
+
+
+def chunk_tables(pairs: list[Pair], tokenize, processes: int | None):
+    """`shared_chunk` over a split in order; with `processes` > 1 and a large split, in that many
+    worker processes forked from this one (the pairs are not copied to them), each running the
+    Rust tokenizer on one thread: the Python half of the work (joining, Arrow columns) then runs
+    on every core too."""
+    global _CHUNKS
+    import multiprocessing
+
+    starts = range(0, len(pairs), SHARED_ROWS)
+    _CHUNKS = (pairs, tokenize)
+    try:
+        if (processes or 0) < 2 or len(pairs) < PARALLEL_ROWS or "fork" not in multiprocessing.get_all_start_methods():
+            yield from map(shared_chunk, starts)
+            return
+        before = os.environ.get("TOKENIZERS_PARALLELISM")
+        os.environ["TOKENIZERS_PARALLELISM"] = "false"  # the workers' tokenizers: one thread each, no fork warning
+        try:
+            pool = multiprocessing.get_context("fork").Pool(processes)
+        finally:
+            if before is None:
+                os.environ.pop("TOKENIZERS_PARALLELISM")
+            else:
+                os.environ["TOKENIZERS_PARALLELISM"] = before
+        with pool:
+            yield from pool.imap(shared_chunk, starts)
+    finally:
+        _CHUNKS = ()
+
+
+def tokenize_shared(pairs: list[Pair], tokenize, path: str | None, processes: int | None = None) -> datasets.Dataset:
     """The table `datasets.map(tokenize)` gives (same columns, types and rows; `tokenize`: a
-    `tokenize_pairs` with `shared` set), built SHARED_ROWS pairs at a time in this process (the
-    Rust tokenizer spreads each chunk over the CPU's cores) and appended to `path` (atomically;
-    in memory without one): no worker processes to feed, and never the whole split's ids as
+    `tokenize_pairs` with `shared` set), built SHARED_ROWS pairs at a time (`chunk_tables`) and
+    appended to `path` (atomically; in memory without one): never the whole split's ids as
     Python lists (their memory is several times the Arrow file's)."""
     import pyarrow as pa
     from datasets.arrow_writer import ArrowWriter
 
     base = pair_table(pairs).data.table.drop_columns(["prompt", "chosen", "rejected"])
-    ids = pa.list_(pa.int64())
     tmp = f"{path}.{os.getpid()}.tmp" if path else None
     writer = ArrowWriter(path=tmp) if tmp else None
     chunks = []
-    for start in range(0, len(pairs), SHARED_ROWS):
-        rows = pairs[start:start + SHARED_ROWS]
-        out = tokenize({"prompt": [p.prompt for p in rows], "chosen": [p.chosen for p in rows],
-                        "rejected": [p.rejected for p in rows], "domain": [p.domain for p in rows]})
-        columns = {k: pa.array(v, type=ids if k.endswith("_ids") else pa.int64()) for k, v in out.items()}
-        chunk = base.slice(start, len(rows))
-        for name, column in columns.items():
-            chunk = chunk.append_column(name, column)
+    for start, columns in zip(range(0, len(pairs), SHARED_ROWS), chunk_tables(pairs, tokenize, processes)):
+        chunk = base.slice(start, columns.num_rows)
+        for name in columns.column_names:
+            chunk = chunk.append_column(name, columns[name])
         if writer is not None:
             writer.write_table(chunk)
         else:
@@ -132,6 +170,20 @@ def tokenize_shared(pairs: list[Pair], tokenize, path: str | None) -> datasets.D
     writer.finalize()
     os.replace(tmp, path)
     return datasets.Dataset.from_file(path)
+
+
+def id_lists(rows: list[list[int]]):
+    """Lists of token ids as an Arrow list<int64> column, built from one flat array and its
+    offsets (8x faster than `pyarrow.array` on the nested lists)."""
+    from itertools import chain
+
+    import numpy as np
+    import pyarrow as pa
+
+    offsets = np.zeros(len(rows) + 1, np.int32)
+    np.cumsum(np.fromiter(map(len, rows), np.int32, count=len(rows)), out=offsets[1:])
+    values = np.fromiter(chain.from_iterable(rows), np.int64, count=int(offsets[-1]))
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values))
 
 
 def column(table: datasets.Dataset, name: str) -> list:
@@ -365,7 +417,7 @@ class PreferenceDataModule(pl.LightningDataModule):
                                          max_length=self.max_length, domain_names=tuple(self.domain_names),
                                          shared=shared if exact else None)
             if exact:
-                self.tokenized[split] = tokenize_shared(pairs, tokenize, cache)
+                self.tokenized[split] = tokenize_shared(pairs, tokenize, cache, self.tokenize_processes)
                 continue
             parallel = (self.tokenize_processes or 0) > 1 and len(pairs) >= PARALLEL_ROWS
             table = pair_table(pairs).map(tokenize, batched=True, remove_columns=["prompt", "chosen", "rejected"],

@@ -169,9 +169,28 @@ REFERENCE = ["dataset=hh_rlhf_sample", "dataset.max_pairs.train=32", "dataset.ma
              "dataset.max_pairs.test=8"]
 
 
+def tree_pss(pid: int) -> int:
+    """Proportional set size in bytes of a process and its descendants (Linux /proc; 0 where it
+    cannot be read): memory shared between a job and its forked workers counted once."""
+    total, todo = 0, [pid]
+    while todo:
+        pid = todo.pop()
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) * 1024
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return total
+
+
 def run_job(args: list[str], run_dir: Path) -> dict:
     """`python -m rm_lab ARGS` in a child process stopped after one training step (one test batch):
-    its wall and CPU seconds, its peak resident memory, and its results' `first_batch_s` (the
+    its wall and CPU seconds, its peak resident memory (`peak_rss_gb`: the largest single process;
+    `peak_tree_gb`: the job with its worker processes, shared pages counted once, sampled every
+    0.2 s), and its results' `first_batch_s` (the
     process's age when its first training step began) and `first_step_s` (when that step ended)."""
     import subprocess
     import sys
@@ -181,7 +200,11 @@ def run_job(args: list[str], run_dir: Path) -> dict:
     start = time.perf_counter()
     with open(run_dir.with_suffix(".log"), "w", encoding="utf-8") as log:
         child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(child.pid, 0)
+        peak_tree = 0
+        while (done := os.wait4(child.pid, os.WNOHANG))[0] == 0:
+            peak_tree = max(peak_tree, tree_pss(child.pid))
+            time.sleep(0.2)
+        _, status, usage = done
     wall = time.perf_counter() - start
     child.returncode = os.waitstatus_to_exitcode(status)
     from rm_lab.rundir.layout import RunDir
@@ -192,7 +215,7 @@ def run_job(args: list[str], run_dir: Path) -> dict:
         raise RuntimeError(f"the job failed ({results.get('error') or f'exit code {child.returncode}'}): "
                            f"see {run_dir.with_suffix('.log')}")
     return {"wall_s": round(wall, 2), "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
-            "peak_rss_gb": round(usage.ru_maxrss * 1024 / 1e9, 3),
+            "peak_rss_gb": round(usage.ru_maxrss * 1024 / 1e9, 3), "peak_tree_gb": round(peak_tree / 1e9, 3),
             "first_batch_s": round(results["train_time"].get("first_batch_s") or float("nan"), 2),
             "first_step_s": round(results["train_time"].get("first_step_s") or float("nan"), 2),
             "train_pairs": sum(d["pairs"]["train"] for d in results["data"].values()),
@@ -223,9 +246,14 @@ def bench_data(data_dir: str | Path, scale: float = 1.0, overrides: list[str] | 
     reference = run_job([*REFERENCE, f"paths.cache_dir={root / 'cache_reference'}", *overrides], root / "reference")
     return {"files": {d: {"path": f["path"], "copies": f["copies"]} for d, f in files.items()},
             "first_job": first, "second_job": second, "reference_job": reference,
-            "first_job_extra_gb": round(first["peak_rss_gb"] - reference["peak_rss_gb"], 3),
+            "first_job_extra_gb": round(peak(first) - peak(reference), 3),
             "load_average": {"start": load, "end": [round(x, 2) for x in os.getloadavg()]}, "cpus": os.cpu_count(),
             "work_dir": str(root)}
+
+
+def peak(job: dict) -> float:
+    """A job's peak memory in GB: its own resident peak, or its process tree's where larger."""
+    return max(job["peak_rss_gb"], job.get("peak_tree_gb") or 0.0)
 
 
 def summary_lines(result: dict) -> list[str]:
@@ -233,7 +261,8 @@ def summary_lines(result: dict) -> list[str]:
     return [f"first job: {first['train_pairs']:,} train pairs read, converted, split, leak-checked and tokenized; "
             f"first training step at {first['first_batch_s']:.1f} s (done at {first['first_step_s']:.1f} s; "
             f"wall {first['wall_s']:.1f} s, CPU "
-            f"{first['cpu_s']:.1f} s), peak memory {first['peak_rss_gb']:.2f} GB "
+            f"{first['cpu_s']:.1f} s), peak memory {first['peak_rss_gb']:.2f} GB (with its tokenizing workers "
+            f"{first.get('peak_tree_gb', 0):.2f} GB) "
             f"({result['first_job_extra_gb']:+.2f} GB over a job on the bundled sample)",
             f"second job (cached): first training step at {second['first_batch_s']:.1f} s (done at "
             f"{second['first_step_s']:.1f} s; wall "
