@@ -392,7 +392,7 @@ class PreferenceDataModule(pl.LightningDataModule):
         memory-mapped, without building its table again. Pair format on a fast tokenizer: each
         prompt tokenized once for chosen, rejected and the prompt alone (`tokenize_shared`; checked
         equal to the whole calls on the split's first pairs); otherwise whole batched tokenizer
-        calls, in `tokenize_processes` worker processes for a large split."""
+        calls. Either way a large split is tokenized in `tokenize_processes` worker processes."""
         self.load_pairs()
         if self.tokenizer is None:
             raise RuntimeError("attach_tokenizer() must be called before setup()")
