@@ -156,9 +156,10 @@ def tokenize_shared(pairs: list[Pair], tokenize, path: str | None, processes: in
     base = pair_table(pairs).data.table.drop_columns(["prompt", "chosen", "rejected"])
     tmp = f"{path}.{os.getpid()}.tmp" if path else None
     writer = ArrowWriter(path=tmp) if tmp else None
-    chunks = []
-    for start, columns in zip(range(0, len(pairs), SHARED_ROWS), chunk_tables(pairs, tokenize, processes)):
+    chunks, start = [], 0
+    for columns in chunk_tables(pairs, tokenize, processes):
         chunk = base.slice(start, columns.num_rows)
+        start += columns.num_rows
         for name in columns.column_names:
             chunk = chunk.append_column(name, columns[name])
         if writer is not None:

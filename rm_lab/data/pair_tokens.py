@@ -106,6 +106,8 @@ class PlainText:
         out: list[list[int]] = [None] * len(texts)  # type: ignore[list-item]
         for flag, tokenizer, prepare in ((True, self.bare, self.prepare), (False, self.whole, None)):
             index = [i for i, p in enumerate(plain) if p is flag]
+            if not index:
+                continue
             batch = [prepare(texts[i]) if prepare else texts[i] for i in index]
             for i, e in zip(index, tokenizer.encode_batch_fast(batch, add_special_tokens=False)):
                 out[i] = e.ids
@@ -118,25 +120,24 @@ class Template:
 
     def __init__(self, processor: dict, max_length: int, side: str):
         specials = {name: token["ids"] for name, token in processor["special_tokens"].items()}
-        self.parts = {}
+        self.runs: dict[str, list] = {}  # kind -> [(type_id, [special ids or segment index, ...])]
+        self.limit: dict[str, int] = {}  # kind -> tokens left for the segments
         for kind in ("single", "pair"):
-            parts = []  # (ids, type_id) of a special token, or (segment index, type_id)
+            runs: list = []
+            added = 0
             for item in processor[kind]:
                 if "SpecialToken" in item:
-                    parts.append((specials[item["SpecialToken"]["id"]], item["SpecialToken"]["type_id"]))
+                    part, type_id = specials[item["SpecialToken"]["id"]], item["SpecialToken"]["type_id"]
+                    added += len(part)
                 else:
-                    parts.append(("AB".index(item["Sequence"]["id"]), item["Sequence"]["type_id"]))
-            added = sum(len(ids) for ids, _ in parts if not isinstance(ids, int))
+                    part, type_id = "AB".index(item["Sequence"]["id"]), item["Sequence"]["type_id"]
+                if runs and runs[-1][0] == type_id:  # consecutive parts of one token type: one run
+                    runs[-1][1].append(part)
+                else:
+                    runs.append((type_id, [part]))
             if added >= max_length:
                 raise ValueError(f"{added} special tokens leave nothing of max_length {max_length}")
-            self.parts[kind] = (parts, max_length - added)
-        self.runs = {kind: [] for kind in self.parts}
-        for kind, (parts, _) in self.parts.items():
-            for part, type_id in parts:
-                if self.runs[kind] and self.runs[kind][-1][0] == type_id:
-                    self.runs[kind][-1][1].append(part)
-                else:
-                    self.runs[kind].append((type_id, [part]))
+            self.runs[kind], self.limit[kind] = runs, max_length - added
         self.left = side == "left"
 
     def _keep(self, ids: list[int], n: int) -> list[int]:
@@ -147,7 +148,7 @@ class Template:
     def _join(self, kind: str, segments: tuple[list[int], ...], with_types: bool) -> tuple[list[int], list[int]]:
         ids: list[int] = []
         types: list[int] = []
-        for type_id, parts in self.runs[kind]:  # consecutive parts of one token type
+        for type_id, parts in self.runs[kind]:
             start = len(ids)
             for part in parts:
                 ids += segments[part] if part.__class__ is int else part
@@ -156,11 +157,11 @@ class Template:
         return ids, types
 
     def pair(self, a: list[int], b: list[int], with_types: bool = True) -> tuple[list[int], list[int]]:
-        n1, n2 = cut(len(a), len(b), self.parts["pair"][1])
+        n1, n2 = cut(len(a), len(b), self.limit["pair"])
         return self._join("pair", (self._keep(a, n1), self._keep(b, n2)), with_types)
 
     def single(self, a: list[int]) -> list[int]:
-        return self._join("single", (self._keep(a, self.parts["single"][1]),), False)[0]
+        return self._join("single", (self._keep(a, self.limit["single"]),), False)[0]
 
 
 class SharedPrompt:
@@ -190,7 +191,7 @@ class SharedPrompt:
             template = Template(processor, max_length, side)
         except (KeyError, ValueError):
             return None
-        limit = template.parts["pair"][1]
+        limit = template.limit["pair"]
         counts = sorted({0, 1, 2, limit // 2 - 1, limit // 2, limit // 2 + 1, limit - 1, limit, limit + 1, 2 * limit + 3}
                         - {-1})
         segments = self.split.encode_batch_fast([" ".join(["a", "b"][k % 2] for k in range(n)) for n in counts],
