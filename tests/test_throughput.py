@@ -8,6 +8,7 @@ import time
 
 import pytest
 import pytorch_lightning as pl
+from pytorch_lightning.callbacks import ModelCheckpoint
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
@@ -205,6 +206,38 @@ def test_epoch_timer_leaves_validation_out(tmp_path):
     assert all(v >= 0.75 for v in timer.validation_per_epoch)  # two batches of 0.4 s
     assert all(t < 0.5 for t in timer.per_epoch)
 
+
+
+class _SlowCheckpoint(ModelCheckpoint):
+    """A checkpoint callback on a slow disk: each save takes 0.4 s more."""
+
+    saves = 0
+
+    def _save_checkpoint(self, trainer, filepath):
+        self.saves += 1
+        time.sleep(0.4)
+        super()._save_checkpoint(trainer, filepath)
+
+
+class _CheapValidation(_SlowValidation):
+    def validation_step(self, batch, _):
+        self.log("val", self.layer(batch).mean())
+
+
+@pytest.mark.slow
+def test_epoch_timer_counts_the_checkpoint_written_after_validation_with_validation(tmp_path):
+    """With validation inside an epoch (val_check_interval < 1), Lightning writes the best weights
+    when a validation ends (its checkpoint callbacks run last): that write is selection, not
+    training, so it must not slow the pairs/s figure."""
+    timer = EpochTimer()
+    data = torch.randn(8, 2)
+    trainer = pl.Trainer(max_epochs=2, accelerator="cpu", logger=False, enable_progress_bar=False, val_check_interval=0.5,
+                         enable_model_summary=False, num_sanity_val_steps=0, default_root_dir=tmp_path,
+                         callbacks=[timer, checkpoint := _SlowCheckpoint(dirpath=tmp_path / "ckpt", monitor="val")])
+    trainer.fit(_CheapValidation(), DataLoader(data, batch_size=4), DataLoader(data, batch_size=4))
+    assert checkpoint.saves >= 1 and list((tmp_path / "ckpt").glob("*.ckpt"))  # written when validation ended
+    assert sum(timer.validation_per_epoch) >= 0.4 * checkpoint.saves, timer.validation_per_epoch
+    assert all(t < 0.3 for t in timer.per_epoch), timer.per_epoch
 
 def test_fsdp_plan_shards_states_by_hand():
     """Lightning's FSDP needs CUDA (the installed stack refuses accelerator=cpu), so on CPU the

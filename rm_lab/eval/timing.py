@@ -51,8 +51,11 @@ def batch_pairs(batch) -> int:
 
 class EpochTimer(pl.Callback):
     """Records each training epoch's wall time in seconds (`per_epoch`), without the validation
-    passes run inside it (their seconds are `validation_per_epoch`), so training throughput
-    means training alone whatever the validation set's size; and the pairs each epoch actually
+    passes run inside it and the selection work that follows each (Lightning's checkpoint
+    callbacks write the best weights after validation ends): their seconds are
+    `validation_per_epoch`, counted until training resumes (the next batch or the epoch's end).
+    So training throughput means training alone whatever the validation set's size, the
+    checkpoint's size or the disk; and the pairs each epoch actually
     trained on in this process (`pairs_per_epoch`: an epoch cut short by `max_steps` or a time
     limit counts only the batches it ran); `first_step_s`: the process's age when its first
     training step ended (how long a job takes to start training: imports, data, model, and that
@@ -89,6 +92,7 @@ class EpochTimer(pl.Callback):
         self._begin(pl_module)
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        self._end_validation(pl_module)
         if self.first_batch_s is None:
             self.first_batch_s = process_age()
         if self._start is None:  # a fit resumed in the middle of an epoch
@@ -103,12 +107,15 @@ class EpochTimer(pl.Callback):
         if self._start is not None:
             self._validation_start = clock(pl_module.device)
 
-    def on_validation_end(self, trainer, pl_module):
+    def _end_validation(self, pl_module) -> None:
+        """Close a validation window (opened by `on_validation_start`, left open after
+        `on_validation_end` so that the checkpoint writes after it count with it)."""
         if self._validation_start is not None:
             self._validation += clock(pl_module.device) - self._validation_start
             self._validation_start = None
 
     def on_train_epoch_end(self, trainer, pl_module):
+        self._end_validation(pl_module)  # the checkpoint callbacks run after this one, outside the epoch
         if self._start is not None:
             self.per_epoch.append(clock(pl_module.device) - self._start - self._validation)
             self.validation_per_epoch.append(self._validation)
@@ -129,10 +136,12 @@ class EpochTimer(pl.Callback):
 
     def state_dict(self) -> dict:  # kept in checkpoints, so a resumed run reports every epoch
         running = self._start is not None
-        trained = time.perf_counter() - self._start - self._validation if running else 0.0
+        now = time.perf_counter()
+        validated = self._validation + (now - self._validation_start if self._validation_start is not None else 0.0)
+        trained = now - self._start - validated if running else 0.0
         return {"per_epoch": list(self.per_epoch), "validation_per_epoch": list(self.validation_per_epoch),
                 "pairs_per_epoch": list(self.pairs_per_epoch), "components": list(self.components),
-                "current_epoch_s": [trained, self._validation if running else 0.0],
+                "current_epoch_s": [trained, validated if running else 0.0],
                 "current_epoch_pairs": self._pairs if running else 0}
 
     def load_state_dict(self, state: dict) -> None:
