@@ -27,7 +27,7 @@ from rm_lab.eval.timing import EpochTimer
 from rm_lab.runner.build import build_backbone, build_data
 from rm_lab.runner.memory import memory_plan, shards
 from rm_lab.runner.preflight import CannotStart, Hub, preflight
-from rm_lab.studies.throughput import matmul_peak, table_line
+from rm_lab.studies.throughput import matmul_peak, padded_batch_lengths, table_line
 
 
 def _lengths(n: int = 500, seed: int = 0) -> list[int]:
@@ -289,8 +289,17 @@ def test_bench_arithmetic():
     line = table_line({"method": "baseline", "model": "m", "train_pairs": 10, "pairs_per_s": 2.0,
                        "real_tokens_per_s": 100.0, "padded_tokens_per_s": 150.0, "padding_share": 1 / 3,
                        "percent_of_peak": 12.0, "matmul_peak_gflops": 100.0, "test_inputs_per_s": 5.0,
-                       "score_inputs_per_s": 6.0, "test_accuracy": 0.5})
+                       "score_inputs_per_s": 6.0, "test_accuracy": 0.5, "padded_batch_work": 2.25})
     assert "2.00 pairs/s" in line and "padding 33%" in line and "accuracy 0.500" in line
+    assert "padded random batches 2.25x the work" in line
+
+
+def test_padded_batches_pad_chosen_and_rejected_together_to_the_longest():
+    pairs = [(3, 9), (4, 2), (5, 5), (1, 7), (8, 6)]
+    assert sorted(padded_batch_lengths(pairs, 1, seed=0)) == [4, 4, 5, 5, 7, 7, 8, 8, 9, 9]  # each pair alone
+    two = padded_batch_lengths(pairs, 2, seed=0)
+    assert len(two) == 10 and two.count(9) >= 4 and sum(two) > sum(map(sum, pairs))  # (3, 9) pads a partner to 9
+    assert padded_batch_lengths(pairs, 5, seed=3) == [9] * 10  # one batch: every text padded to 9
 
 
 def test_compile_option_compiles_in_place():

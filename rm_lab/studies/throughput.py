@@ -19,6 +19,11 @@ first precision at the top level and for each other one under its name:
                           parameters) per token for the forward and backward passes, plus
                           12 x layers x hidden x length for attention scores (Kaplan et al. 2020);
                           work the code skips (BERT's last layer beyond the first token) still counts
+  padded_batch_tokens     the tokens a trainer computes that pads random batches of the same pairs
+                          to their longest text, as TRL's RewardTrainer does (its collator pads a
+                          batch's chosen and rejected texts together)
+  padded_batch_work       that trainer's FLOPs (same formula) / the FLOPs on real tokens: the speed
+                          ratio such a trainer's padding alone gives rm_lab at equal FLOP rates
   test_inputs_per_s       texts scored per second by the test loop (batched)
   score_inputs_per_s      texts scored per second by the scoring code (length-sorted batches)
   score_bf16 / score_int8 the same under `--precision bf16` and `--precision int8` (CPU):
@@ -69,16 +74,32 @@ def matmul_peak(seconds: float = 2.0, n: int = 1024, dtype: torch.dtype = torch.
 
 def batch_tokens(data, seed: int) -> dict:
     """Real and padded tokens of the run's training batches (the loader replayed with its seed),
-    and each text's real length."""
+    each text's real length, and each pair's (chosen, rejected) lengths."""
     torch.manual_seed(seed)
     real = padded = 0
     lengths: list[int] = []
+    pairs: list[tuple[int, int]] = []
     for batch in data.train_dataloader():
         mask = batch["attention_mask"]
         real += int(mask.sum())
         padded += mask.numel()
-        lengths += mask.sum(1).tolist()
-    return {"real": real, "padded": padded, "lengths": lengths}
+        texts = mask.sum(1).tolist()
+        lengths += texts
+        half = len(texts) // 2  # chosen rows, then rejected rows (rm_lab.data.batch)
+        pairs += list(zip(texts[:half], texts[half:]))
+    return {"real": real, "padded": padded, "lengths": lengths, "pairs": pairs}
+
+
+def padded_batch_lengths(pairs: list[tuple[int, int]], batch_size: int, seed: int) -> list[int]:
+    """The lengths a trainer computes that pads each batch's texts to its longest, as TRL's
+    RewardTrainer does (`DataCollatorForPreference`: a batch's chosen and rejected texts padded
+    together), on batches of `batch_size` pairs drawn in a seeded random order."""
+    order = torch.randperm(len(pairs), generator=torch.Generator().manual_seed(seed)).tolist()
+    lengths: list[int] = []
+    for start in range(0, len(order), batch_size):
+        batch = [pairs[i] for i in order[start:start + batch_size]]
+        lengths += [max(max(p) for p in batch)] * (2 * len(batch))
+    return lengths
 
 
 def bench(overrides: list[str], pairs: int = 600, test_pairs: int = 200, out_dir: str | None = None,
@@ -130,6 +151,8 @@ def train_figures(overrides: list[str], pairs: int, test_pairs: int, out_dir: Pa
     layers = getattr(config, "num_hidden_layers", None) or getattr(config, "n_layer", 0)
     module = RewardModel(backbone)
     flops = training_flops(tokens["lengths"], linear_params(module), layers, backbone.hidden_size)
+    padded = padded_batch_lengths(tokens["pairs"], int(cfg.dataset.batch_size), int(cfg.seed))
+    padded_flops = training_flops(padded, linear_params(module), layers, backbone.hidden_size)
     batched = (results.get("inference") or {}).get("batched") or {}
     epochs = len(results["train_time"]["per_epoch_s"]) or 1
     return {
@@ -142,6 +165,7 @@ def train_figures(overrides: list[str], pairs: int, test_pairs: int, out_dir: Pa
         "padding_share": 1 - tokens["real"] / tokens["padded"], "matmul_peak_gflops": peak,
         "train_gflops_per_s": flops * epochs / train_s / 1e9,
         "percent_of_peak": 100 * flops * epochs / train_s / 1e9 / peak,
+        "padded_batch_tokens": sum(padded), "padded_batch_work": padded_flops / flops,
         "test_inputs_per_s": 1 / batched["seconds_per_input"] if batched.get("seconds_per_input") else None,
         "test_accuracy": (results.get("accuracy") or {}).get("average"), "run_dir": cfg.paths.output_dir,
         "_test": [p.to_dict() for p in data.pairs["test"]],
@@ -172,7 +196,8 @@ def table_line(r: dict) -> str:
     line = (f"| {r['method']} | {r['model']} | {r['train_pairs']} pairs | {r['pairs_per_s']:.2f} pairs/s | "
             f"{r['real_tokens_per_s']:,.0f} real tok/s | {r['padded_tokens_per_s']:,.0f} padded tok/s | "
             f"padding {100 * r['padding_share']:.0f}% | {r['percent_of_peak']:.0f}% of {r['matmul_peak_gflops']:.0f} "
-            f"GFLOP/s | test {r['test_inputs_per_s'] or 0:.1f} inputs/s | score {r.get('score_inputs_per_s') or 0:.1f} "
+            f"GFLOP/s | padded random batches {r['padded_batch_work']:.2f}x the work | "
+            f"test {r['test_inputs_per_s'] or 0:.1f} inputs/s | score {r.get('score_inputs_per_s') or 0:.1f} "
             f"inputs/s | bf16 {(r.get('score_bf16') or {}).get('inputs_per_s', 0):.1f} | "
             f"int8 {(r.get('score_int8') or {}).get('inputs_per_s', 0):.1f} inputs/s | "
             f"accuracy {r['test_accuracy'] if r['test_accuracy'] is not None else float('nan'):.3f} |")
