@@ -22,3 +22,6 @@ def test_every_way_of_scoring_gives_the_plain_loops_rewards(tmp_path_factory):
         assert figures[way]["max_abs_diff"] <= 1e-5, (way, figures[way])
         assert figures[way]["inputs_per_s"] > 0
     assert figures["rm_lab_score"]["x_plain_file_order"] > 0
+    plain = figures["plain_file_order"]
+    # the long pair's texts are at the max length, so its batch pads every text toward them
+    assert plain["padded_tokens"] > plain["real_tokens"] > 0 and plain["padded_work"] > 1

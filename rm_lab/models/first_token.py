@@ -17,13 +17,15 @@ to 1e-5). On the side-by-side bench's batches (HH-RLHF, length-grouped, 16 pairs
 of the tokens. The query, key and value projections run as one product (their weights
 concatenated), which bf16 matrix kernels run faster than three small ones.
 Models whose layers this reproduces: `SUPPORTED` (BERT's structure); others take the whole
-forward pass.
+forward pass, and so does a model training with attention dropout (`model.disable_dropout=false`),
+which this code does not apply. On CPUs the attention itself is `rm_lab.models.packed_attention`.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
+from rm_lab.models import packed_attention
 from rm_lab.models.attention import cpu_low_precision, sdpa
 
 SUPPORTED = ("BertModel",)  # transformers classes with BERT's embeddings, encoder.layer and attention modules
@@ -35,6 +37,7 @@ def supports(model: nn.Module) -> bool:
     config = getattr(base, "config", None)
     return (type(base).__name__ in SUPPORTED and config is not None and not config.is_decoder
             and not getattr(config, "add_cross_attention", False)
+            and not (base.training and getattr(config, "attention_probs_dropout_prob", 0.0))  # it runs no dropout
             and getattr(base, "_compiled_call_impl", None) is None)  # model.compile=true: its own forward
 
 
@@ -93,6 +96,9 @@ def attend(attention: nn.Module, packed: torch.Tensor, layout: Packing, queries:
     heads, size = attention.num_attention_heads, attention.attention_head_size
     parts = ("key", "value") if queries is not None else ("query", "key", "value")
     projected = projections(attention, packed, parts)
+    if queries is None and packed_attention.available(projected):  # the same kernel, fewer copies
+        return packed_attention.packed_attention(projected, index, layout.mask, rows, length, heads, size,
+                                                 attention.scaling)
     low = cpu_low_precision(projected)
     if low is not None:  # attention runs in fp32 there (rm_lab.models.attention): cast once, packed
         projected = projected.float()

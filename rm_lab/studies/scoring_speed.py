@@ -15,14 +15,20 @@ kept, so one slow moment of a shared machine does not decide):
   reward_function      `rm_lab.reward_function(RUN_DIR)(prompts, completions)` (TRL's reward_funcs)
 Each reports inputs/s (loading the model excluded, tokenizing included) and the largest reward
 difference from the plain loop's (`max_abs_diff`; the bench requires the same rewards).
+`plain_file_order` also reports `padded_work`: its batches' FLOPs (every text padded to its
+batch's longest) over the FLOPs of the real tokens alone (`rm_lab.eval.params`), the speed ratio
+its padding alone leaves to a scorer that computes no padding, at equal FLOP rates.
 """
 from __future__ import annotations
 
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
+
+from rm_lab.eval.params import linear_params, training_flops
 
 PLAIN_BATCH = 32
 
@@ -91,9 +97,16 @@ def scoring_speed(run_dir: str | Path, pairs: list[dict], rounds: int = 2) -> di
             start = time.perf_counter()
             rewards[name] = way()
             seconds[name] = min(seconds[name], time.perf_counter() - start)
+    lengths = [len(ids) for ids in tok(prompts, responses, truncation=True)["input_ids"]]
+    padded = [max(lengths[start:start + PLAIN_BATCH]) for start in range(0, len(lengths), PLAIN_BATCH)
+              for _ in lengths[start:start + PLAIN_BATCH]]
+    work = partial(training_flops, linear=linear_params(model), layers=model.config.num_hidden_layers,
+                   hidden=model.config.hidden_size)
     reference = rewards["plain_file_order"]
     out = {name: {"inputs_per_s": len(prompts) / seconds[name],
                   "max_abs_diff": max(abs(a - b) for a, b in zip(rewards[name], reference))} for name in ways}
+    out["plain_file_order"].update(real_tokens=sum(lengths), padded_tokens=sum(padded),
+                                   padded_work=work(padded) / work(lengths))
     for name in ("rm_lab_score", "reward_function"):
         out[name]["x_plain_file_order"] = out[name]["inputs_per_s"] / out["plain_file_order"]["inputs_per_s"]
         out[name]["x_plain_sorted"] = out[name]["inputs_per_s"] / out["plain_sorted"]["inputs_per_s"]

@@ -210,7 +210,8 @@ def table_line(r: dict) -> str:
     scoring = r.get("scoring")
     if scoring:
         line += (f"\n| scoring {scoring['inputs']} inputs, fp32 | plain transformers, batch {scoring['plain_batch']}: "
-                 f"file order {scoring['plain_file_order']['inputs_per_s']:.1f}, sorted by length "
+                 f"file order {scoring['plain_file_order']['inputs_per_s']:.1f} (padded to "
+                 f"{scoring['plain_file_order'].get('padded_work', float('nan')):.2f}x the work), sorted by length "
                  f"{scoring['plain_sorted']['inputs_per_s']:.1f} inputs/s | rm_lab.score "
                  f"{scoring['rm_lab_score']['inputs_per_s']:.1f} ({scoring['rm_lab_score']['x_plain_file_order']:.2f}x, "
                  f"{scoring['rm_lab_score']['x_plain_sorted']:.2f}x) | reward_function "
