@@ -39,7 +39,7 @@ def test_packed_attention_equals_autograd_through_torch_attention(dtype):
     assert packed_attention.available(projected)
     results = []
     for fn in (_reference, lambda p, lay, h, s, sc: packed_attention.packed_attention(
-            p, lay.index, lay.mask, lay.rows, lay.length, h, s, sc)):
+            p, lay.index, lay.pads, lay.mask, lay.rows, lay.length, h, s, sc)):
         leaf = projected.clone().requires_grad_()
         context = fn(leaf, layout, heads, size, size ** -0.5)
         (context.float() * upstream.float()).sum().backward()
@@ -59,12 +59,12 @@ def test_other_rows_and_padding_never_reach_a_row():
     layout = _layout(rows=4, length=7, seed=3)
     tokens = layout.index.numel()
     projected = torch.randn(tokens, 3 * heads * size, generator=torch.Generator().manual_seed(2))
-    batch = packed_attention.packed_attention(projected, layout.index, layout.mask, layout.rows, layout.length,
+    batch = packed_attention.packed_attention(projected, layout.index, layout.pads, layout.mask, layout.rows, layout.length,
                                               heads, size, 0.5)
     first_row = int(layout.mask[0, 0, 0].sum())
     assert first_row < layout.length  # the first row is padded
     alone = Packing(layout.mask[:1, 0, 0].clone(), layout.mask[:1])
-    row = packed_attention.packed_attention(projected[:first_row], alone.index, alone.mask, 1, layout.length,
+    row = packed_attention.packed_attention(projected[:first_row], alone.index, alone.pads, alone.mask, 1, layout.length,
                                             heads, size, 0.5)
     assert torch.allclose(batch[:first_row], row, atol=1e-6)
 

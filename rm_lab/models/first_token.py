@@ -97,7 +97,7 @@ def attend(attention: nn.Module, packed: torch.Tensor, layout: Packing, queries:
     parts = ("key", "value") if queries is not None else ("query", "key", "value")
     projected = projections(attention, packed, parts)
     if queries is None and packed_attention.available(projected):  # the same kernel, fewer copies
-        return packed_attention.packed_attention(projected, index, layout.mask, rows, length, heads, size,
+        return packed_attention.packed_attention(projected, index, layout.pads, layout.mask, rows, length, heads, size,
                                                  attention.scaling)
     low = cpu_low_precision(projected)
     if low is not None:  # attention runs in fp32 there (rm_lab.models.attention): cast once, packed

@@ -29,9 +29,10 @@ def available(tensor: torch.Tensor) -> bool:
     return tensor.device.type == "cpu" and _FORWARD is not None and _BACKWARD is not None
 
 
-def padded(packed: torch.Tensor, index: torch.Tensor, rows: int, length: int) -> torch.Tensor:
-    """Packed tokens (tokens, width) laid out as (rows x length, width) in fp32, padding zero."""
-    full = torch.zeros(rows * length, packed.shape[-1], dtype=torch.float32, device=packed.device)
+def padded(packed: torch.Tensor, index: torch.Tensor, pads: torch.Tensor, rows: int, length: int) -> torch.Tensor:
+    """Packed tokens (tokens, width) laid out as (rows x length, width) in fp32, padding (`pads`) zero."""
+    full = torch.empty(rows * length, packed.shape[-1], dtype=torch.float32, device=packed.device)
+    full[pads] = 0  # masked out, but must be numbers
     return full.index_copy_(0, index, packed.float())
 
 
@@ -39,29 +40,30 @@ class PackedAttention(torch.autograd.Function):
     """(tokens, 3 x hidden) projected queries, keys and values -> (tokens, hidden) context."""
 
     @staticmethod
-    def forward(ctx, projected, index, bias, rows, length, heads, size, scale):
-        full = padded(projected, index, rows, length).view(rows, length, 3, heads, size)
+    def forward(ctx, projected, index, pads, bias, rows, length, heads, size, scale):
+        full = padded(projected, index, pads, rows, length).view(rows, length, 3, heads, size)
         query, key, value = (full[:, :, part].transpose(1, 2) for part in range(3))  # (rows, heads, length, size)
         out, logsumexp = _FORWARD(query, key, value, 0.0, False, attn_mask=bias, scale=scale)
-        ctx.save_for_backward(query, key, value, out, logsumexp, index, bias)
+        ctx.save_for_backward(query, key, value, out, logsumexp, index, pads, bias)
         ctx.shape, ctx.scale, ctx.dtype = (rows, length, heads, size), scale, projected.dtype
         context = out.transpose(1, 2).reshape(rows * length, heads * size).index_select(0, index)
         return context.to(projected.dtype)
 
     @staticmethod
     def backward(ctx, grad_context):
-        query, key, value, out, logsumexp, index, bias = ctx.saved_tensors
+        query, key, value, out, logsumexp, index, pads, bias = ctx.saved_tensors
         rows, length, heads, size = ctx.shape
-        grad_out = padded(grad_context, index, rows, length).view(rows, length, heads, size).transpose(1, 2)
+        grad_out = padded(grad_context, index, pads, rows, length).view(rows, length, heads, size).transpose(1, 2)
         grads = _BACKWARD(grad_out, query, key, value, out, logsumexp, 0.0, False, attn_mask=bias, scale=ctx.scale)
         picked = [g.transpose(1, 2).reshape(rows * length, heads * size).index_select(0, index) for g in grads]
-        return torch.cat(picked, dim=1).to(ctx.dtype), None, None, None, None, None, None, None
+        return torch.cat(picked, dim=1).to(ctx.dtype), None, None, None, None, None, None, None, None
 
 
-def packed_attention(projected: torch.Tensor, index: torch.Tensor, mask: torch.Tensor, rows: int, length: int,
-                     heads: int, size: int, scale: float) -> torch.Tensor:
+def packed_attention(projected: torch.Tensor, index: torch.Tensor, pads: torch.Tensor, mask: torch.Tensor,
+                     rows: int, length: int, heads: int, size: int, scale: float) -> torch.Tensor:
     """Self-attention of packed tokens: `projected` (tokens, 3 x heads x size) their queries, keys
-    and values side by side, `index` their places in the (rows x length) layout, `mask` (rows, 1,
-    1, length) True on real tokens. Returns the (tokens, heads x size) context in `projected`'s dtype."""
+    and values side by side, `index` their places in the (rows x length) layout, `pads` the other
+    places, `mask` (rows, 1, 1, length) True on real tokens. Returns the (tokens, heads x size)
+    context in `projected`'s dtype."""
     bias = torch.zeros(mask.shape, dtype=torch.float32, device=mask.device).masked_fill_(~mask, float("-inf"))
-    return PackedAttention.apply(projected, index, bias, rows, length, heads, size, float(scale))
+    return PackedAttention.apply(projected, index, pads, bias, rows, length, heads, size, float(scale))
