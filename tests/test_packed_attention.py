@@ -69,14 +69,24 @@ def test_other_rows_and_padding_never_reach_a_row():
     assert torch.allclose(batch[:first_row], row, atol=1e-6)
 
 
-def test_a_model_training_with_attention_dropout_takes_the_whole_forward_pass():
-    """The packed path runs no attention dropout: with it on and in training, the model's own forward runs."""
+def test_attention_dropout_in_training_is_applied_and_unbiased():
+    """With the model's dropout on (the paper recipes) the packed path drops attention
+    probabilities as the model's sdpa path does: each draw differs from the output without dropout,
+    and their mean converges to it (dropout scales the kept probabilities by 1 / (1 - p))."""
     from transformers import BertConfig, BertModel
 
     from rm_lab.models import first_token
 
+    torch.manual_seed(0)
     model = BertModel(BertConfig(hidden_size=8, num_attention_heads=2, intermediate_size=16, num_hidden_layers=1,
-                                 attention_probs_dropout_prob=0.1))
-    assert first_token.supports(model.eval()) and not first_token.supports(model.train())
-    model.config.attention_probs_dropout_prob = 0.0  # model.disable_dropout=true (the default)
+                                 attention_probs_dropout_prob=0.3))
+    attention = model.encoder.layer[0].attention.self
+    layout = _layout(rows=3, length=6, seed=4)
+    packed = torch.randn(layout.index.numel(), 8)
     assert first_token.supports(model.train())
+    with torch.no_grad():
+        exact = first_token.attend(attention.eval(), packed, layout)
+        attention.train()
+        draws = torch.stack([first_token.attend(attention, packed, layout) for _ in range(3000)])
+    assert not torch.allclose(draws[0], exact, atol=1e-3)  # dropout was applied
+    assert torch.allclose(draws.mean(0), exact, atol=0.05), (draws.mean(0) - exact).abs().max()

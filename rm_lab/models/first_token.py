@@ -17,8 +17,10 @@ to 1e-5). On the side-by-side bench's batches (HH-RLHF, length-grouped, 16 pairs
 of the tokens. The query, key and value projections run as one product (their weights
 concatenated), which bf16 matrix kernels run faster than three small ones.
 Models whose layers this reproduces: `SUPPORTED` (BERT's structure); others take the whole
-forward pass, and so does a model training with attention dropout (`model.disable_dropout=false`),
-which this code does not apply. On CPUs the attention itself is `rm_lab.models.packed_attention`.
+forward pass. In training with dropout (`model.disable_dropout=false`, the paper recipes) the
+attention probabilities get the model's dropout as its own sdpa path applies it (same probability,
+other random draws); the hidden dropouts are the model's own modules. On CPUs without attention
+dropout the attention itself is `rm_lab.models.packed_attention`.
 """
 from __future__ import annotations
 
@@ -37,7 +39,6 @@ def supports(model: nn.Module) -> bool:
     config = getattr(base, "config", None)
     return (type(base).__name__ in SUPPORTED and config is not None and not config.is_decoder
             and not getattr(config, "add_cross_attention", False)
-            and not (base.training and getattr(config, "attention_probs_dropout_prob", 0.0))  # it runs no dropout
             and getattr(base, "_compiled_call_impl", None) is None)  # model.compile=true: its own forward
 
 
@@ -96,7 +97,9 @@ def attend(attention: nn.Module, packed: torch.Tensor, layout: Packing, queries:
     heads, size = attention.num_attention_heads, attention.attention_head_size
     parts = ("key", "value") if queries is not None else ("query", "key", "value")
     projected = projections(attention, packed, parts)
-    if queries is None and packed_attention.available(projected):  # the same kernel, fewer copies
+    dropout = attention.dropout.p if attention.training and isinstance(getattr(attention, "dropout", None),
+                                                                         nn.Dropout) else 0.0
+    if queries is None and not dropout and packed_attention.available(projected):  # the same kernel, fewer copies
         return packed_attention.packed_attention(projected, index, layout.pads, layout.mask, rows, length, heads, size,
                                                  attention.scaling)
     low = cpu_low_precision(projected)
@@ -111,7 +114,8 @@ def attend(attention: nn.Module, packed: torch.Tensor, layout: Packing, queries:
     else:
         key, value = full.unbind(0)
         query = attention.query(queries).view(rows, heads, 1, size).to(key.dtype)
-    context = sdpa(query, key, value, attn_mask=layout.mask, scale=attention.scaling, cast_back=False)
+    context = sdpa(query, key, value, attn_mask=layout.mask, scale=attention.scaling, dropout_p=dropout,
+                   cast_back=False)  # dropout on the attention probabilities, as the model's own sdpa path
     context = context.transpose(1, 2).reshape(-1, heads * size)
     context = context if queries is not None else context.index_select(0, index)
     return context if low is None else context.to(low)
