@@ -39,6 +39,12 @@ def linear_params(model: nn.Module) -> int:
     return sum(m.weight.numel() for m in model.modules() if isinstance(m, nn.Linear))
 
 
+def padded_lengths(lengths: list[int], batch_size: int) -> list[int]:
+    """Each text's length once its batch (`batch_size` consecutive texts) is padded to the longest."""
+    return [max(lengths[start:start + batch_size]) for start in range(0, len(lengths), batch_size)
+            for _ in lengths[start:start + batch_size]]
+
+
 def training_flops(lengths: list[int], linear: int, layers: int, hidden: int) -> float:
     """Forward + backward FLOPs of training on sequences of these real lengths: 6 x (linear
     parameters) per token plus 12 x layers x hidden x length per token for attention scores

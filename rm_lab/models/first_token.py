@@ -102,12 +102,9 @@ def attend(attention: nn.Module, packed: torch.Tensor, layout: Packing, queries:
     if queries is None and not dropout and packed_attention.available(projected):  # the same kernel, fewer copies
         return packed_attention.packed_attention(projected, index, layout.pads, layout.mask, rows, length, heads, size,
                                                  attention.scaling)
-    low = cpu_low_precision(projected)
-    if low is not None:  # attention runs in fp32 there (rm_lab.models.attention): cast once, packed
-        projected = projected.float()
-    full = projected.new_empty(rows * length, projected.shape[-1])
-    full[layout.pads] = 0  # padding's keys and values are masked, but must be numbers
-    full = full.index_copy_(0, index, projected)
+    low = cpu_low_precision(projected)  # attention runs in fp32 there (rm_lab.models.attention)
+    full = packed_attention.padded(projected, index, layout.pads, rows, length,
+                                   torch.float32 if low is not None else projected.dtype)
     full = full.view(rows, length, len(parts), heads, size).permute(2, 0, 3, 1, 4)  # (part, row, head, position, size)
     if queries is None:
         query, key, value = full.unbind(0)

@@ -29,11 +29,12 @@ def available(tensor: torch.Tensor) -> bool:
     return tensor.device.type == "cpu" and _FORWARD is not None and _BACKWARD is not None
 
 
-def padded(packed: torch.Tensor, index: torch.Tensor, pads: torch.Tensor, rows: int, length: int) -> torch.Tensor:
-    """Packed tokens (tokens, width) laid out as (rows x length, width) in fp32, padding (`pads`) zero."""
-    full = torch.empty(rows * length, packed.shape[-1], dtype=torch.float32, device=packed.device)
+def padded(packed: torch.Tensor, index: torch.Tensor, pads: torch.Tensor, rows: int, length: int,
+           dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Packed tokens (tokens, width) laid out as (rows x length, width) in `dtype`, padding (`pads`) zero."""
+    full = torch.empty(rows * length, packed.shape[-1], dtype=dtype, device=packed.device)
     full[pads] = 0  # masked out, but must be numbers
-    return full.index_copy_(0, index, packed.float())
+    return full.index_copy_(0, index, packed.to(dtype))
 
 
 class PackedAttention(torch.autograd.Function):

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from rm_lab.eval.params import linear_params, training_flops
+from rm_lab.eval.params import linear_params, padded_lengths, training_flops
 
 PLAIN_BATCH = 32
 
@@ -98,8 +98,7 @@ def scoring_speed(run_dir: str | Path, pairs: list[dict], rounds: int = 2) -> di
             rewards[name] = way()
             seconds[name] = min(seconds[name], time.perf_counter() - start)
     lengths = [len(ids) for ids in tok(prompts, responses, truncation=True)["input_ids"]]
-    padded = [max(lengths[start:start + PLAIN_BATCH]) for start in range(0, len(lengths), PLAIN_BATCH)
-              for _ in lengths[start:start + PLAIN_BATCH]]
+    padded = padded_lengths(lengths, PLAIN_BATCH)
     work = partial(training_flops, linear=linear_params(model), layers=model.config.num_hidden_layers,
                    hidden=model.config.hidden_size)
     reference = rewards["plain_file_order"]

@@ -48,7 +48,7 @@ import torch
 from omegaconf import OmegaConf
 
 from rm_lab.core.config import compose
-from rm_lab.eval.params import linear_params, training_flops
+from rm_lab.eval.params import linear_params, padded_lengths, training_flops
 from rm_lab.models.heads import RewardModel
 
 DEFAULTS = ["dataset=hh_rlhf_sample", "model=minilm-l6", "model.max_length=256", "dataset.batch_size=16",
@@ -95,11 +95,7 @@ def padded_batch_lengths(pairs: list[tuple[int, int]], batch_size: int, seed: in
     RewardTrainer does (`DataCollatorForPreference`: a batch's chosen and rejected texts padded
     together), on batches of `batch_size` pairs drawn in a seeded random order."""
     order = torch.randperm(len(pairs), generator=torch.Generator().manual_seed(seed)).tolist()
-    lengths: list[int] = []
-    for start in range(0, len(order), batch_size):
-        batch = [pairs[i] for i in order[start:start + batch_size]]
-        lengths += [max(max(p) for p in batch)] * (2 * len(batch))
-    return lengths
+    return padded_lengths([n for i in order for n in pairs[i]], 2 * batch_size)
 
 
 def bench(overrides: list[str], pairs: int = 600, test_pairs: int = 200, out_dir: str | None = None,
