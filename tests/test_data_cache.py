@@ -118,3 +118,62 @@ def test_the_bench_counts_worker_processes_memory():
     finally:
         child.kill()
         child.wait()
+
+
+def _sample_domains(make_cfg) -> dict:
+    from hydra.utils import instantiate
+
+    cfg = make_cfg("dataset=five_domains_sample")
+    return dict(instantiate(cfg.dataset, _convert_="all").domains)
+
+
+def _same(a: dict, b: dict) -> bool:
+    return list(a) == list(b) and all(a[n].pairs == b[n].pairs and a[n].dropped == b[n].dropped
+                                      and a[n].source == b[n].source and a[n].absent == b[n].absent for n in a)
+
+
+def test_domains_read_half_in_a_forked_worker_are_the_domains_read_alone(make_cfg, monkeypatch):
+    from rm_lab.data import domain_reading
+
+    domains = _sample_domains(make_cfg)
+    alone = domain_reading.read_domains(domains, 1)
+    assert sum(len(s.pairs["train"]) for s in alone.values()) > 100
+    monkeypatch.setattr(domain_reading, "PARALLEL_BYTES", 0)
+    away, here = domain_reading.deal({n: domain_reading.local_bytes(d) for n, d in domains.items()})
+    assert away and here and sorted(away + here) == sorted(domains)
+
+    def read_here_only(names):  # what the worker reads, proven to come from it
+        if os.getpid() == parent:
+            calls.append(names)
+        return {n: domains[n].load() for n in names}
+
+    parent, calls = os.getpid(), []
+    monkeypatch.setattr(domain_reading, "_read", read_here_only)
+    assert _same(domain_reading.read_domains(domains, 2), alone)
+    assert calls == [here]  # this process read its half only: the other half came from the worker
+
+
+def test_a_worker_that_dies_or_fails_leaves_its_domains_to_this_process(make_cfg, monkeypatch):
+    from rm_lab.data import domain_reading
+
+    domains = _sample_domains(make_cfg)
+    alone = domain_reading.read_domains(domains, 1)
+    monkeypatch.setattr(domain_reading, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(domain_reading, "_worker", lambda names, send: os._exit(9))  # killed mid-read
+    assert _same(domain_reading.read_domains(domains, 2), alone)
+    assert domain_reading._DOMAINS == {}
+
+    def failing(names, send):
+        send.send(("failed", "OSError: disk gone"))
+    monkeypatch.setattr(domain_reading, "_worker", failing)
+    assert _same(domain_reading.read_domains(domains, 2), alone)
+
+
+def test_domains_are_dealt_into_two_sets_of_about_equal_size():
+    from rm_lab.data.domain_reading import deal
+
+    away, here = deal({"hh": 43, "hellaswag": 24, "dahoas": 13, "shp": 10, "oasst": 6})
+    assert sorted(away + here) == ["dahoas", "hellaswag", "hh", "oasst", "shp"]
+    sizes = {"hh": 43, "hellaswag": 24, "dahoas": 13, "shp": 10, "oasst": 6}
+    assert abs(sum(sizes[n] for n in away) - sum(sizes[n] for n in here)) <= 6
+    assert deal({"a": 5}) == (["a"], [])

@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader
 
 from rm_lab.core.errors import NoPairsError
 from rm_lab.data.batch import PairBatch, pair_batch
+from rm_lab.data.domain_reading import read_domains
 from rm_lab.data.domains.base import SPLITS, Domain, DomainSplits
 from rm_lab.data.loaders import GROUP_WINDOW, DomainSubset, eval_loader, seeded_loader
 from rm_lab.data.pair_cache import PairCache
@@ -288,8 +289,7 @@ class PreferenceDataModule(pl.LightningDataModule):
                 log.info("domain %s: %s", name, counts[name])
 
     def _read_domains(self) -> None:
-        for name, domain in self.domains.items():
-            self.splits[name] = domain.load()
+        self.splits.update(read_domains(self.domains, self.tokenize_processes))
         self.available = {d: {split: len(self.splits[d].pairs[split]) for split in SPLITS} for d in self.domain_names}
         for split in SPLITS:
             self.pairs[split] = [p for d in self.domain_names for p in sample_pairs(
