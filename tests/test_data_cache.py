@@ -132,11 +132,16 @@ def _same(a: dict, b: dict) -> bool:
                                       and a[n].source == b[n].source and a[n].absent == b[n].absent for n in a)
 
 
-def test_domains_read_half_in_a_forked_worker_are_the_domains_read_alone(make_cfg, monkeypatch):
+def test_domains_read_half_in_a_forked_worker_are_the_domains_read_alone(make_cfg, monkeypatch, caplog):
+    import logging
+
     from rm_lab.data import domain_reading
 
     domains = _sample_domains(make_cfg)
-    alone = domain_reading.read_domains(domains, 1)
+    with caplog.at_level(logging.WARNING):
+        alone = domain_reading.read_domains(domains, 1)
+    said_alone = sorted(r.getMessage() for r in caplog.records)
+    caplog.clear()
     assert sum(len(s.pairs["train"]) for s in alone.values()) > 100
     monkeypatch.setattr(domain_reading, "PARALLEL_BYTES", 0)
     away, here = domain_reading.deal({n: domain_reading.local_bytes(d) for n, d in domains.items()})
@@ -149,8 +154,11 @@ def test_domains_read_half_in_a_forked_worker_are_the_domains_read_alone(make_cf
 
     parent, calls = os.getpid(), []
     monkeypatch.setattr(domain_reading, "_read", read_here_only)
-    assert _same(domain_reading.read_domains(domains, 2), alone)
+    with caplog.at_level(logging.WARNING):
+        assert _same(domain_reading.read_domains(domains, 2), alone)
     assert calls == [here]  # this process read its half only: the other half came from the worker
+    said = sorted(r.getMessage() for r in caplog.records)
+    assert said == said_alone and any("hh_rlhf" in m and "dropped" in m for m in said)  # the worker's, said here
 
 
 def test_a_worker_that_dies_or_fails_leaves_its_domains_to_this_process(make_cfg, monkeypatch):

@@ -104,6 +104,7 @@ BUILD_SITES = {
     "rm_lab/runner/model_upload.py": "the logger class the user's own config names (get_class, not called)",
     "rm_lab/runner/preflight.py": "the method class the user's own config names (get_class, not called)",
     "rm_lab/studies/paper_data.py": "conf/domain of the installed package",
+    "rm_lab/data/read_ahead.py": "the domains of the user's own config (cfg.dataset.domains), as build_data builds them",
 }
 
 

@@ -10,9 +10,8 @@ from omegaconf import DictConfig
 
 from rm_lab.core.config import CONF_DIR
 from rm_lab.core.errors import ClearError
+from rm_lab.data import read_ahead
 from rm_lab.rundir.results import best_validation_accuracy
-from rm_lab.runner.preflight import CannotStart
-from rm_lab.runner.run import run
 
 CANNOT_START = 2  # the exit status of a run (or sweep) that cannot start
 
@@ -25,7 +24,12 @@ def hydra_main(cfg: DictConfig) -> float | None:
     the message is said once (SystemExit passes through Hydra's launcher, which records other errors per job).
     A user's error found later (rm_lab.core.errors.ClearError: a value out of range, a busy folder, a
     changed resume, a full disk) is one `rm_lab: error:` line too; a sweep records it for that job
-    and goes on with the others."""
+    and goes on with the others. The dataset's local files are read while the runner's libraries
+    import (rm_lab/data/read_ahead.py): those imports come after that start."""
+    read_ahead.start(cfg.get("dataset"))
+    from rm_lab.runner.preflight import CannotStart
+    from rm_lab.runner.run import run
+
     try:
         results = run(cfg)
     except CannotStart as err:

@@ -6,7 +6,7 @@ HellaSwag's. With `processes` >= 2, local files of at least `PARALLEL_BYTES` and
 method, the domains are dealt into two sets of about equal file size: a worker forked from this
 process reads one (its `DomainSplits` come back pickled) while this process reads the other. Each
 domain is read by one process, as it would be alone, so the pairs, their order and the drop counts
-are the same. A worker that fails for any reason leaves its domains to this process, which reads
+are the same; the worker's log records (rows dropped and why) are said by this process. A worker that fails for any reason leaves its domains to this process, which reads
 them itself (an unreadable file then fails here, with its own message).
 """
 from __future__ import annotations
@@ -15,6 +15,7 @@ import logging
 import multiprocessing
 from pathlib import Path
 
+from rm_lab.core import log_records
 from rm_lab.data.domains.base import Domain, DomainSplits
 from rm_lab.data.sources import list_files
 
@@ -59,8 +60,9 @@ def _read(names: list[str]) -> dict[str, DomainSplits]:
 
 
 def _worker(names: list[str], send) -> None:
+    records = log_records.capture()  # said by the parent, with the domains they describe
     try:
-        result = ("read", _read(names))
+        result = ("read", (_read(names), records))
     except BaseException as err:  # noqa: BLE001 - said to the parent, which reads them itself
         result = ("failed", f"{type(err).__name__}: {err}")
     send.send(result)
@@ -89,7 +91,8 @@ def read_domains(domains: dict[str, Domain], processes: int | None) -> dict[str,
         except (EOFError, OSError) as err:
             status, value = "failed", f"it ended without its pairs ({type(err).__name__})"
         if status == "read":
-            splits.update(value)
+            splits.update(value[0])
+            log_records.replay(value[1])
         else:
             log.info("the worker reading %s failed (%s); reading them in this process", away, value)
             splits.update(_read(away))

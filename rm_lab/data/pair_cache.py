@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from pathlib import Path
 
 from rm_lab.data.pairs import PAIR_FIELDS, Pair
@@ -119,14 +120,18 @@ class PairCache:
 
         tmp = self.folder.with_name(f".{self.folder.name}.{os.getpid()}.tmp")
         tmp.mkdir(parents=True, exist_ok=True)
-        for split in SPLITS:
-            rows = pairs.get(split, [])
-            table = (datasets.Dataset.from_dict(_columns(rows)) if rows else
-                     datasets.Dataset.from_dict({f: [] for f in PAIR_FIELDS}))
-            writer = ArrowWriter(path=str(tmp / f"{split}.arrow"))
-            writer.write_table(table.data.table)
-            writer.finalize()
-        (tmp / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+        try:
+            for split in SPLITS:
+                rows = pairs.get(split, [])
+                table = (datasets.Dataset.from_dict(_columns(rows)) if rows else
+                         datasets.Dataset.from_dict({f: [] for f in PAIR_FIELDS}))
+                writer = ArrowWriter(path=str(tmp / f"{split}.arrow"))
+                writer.write_table(table.data.table)
+                writer.finalize()
+            (tmp / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+        except BaseException:  # a full disk, a stopped job: no partial folder left behind
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         try:
             os.replace(tmp, self.folder)
         except OSError:  # another job wrote it first: theirs is the same
