@@ -20,7 +20,7 @@ from rm_lab.data.domains.base import SPLITS, Domain, DomainSplits
 from rm_lab.data.pair_cache import PairCache
 from rm_lab.data.pairs import Pair, sample_pairs
 
-log = logging.getLogger("rm_lab.data.datamodule")
+log = logging.getLogger("rm_lab.data.datamodule")  # its messages keep the name they were said under
 
 
 def check_caps(max_pairs: dict, domains: list[str]) -> None:
@@ -58,6 +58,10 @@ def expand_domains(domains: dict[str, Domain]) -> dict[str, Domain]:
 
 
 class PairSource:
+    """A dataset's domains (config keys -> `Domain`s), its caps per split and where its pairs are
+    cached; `load_pairs()` fills `pairs` (split -> pairs), `splits` (domain -> `DomainSplits`) and
+    `available` (domain -> split -> pairs before the caps)."""
+
     def __init__(self, domains: dict[str, Domain], name: str = "dataset", max_pairs: dict | None = None,
                  cache_dir: str | None = ".cache/rm_lab", path=None, data_seed: int = 0,
                  tokenize_processes: int | None = 2):
