@@ -6,6 +6,8 @@ import gzip
 import os
 import shutil
 
+import pytest
+
 import rm_lab.data.datamodule as datamodule
 from rm_lab.core.config import sample_path
 from rm_lab.data.pair_cache import PairCache
@@ -185,3 +187,19 @@ def test_domains_are_dealt_into_two_sets_of_about_equal_size():
     sizes = {"hh": 43, "hellaswag": 24, "dahoas": 13, "shp": 10, "oasst": 6}
     assert abs(sum(sizes[n] for n in away) - sum(sizes[n] for n in here)) <= 6
     assert deal({"a": 5}) == (["a"], [])
+
+
+@pytest.mark.slow
+def test_bench_data_times_both_jobs_and_removes_its_own_temporary_folder(tmp_path, monkeypatch):
+    import tempfile
+
+    from rm_lab.studies.paper_data import bench_data
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    result = bench_data(tmp_path / "files", scale=0.002, overrides=["model=tiny-deberta", "model.max_length=64"])
+    first, second = result["first_job"], result["second_job"]
+    assert first["train_pairs"] == second["train_pairs"] > 100
+    assert 0 < first["first_batch_s"] <= first["first_step_s"] <= first["wall_s"]
+    assert 0 < second["first_batch_s"] <= second["wall_s"]
+    assert result["work_dir"] is None and list((tmp_path / "tmp").iterdir()) == []  # 1.2 GB at full size

@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=".cache/rm_lab/paper_data", help="where the files are built (kept)")
     parser.add_argument("--scale", type=float, default=1.0, help="share of the paper's sizes (default 1)")
-    parser.add_argument("--work-dir", help="where the jobs run (default: a new temporary folder)")
+    parser.add_argument("--work-dir", help="where the jobs run, kept (default: a new temporary folder, removed once measured)")
     parser.add_argument("--out", help="also write the JSON here")
     parser.add_argument("--build-only", action="store_true", help="write the files, print the overrides")
     args, overrides = parser.parse_known_args(argv)

@@ -28,6 +28,7 @@ import gzip
 import json
 import math
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -244,11 +245,13 @@ def bench_data(data_dir: str | Path, scale: float = 1.0, overrides: list[str] | 
     first = run_job([*data, "seed=0", *overrides], root / "job_0")
     second = run_job([*data, "seed=1", *overrides], root / "job_1")
     reference = run_job([*REFERENCE, f"paths.cache_dir={root / 'cache_reference'}", *overrides], root / "reference")
+    if work_dir is None:  # its own temporary folder (1.2 GB of caches at full size): gone once measured; a
+        shutil.rmtree(root, ignore_errors=True)  # failed job's folder stays, for its log
     return {"files": {d: {"path": f["path"], "copies": f["copies"]} for d, f in files.items()},
             "first_job": first, "second_job": second, "reference_job": reference,
             "first_job_extra_gb": round(peak(first) - peak(reference), 3),
             "load_average": {"start": load, "end": [round(x, 2) for x in os.getloadavg()]}, "cpus": os.cpu_count(),
-            "work_dir": str(root)}
+            "work_dir": str(work_dir) if work_dir is not None else None}
 
 
 def peak(job: dict) -> float:
