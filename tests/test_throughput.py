@@ -478,3 +478,15 @@ def test_first_token_state_keeps_adapters_and_quantized_layers(wrap):
         short = first_token.first_token_state(model, **batch)
     # int8: activations are quantized per call with the call's own range, which padding changes
     assert torch.allclose(whole, short, atol=1e-4 if wrap == "lora" else 1e-2), (whole - short).abs().max()
+
+
+@pytest.mark.slow
+def test_the_bench_takes_the_better_of_two_peak_measurements_around_its_run(tmp_path):
+    from rm_lab.studies.throughput import train_figures
+
+    peaks = iter([5.0, 7.0])  # before the run, after it
+    figures = train_figures(["model=tiny-deberta", "model.max_length=32", "dataset.batch_size=4"], 12, 4,
+                            tmp_path, "fp32", lambda: next(peaks))
+    assert figures["matmul_peak_samples"] == [5.0, 7.0] and figures["matmul_peak_gflops"] == 7.0
+    assert figures["percent_of_peak"] == pytest.approx(100 * figures["train_gflops_per_s"] / 7.0)
+    assert figures["pairs_per_s"] > 0 and figures["train_pairs"] == 12

@@ -14,7 +14,8 @@ first precision at the top level and for each other one under its name:
   padded_tokens_per_s     every token of the training batches (padding included) per second
   padding_share           padding / all tokens of the training batches (same seed, same batches)
   matmul_peak_gflops      the machine's measured matrix-multiply rate in that precision's dtype
-                          (torch.mm, n=1024: fp32, or bf16 where the CPU has AMX/AVX512-BF16)
+                          (torch.mm, n=1024: fp32, or bf16 where the CPU has AMX/AVX512-BF16), the
+                          better of two measurements (matmul_peak_samples), before and after the run
   percent_of_peak         model FLOPs on real tokens per second / that peak: 6 x (linear
                           parameters) per token for the forward and backward passes, plus
                           12 x layers x hidden x length for attention scores (Kaplan et al. 2020);
@@ -39,9 +40,11 @@ shared machine: compare settings in one sitting, and prefer ratios.
 """
 from __future__ import annotations
 
+import functools
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -109,7 +112,8 @@ def bench(overrides: list[str], pairs: int = 600, test_pairs: int = 200, out_dir
         raise ValueError(f"unknown precisions {unknown}; valid: {', '.join(PRECISIONS)}")
     root = Path(out_dir or tempfile.mkdtemp(prefix="rm_lab_bench_"))
     runs = {precision: train_figures(overrides, pairs, test_pairs, root / precision, precision,
-                                     matmul_peak(peak_seconds, dtype=DTYPES[precision])) for precision in precisions}
+                                     functools.partial(matmul_peak, peak_seconds, dtype=DTYPES[precision]))
+            for precision in precisions}
     first, *others = precisions
     result = {**runs[first], **{precision: runs[precision] for precision in others}}
     test = runs[first].pop("_test")
@@ -130,8 +134,10 @@ def bench(overrides: list[str], pairs: int = 600, test_pairs: int = 200, out_dir
 
 
 def train_figures(overrides: list[str], pairs: int, test_pairs: int, out_dir: Path, precision: str,
-                  peak: float) -> dict:
-    """One training run at `precision` through the runner, and its throughput figures."""
+                  measure_peak: Callable[[], float]) -> dict:
+    """One training run at `precision` through the runner, and its throughput figures; the matmul
+    peak is the better of two measurements, before and after the run (on a shared host one window
+    can come out at a third of the machine's rate)."""
     from rm_lab.runner.build import build_data
     from rm_lab.runner.run import run
 
@@ -139,7 +145,10 @@ def train_figures(overrides: list[str], pairs: int, test_pairs: int, out_dir: Pa
                    "dataset.max_pairs.validation=32", f"trainer.precision={PRECISIONS[precision]}", *overrides])
     cfg.paths.output_dir = str(out_dir / "run")
     OmegaConf.resolve(cfg)
+    peaks = [measure_peak()]
     results = run(cfg)
+    peaks.append(measure_peak())
+    peak = max(peaks)
     train_s = sum(results["train_time"]["per_epoch_s"])
     data, backbone = build_data(cfg)
     tokens = batch_tokens(data, int(cfg.seed))
@@ -159,6 +168,7 @@ def train_figures(overrides: list[str], pairs: int, test_pairs: int, out_dir: Pa
         "train_s": train_s, "pairs_per_s": results["train_time"]["pairs_per_s"],
         "real_tokens_per_s": tokens["real"] * epochs / train_s, "padded_tokens_per_s": tokens["padded"] * epochs / train_s,
         "padding_share": 1 - tokens["real"] / tokens["padded"], "matmul_peak_gflops": peak,
+        "matmul_peak_samples": peaks,
         "train_gflops_per_s": flops * epochs / train_s / 1e9,
         "percent_of_peak": 100 * flops * epochs / train_s / 1e9 / peak,
         "padded_batch_tokens": sum(padded), "padded_batch_work": padded_flops / flops,
