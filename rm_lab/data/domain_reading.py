@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-from pathlib import Path
 
 from rm_lab.core import log_records
-from rm_lab.data.domains.base import Domain, DomainSplits
+from rm_lab.data.domains.base import Domain, DomainSplits, local_paths
 from rm_lab.data.sources import list_files
 
 log = logging.getLogger(__name__)
@@ -29,13 +28,8 @@ _DOMAINS: dict[str, Domain] = {}  # the domains being read, seen by the forked w
 def local_bytes(domain: Domain) -> int:
     """The size of the local files a domain reads (0 for the hub, or where a file cannot be listed:
     reading it will say why)."""
-    files = getattr(domain, "files", None) or {}
-    path = domain.path
-    paths = ([] if not path else [path] if isinstance(path, (str, Path)) else list(path))
-    for value in files.values():
-        paths += [value] if isinstance(value, (str, Path)) else list(value)
     total = 0
-    for entry in paths:
+    for entry in local_paths(domain):
         try:
             total += sum(f.stat().st_size for f in list_files(entry))
         except (OSError, ValueError):

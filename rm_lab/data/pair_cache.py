@@ -14,12 +14,14 @@ are memory-mapped when read back; nothing in the cache is code (no pickle).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import shutil
 from pathlib import Path
 
+from rm_lab.data.domains.base import local_paths
 from rm_lab.data.pairs import PAIR_FIELDS, Pair
 from rm_lab.data.sources import list_files
 
@@ -28,6 +30,14 @@ SPLITS = ("train", "validation", "test")
 
 
 def _file_digest(path: Path) -> str:
+    stat = path.stat()
+    return _digest(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=256)
+def _digest(path: str, size: int, mtime_ns: int) -> str:
+    """A file's sha1, once per process for each version of the file (a job keys its pair cache
+    before it imports its libraries, rm_lab/data/read_ahead.py, and again when it loads its pairs)."""
     digest = hashlib.sha1()
     with open(path, "rb") as handle:
         while chunk := handle.read(1 << 22):
@@ -51,11 +61,8 @@ def cache_key(name: str, domains: dict, max_pairs: dict, data_seed: int) -> str 
             return None
         parts.append(f"{dname}:{type(domain).__module__}.{type(domain).__qualname__}:"
                      f"{json.dumps(_settings(domain), sort_keys=True, default=str)}")
-        paths = [] if not domain.path else [domain.path] if isinstance(domain.path, (str, Path)) else list(domain.path)
-        for split, value in sorted(files.items()):  # per-split files: each split's content
-            paths += [value] if isinstance(value, (str, Path)) else list(value)
-            parts.append(f"files:{split}")
-        for path in paths:
+        parts += [f"files:{split}" for split in sorted(files)]  # per-split files: each split's content
+        for path in local_paths(domain):
             for file in list_files(path):
                 parts.append(f"{file.name}:{_file_digest(file)}")
     for part in parts:

@@ -5,6 +5,7 @@ import copy
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from rm_lab.data.pairs import DropLog, MalformedRow, Pair, split_of
 from rm_lab.data.sources import list_files, read_file, read_hub
@@ -12,6 +13,16 @@ from rm_lab.data.sources import list_files, read_file, read_hub
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "validation", "test")
+
+
+def local_paths(domain) -> list:
+    """The local files or folders a domain reads: its `path` (one or a list), then its per-split
+    `files` in split-name order (empty for the hub)."""
+    path = domain.path
+    paths = [] if not path else [path] if isinstance(path, (str, Path)) else list(path)
+    for _, value in sorted((getattr(domain, "files", None) or {}).items()):
+        paths += [value] if isinstance(value, (str, Path)) else list(value)
+    return paths
 
 
 @dataclass
