@@ -266,6 +266,12 @@ def test_cli_wrong_paths_exit_2_with_a_message(baseline_run, fixtures, tmp_path)
         assert proc.returncode == 2, proc.stderr[-2000:]
         assert message in proc.stderr and "Traceback" not in proc.stderr
         assert proc.stderr.startswith("rm_lab.cli.score: ")
+    # each of those answers before the model's stack (torch, Lightning, transformers) is imported
+    probe = ("import sys; from rm_lab.cli.score import main; "
+             f"codes = [main(list(a)) for a in {list(cases)!r}]; print(codes, 'torch' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, cwd=tmp_path,
+                          timeout=300, check=False)
+    assert proc.stdout.split() == ["[2,", "2,", "2,", "2]", "False"], proc.stdout + proc.stderr[-2000:]
 
 
 @pytest.mark.slow

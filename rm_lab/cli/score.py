@@ -25,7 +25,8 @@ RewardBench file is read once per subset, so its pairs come subset by subset). T
 gives the rows scored, strict pairwise accuracy (chosen > rejected; a tie is not a win) with
 ties counted apart, and the rows dropped by reason: malformed rows (invalid JSON, missing or
 empty fields, chosen equal to rejected, ...) are counted and skipped, never fatal. A missing
-file or a MODEL that is not a scorable run exits with status 2 and says why.
+file or a MODEL that is not a scorable run exits with status 2 and says why, at once (before torch,
+Lightning and transformers load).
 """
 from __future__ import annotations
 
@@ -213,9 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
 
-    from rm_lab.core.hub import HubUnavailable
     from rm_lab.data.sources import list_files
-    from rm_lab.inference.scorer import load_reward_model
     from rm_lab.rundir.finished import completed_results, run_config, run_folder
 
     try:  # a wrong MODEL, or a stored config naming a target rm_lab does not build, fails before FILE is read
@@ -241,6 +240,9 @@ def main(argv: list[str] | None = None) -> int:
         items, dropped = read_domain(args.file, args.domain) if args.domain else read_plain(args.file)
     except (OSError, ValueError) as err:  # e.g. a top-level JSON list that does not parse
         return fail(f"cannot read {args.file}: {err}")
+
+    from rm_lab.core.hub import HubUnavailable  # torch, Lightning and transformers: only once the input is good
+    from rm_lab.inference.scorer import load_reward_model
 
     try:
         scorer = load_reward_model(args.model, device=args.device, batch_size=args.batch_size,
