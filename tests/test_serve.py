@@ -173,3 +173,8 @@ def test_without_the_server_extra_the_command_says_what_to_install(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "rm_lab.serve", str(tmp_path / "nowhere")], capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 2 and "does not exist" in proc.stderr
+    probe = ("import sys; from rm_lab.cli.serve import main; "  # a wrong path is said before torch loads
+             "print(main([sys.argv[1]]), 'torch' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "nowhere")], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.stdout.split() == ["2", "False"], proc.stdout + proc.stderr[-2000:]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 EXIT_USAGE = 2
 
@@ -35,6 +36,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-queries", type=int, default=MAX_QUERIES, help="queries per request at most")
     parser.add_argument("--max-bytes", type=int, default=MAX_BYTES, help="request body size at most, in bytes")
     args = parser.parse_args(argv)
+    if not Path(args.path).expanduser().exists():  # said before torch and the server's libraries load
+        print(f"python -m rm_lab.serve: {args.path} does not exist: give a completed run's folder (the one "
+              "holding results.json, written by python -m rm_lab) or an export (python -m rm_lab.export)",
+              file=sys.stderr)
+        return EXIT_USAGE
     try:
         import uvicorn
 

@@ -21,8 +21,6 @@ import hmac
 import json
 import threading
 
-from rm_lab.inference.exported import describe, input_format
-
 MAX_QUERIES = 4096  # queries per request (--max-queries)
 MAX_BYTES = 64 * 1024 * 1024  # request body (--max-bytes)
 API_KEY_ENV = "RM_LAB_API_KEY"  # the API key when --api-key is not given
@@ -75,6 +73,8 @@ class RewardService:
     at a time."""
 
     def __init__(self, scorer):
+        from rm_lab.inference.exported import describe, input_format  # torch: once a scorer exists
+
         self.scorer = scorer
         self.chat = input_format(scorer) == "chat"
         self.info = {k: v for k, v in describe(scorer).items() if k != "path"}
