@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from rm_lab.cli.plan import activation_bytes, parse_bytes, plan
+from rm_lab.cli.plan import plan
+from rm_lab.runner.memory import activation_bytes, parse_bytes
 
 
 def test_plan_of_the_tiny_model_matches_a_hand_computation():
@@ -40,3 +41,30 @@ def test_device_memory_units():
     assert parse_bytes("80GB") == 80e9 and parse_bytes("24GiB") == 24 * 2**30
     with pytest.raises(ValueError, match="80GB"):
         parse_bytes("lots")
+
+
+def test_a_wrong_option_or_value_exits_2_with_one_line_before_torch_loads(tmp_path):
+    import subprocess
+    import sys
+
+    probe = ("import sys\nfrom rm_lab.cli.plan import main\n"
+             "for args in (['method=nope'], ['dataset.batch_size=abc'], ['method.lr=-1']):\n"
+             "    try:\n        main(args)\n    except SystemExit as stop:\n        print('exit', stop.code)\n"
+             "print('torch' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert proc.stdout.split() == ["exit", "2", "exit", "2", "exit", "2", "False"], proc.stdout + proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    said = [line for line in proc.stderr.splitlines() if line.startswith("python -m rm_lab.plan: ")]
+    assert [line.split(": ", 1)[1] for line in said] == [
+        "In 'config': Could not find 'method/nope'", "dataset.batch_size must be an integer >= 1, got 'abc'",
+        "method.lr must be a finite number > 0, got -1"]
+
+
+def test_device_memory_without_a_unit_exits_2_with_its_message(capsys):
+    from rm_lab.cli.plan import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["model=tiny-deberta", "--device-memory", "80 gigs"])
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.strip() == ("python -m rm_lab.plan: device memory '80 gigs': give a number with a unit, "
+                                               "e.g. 80GB, 24GiB")

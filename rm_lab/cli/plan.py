@@ -13,25 +13,47 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 
+from hydra.errors import HydraException
+from omegaconf.errors import OmegaConfBaseException
+
+from rm_lab.core.checks import check_values
 from rm_lab.core.config import compose
-from rm_lab.runner.memory import activation_bytes, describe, memory_plan, parse_bytes
-from rm_lab.runner.preflight import preflight
+from rm_lab.core.errors import ConfigValueError
 
-__all__ = ["activation_bytes", "parse_bytes", "plan", "main"]
+__all__ = ["plan", "main"]  # the arithmetic is rm_lab.runner.memory's (activation_bytes, parse_bytes)
+EXIT_USAGE = 2
 
 
 def plan(overrides: list[str], device_memory: str | None = None) -> dict:
+    from rm_lab.runner.memory import memory_plan, parse_bytes
+
     cfg = compose(["model.pretrained=false", *overrides])
     return memory_plan(cfg, parse_bytes(device_memory) if device_memory else None)
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m rm_lab.plan", description=__doc__.splitlines()[0])
     parser.add_argument("--device-memory", help="e.g. 80GB: say whether the run fits one such device")
     args, overrides = parser.parse_known_args(argv)
     logging.basicConfig(level=logging.ERROR)
-    print(preflight(compose(overrides)).text())  # what `python -m rm_lab <overrides>` says before any work
+    try:  # a wrong option or value is said at once, as `python -m rm_lab` says it, before torch loads
+        cfg = compose(overrides)
+        check_values(cfg)
+    except (HydraException, OmegaConfBaseException, ConfigValueError) as err:
+        print(f"python -m rm_lab.plan: {err}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from None
+    from rm_lab.runner.memory import describe, parse_bytes
+    from rm_lab.runner.preflight import preflight
+
+    try:
+        if args.device_memory:
+            parse_bytes(args.device_memory)
+    except ValueError as err:  # --device-memory without a unit
+        print(f"python -m rm_lab.plan: {err}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from None
+    print(preflight(cfg).text())  # what `python -m rm_lab <overrides>` says before any work
     result = plan(overrides, args.device_memory)
     print(describe(result))
     return result
