@@ -5,9 +5,13 @@
 """
 from __future__ import annotations
 
+import os
 import sys
+from contextlib import contextmanager
 
 from rm_lab.rundir.layout import RunDir
+
+EXIT_USAGE = 2
 
 # command (as typed after `python -m`) -> what it does
 COMMANDS: dict[str, str] = {
@@ -32,6 +36,32 @@ COMMANDS: dict[str, str] = {
     "rm_lab.cli methods": "the methods (conf/method, a searchpath's) and what each can do; --table N: Table N's; "
                           "--runs: the paper's rows (--seeds S: every run)",
 }
+
+
+@contextmanager
+def config_errors(prog: str):
+    """A wrong config option or value (Hydra's composition, OmegaConf, rm_lab's value checks) said
+    in one line, `PROG: message`, exit status 2, as `python -m rm_lab` says it; HYDRA_FULL_ERROR=1
+    keeps the traceback."""
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from rm_lab.core.errors import ConfigValueError
+
+    try:
+        yield
+    except (HydraException, OmegaConfBaseException, ConfigValueError) as err:
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        print(f"{prog}: {err}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from None
+
+
+def no_stray_flags(parser, overrides: list[str]) -> None:
+    """An argument left over by `parse_known_args` that looks like a flag is a typo, not a config override."""
+    flags = [a for a in overrides if a.startswith("-")]
+    if flags:
+        parser.error(f"unrecognized arguments: {' '.join(flags)} (config overrides are key=value)")
 
 
 def listing() -> str:

@@ -6,6 +6,7 @@ import json
 import logging
 from pathlib import Path
 
+from rm_lab.cli import config_errors, no_stray_flags
 from rm_lab.studies.scoring_speed import run_test_pairs, scoring_speed
 from rm_lab.studies.throughput import bench, table_line
 
@@ -20,10 +21,12 @@ def main(argv: list[str] | None = None) -> dict:
                         help="training precisions, one run each (default fp32,bf16: the first one is scored)")
     parser.add_argument("--no-scoring", action="store_true", help="training figures only")
     args, overrides = parser.parse_known_args(argv)
+    no_stray_flags(parser, overrides)
     logging.basicConfig(level=logging.WARNING)
-    result = bench(overrides, args.pairs, args.test_pairs, args.run_dir,
-                   precisions=tuple(p.strip() for p in args.precisions.split(",") if p.strip()),
-                   scoring=not args.no_scoring)
+    with config_errors("python -m rm_lab.bench"):
+        result = bench(overrides, args.pairs, args.test_pairs, args.run_dir,
+                       precisions=tuple(p.strip() for p in args.precisions.split(",") if p.strip()),
+                       scoring=not args.no_scoring)
     if not args.no_scoring:
         result["scoring"] = scoring_speed(result["run_dir"], run_test_pairs(result["run_dir"]))
     text = json.dumps(result, indent=1)

@@ -7,6 +7,7 @@ import json
 import torch
 from omegaconf import OmegaConf
 
+from rm_lab.cli import config_errors, no_stray_flags
 from rm_lab.core.config import compose
 from rm_lab.studies.embedding.speed import measure
 
@@ -18,9 +19,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     args, overrides = parser.parse_known_args(argv)
+    no_stray_flags(parser, overrides)
     if args.threads:
         torch.set_num_threads(args.threads)
-    cfg = compose(overrides)
+    with config_errors("python -m rm_lab.embedding_study.speed"):
+        cfg = compose(overrides)
     cfg.paths.output_dir = "unused"
     OmegaConf.resolve(cfg)
     result = measure(cfg, args.sequences, args.batch_size, args.repeats)

@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 
+from rm_lab.cli import config_errors
 from rm_lab.studies.gpu_check import METHODS, check
 
 
@@ -22,8 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     try:
-        check(args.model, [m for m in args.methods.split(",") if m], args.steps, args.batch, args.max_length,
-              args.pretrained, args.trl_python)
+        with config_errors(parser.prog):
+            check(args.model, [m for m in args.methods.split(",") if m], args.steps, args.batch, args.max_length,
+                  args.pretrained, args.trl_python)
     except (RuntimeError, ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

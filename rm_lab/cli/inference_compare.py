@@ -8,6 +8,7 @@ import warnings
 
 import torch
 
+from rm_lab.cli import config_errors
 from rm_lab.studies.inference_compare import compare, compared, markdown
 
 
@@ -30,8 +31,9 @@ def main(argv: list[str] | None = None) -> dict:
     warnings.simplefilter("ignore", FutureWarning)
     if args.threads:
         torch.set_num_threads(args.threads)
-    result = compare(args.overrides, args.device, args.routing, args.repeats, args.max_batches,
-                     {n: getattr(args, f"stored_{n}") for n in names}, merge=not args.no_merge)
+    with config_errors("python -m rm_lab.inference_compare"):
+        result = compare(args.overrides, args.device, args.routing, args.repeats, args.max_batches,
+                         {n: getattr(args, f"stored_{n}") for n in names}, merge=not args.no_merge)
     print(markdown(result), flush=True)
     if args.out:
         from rm_lab.core.io import write_json_atomic

@@ -6,6 +6,7 @@ import logging
 import sys
 import warnings
 
+from rm_lab.cli import config_errors
 from rm_lab.studies.param_table import markdown, rows
 
 
@@ -21,7 +22,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args([a for a in argv if a not in overrides])
     logging.basicConfig(level=logging.ERROR)
     warnings.simplefilter("ignore", FutureWarning)
-    print(markdown(rows(args.methods, args.models, overrides)))
+    with config_errors("python -m rm_lab.param_table"):
+        table = rows(args.methods, args.models, overrides)
+    print(markdown(table))
 
 
 if __name__ == "__main__":

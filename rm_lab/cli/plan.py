@@ -15,15 +15,11 @@ import argparse
 import logging
 import sys
 
-from hydra.errors import HydraException
-from omegaconf.errors import OmegaConfBaseException
-
+from rm_lab.cli import EXIT_USAGE, config_errors, no_stray_flags
 from rm_lab.core.checks import check_values
 from rm_lab.core.config import compose
-from rm_lab.core.errors import ConfigValueError
 
 __all__ = ["plan", "main"]  # the arithmetic is rm_lab.runner.memory's (activation_bytes, parse_bytes)
-EXIT_USAGE = 2
 
 
 def plan(overrides: list[str], device_memory: str | None = None) -> dict:
@@ -38,12 +34,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--device-memory", help="e.g. 80GB: say whether the run fits one such device")
     args, overrides = parser.parse_known_args(argv)
     logging.basicConfig(level=logging.ERROR)
-    try:  # a wrong option or value is said at once, as `python -m rm_lab` says it, before torch loads
+    no_stray_flags(parser, overrides)
+    with config_errors(parser.prog):  # said at once, before torch loads
         cfg = compose(overrides)
         check_values(cfg)
-    except (HydraException, OmegaConfBaseException, ConfigValueError) as err:
-        print(f"python -m rm_lab.plan: {err}", file=sys.stderr)
-        raise SystemExit(EXIT_USAGE) from None
     from rm_lab.runner.memory import describe, parse_bytes
     from rm_lab.runner.preflight import preflight
 

@@ -1,0 +1,47 @@
+"""A wrong config option or value given to a command is one line, `PROG: message`, exit status 2
+(`rm_lab.cli.config_errors`), as `python -m rm_lab` says it; a flag no command knows is argparse's error."""
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+CASES = [
+    ("plan", ["method=nope"], "python -m rm_lab.plan: In 'config': Could not find 'method/nope'"),
+    ("plan", ["dataset.batch_size=0"], "python -m rm_lab.plan: dataset.batch_size must be an integer >= 1, got 0"),
+    ("param_table", ["method=nope"], "python -m rm_lab.param_table: In 'config': Could not find 'method/nope'"),
+    ("inference_compare", ["model=nope"], "python -m rm_lab.inference_compare: In 'config': Could not find 'model/nope'"),
+    ("bench", ["method.lr=0", "--no-scoring"], "python -m rm_lab.bench: method.lr must be a finite number > 0, got 0"),
+    ("embedding_speed", ["model=nope"], "python -m rm_lab.embedding_study.speed: In 'config': Could not find 'model/nope'"),
+]
+
+
+@pytest.mark.parametrize("command, argv, said", CASES, ids=[f"{c}-{a[0]}" for c, a, _ in CASES])
+def test_a_wrong_option_or_value_is_one_line_and_exit_status_2(command, argv, said, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
+    main = importlib.import_module(f"rm_lab.cli.{command}").main
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.splitlines()[0] == said.split("\n")[0] and "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", ["plan", "bench", "embedding_speed"])
+def test_a_stray_flag_is_an_argparse_error_not_a_config_override(command, capsys):
+    main = importlib.import_module(f"rm_lab.cli.{command}").main
+    with pytest.raises(SystemExit) as stop:
+        main(["--nope"])
+    assert stop.value.code == 2
+    assert "unrecognized arguments: --nope (config overrides are key=value)" in capsys.readouterr().err
+
+
+def test_hydra_full_error_keeps_the_traceback(monkeypatch):
+    from hydra.errors import HydraException
+
+    from rm_lab.cli.plan import main
+
+    monkeypatch.setenv("HYDRA_FULL_ERROR", "1")
+    with pytest.raises(HydraException):
+        main(["method=nope"])
