@@ -13,6 +13,9 @@ CASES = [
     ("inference_compare", ["model=nope"], "python -m rm_lab.inference_compare: In 'config': Could not find 'model/nope'"),
     ("bench", ["method.lr=0", "--no-scoring"], "python -m rm_lab.bench: method.lr must be a finite number > 0, got 0"),
     ("embedding_speed", ["model=nope"], "python -m rm_lab.embedding_study.speed: In 'config': Could not find 'model/nope'"),
+    ("embedding_sweep", ["method=nope"], "python -m rm_lab.embedding_study.sweep: In 'config': Could not find 'method/nope'"),
+    ("embedding_sweep", ["seed=1"], "python -m rm_lab.embedding_study.sweep: the sweep needs sweep.seeds and sweep.heads: "
+                                    "add experiment=embedding_heads"),
 ]
 
 
