@@ -48,3 +48,17 @@ def test_hydra_full_error_keeps_the_traceback(monkeypatch):
     monkeypatch.setenv("HYDRA_FULL_ERROR", "1")
     with pytest.raises(HydraException):
         main(["method=nope"])
+
+
+def test_add_domain_says_a_damaged_run_before_torch_loads(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "results.json").write_text("{not json", encoding="utf-8")
+    probe = ("import sys\nfrom rm_lab.cli.add_domain import main\n"
+             "try:\n    main([sys.argv[1], 'hh_rlhf'])\nexcept SystemExit as stop:\n    print('exit', stop.code)\n"
+             "print('torch' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", probe, str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert proc.stdout.split() == ["exit", "2", "False"], proc.stdout + proc.stderr[-2000:]
+    assert proc.stderr.startswith("python -m rm_lab.add_domain: ") and "not valid JSON" in proc.stderr
+    assert (tmp_path / "results.json").read_text(encoding="utf-8") == "{not json"  # left as it was

@@ -4,9 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from rm_lab.cli import EXIT_USAGE, config_errors
 from rm_lab.runner.add_domain import build_config
-
-EXIT_USAGE = 2
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -16,15 +15,15 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("overrides", nargs="*", help="key=value config overrides (the new domain's data)")
     parser.add_argument("--out", help="output directory (default: RUN_DIR/add_<domain>)")
     args = parser.parse_args(argv)
-    from rm_lab.runner.run import (
-        run,  # the runner, imported late: building the config needs none of it
-    )
+    prog = "python -m rm_lab.add_domain"
+    with config_errors(prog):  # a wrong override
+        try:
+            cfg = build_config(args.run_dir, args.domain, args.overrides, args.out)
+        except (OSError, ValueError) as err:  # not an extendable run, a refused stored config, a wrong domain
+            print(f"{prog}: {err}", file=sys.stderr)
+            raise SystemExit(EXIT_USAGE) from None
+    from rm_lab.runner.run import run  # the runner (torch, Lightning), imported once the config is good
 
-    try:
-        cfg = build_config(args.run_dir, args.domain, args.overrides, args.out)
-    except (OSError, ValueError) as err:  # not an extendable run, a refused stored config, a wrong domain
-        print(f"python -m rm_lab.add_domain: {err}", file=sys.stderr)
-        raise SystemExit(EXIT_USAGE) from None
     return run(cfg)
 
 
