@@ -17,6 +17,8 @@ import os
 import sys
 from pathlib import Path
 
+from rm_lab.rundir.layout import RunDir
+
 EXIT_USAGE = 2
 
 
@@ -38,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not Path(args.path).expanduser().exists():  # said before torch and the server's libraries load
         print(f"python -m rm_lab.serve: {args.path} does not exist: give a completed run's folder (the one "
-              "holding results.json, written by python -m rm_lab) or an export (python -m rm_lab.export)",
+              f"holding {RunDir.RESULTS}, written by python -m rm_lab) or an export (python -m rm_lab.export)",
               file=sys.stderr)
         return EXIT_USAGE
     try:
