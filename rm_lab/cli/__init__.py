@@ -39,10 +39,11 @@ COMMANDS: dict[str, str] = {
 
 
 @contextmanager
-def config_errors(prog: str):
-    """A wrong config option or value (Hydra's composition, OmegaConf, rm_lab's value checks) said
-    in one line, `PROG: message`, exit status 2, as `python -m rm_lab` says it; HYDRA_FULL_ERROR=1
-    keeps the traceback."""
+def config_errors(prog: str, *also: type[BaseException]):
+    """A wrong config option or value (Hydra's composition, OmegaConf, rm_lab's value checks), or
+    one of the command's own user errors `also` (a missing folder, a damaged run), said in one
+    line, `PROG: message`, exit status 2, as `python -m rm_lab` says it; HYDRA_FULL_ERROR=1 keeps
+    the traceback of a config error."""
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
@@ -50,8 +51,8 @@ def config_errors(prog: str):
 
     try:
         yield
-    except (HydraException, OmegaConfBaseException, ConfigValueError) as err:
-        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+    except (HydraException, OmegaConfBaseException, ConfigValueError, *also) as err:
+        if os.environ.get("HYDRA_FULL_ERROR") == "1" and not isinstance(err, also):
             raise
         print(f"{prog}: {err}", file=sys.stderr)
         raise SystemExit(EXIT_USAGE) from None

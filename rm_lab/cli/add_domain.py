@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from rm_lab.cli import EXIT_USAGE, config_errors
+from rm_lab.cli import config_errors
 from rm_lab.runner.add_domain import build_config
 
 
@@ -15,13 +14,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("overrides", nargs="*", help="key=value config overrides (the new domain's data)")
     parser.add_argument("--out", help="output directory (default: RUN_DIR/add_<domain>)")
     args = parser.parse_args(argv)
-    prog = "python -m rm_lab.add_domain"
-    with config_errors(prog):  # a wrong override
-        try:
-            cfg = build_config(args.run_dir, args.domain, args.overrides, args.out)
-        except (OSError, ValueError) as err:  # not an extendable run, a refused stored config, a wrong domain
-            print(f"{prog}: {err}", file=sys.stderr)
-            raise SystemExit(EXIT_USAGE) from None
+    # a wrong override; not an extendable run, a refused stored config, a wrong domain (OSError, ValueError)
+    with config_errors("python -m rm_lab.add_domain", OSError, ValueError):
+        cfg = build_config(args.run_dir, args.domain, args.overrides, args.out)
     from rm_lab.runner.run import run  # the runner (torch, Lightning), imported once the config is good
 
     return run(cfg)

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 
-from rm_lab.cli import EXIT_USAGE, config_errors, no_stray_flags
+from rm_lab.cli import config_errors, no_stray_flags
 from rm_lab.core.checks import check_values
 from rm_lab.core.config import compose
 
@@ -41,12 +40,9 @@ def main(argv: list[str] | None = None) -> dict:
     from rm_lab.runner.memory import describe, parse_bytes
     from rm_lab.runner.preflight import preflight
 
-    try:
-        if args.device_memory:
+    if args.device_memory:
+        with config_errors(parser.prog, ValueError):  # --device-memory without a unit
             parse_bytes(args.device_memory)
-    except ValueError as err:  # --device-memory without a unit
-        print(f"python -m rm_lab.plan: {err}", file=sys.stderr)
-        raise SystemExit(EXIT_USAGE) from None
     print(preflight(cfg).text())  # what `python -m rm_lab <overrides>` says before any work
     result = plan(overrides, args.device_memory)
     print(describe(result))
