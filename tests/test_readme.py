@@ -75,3 +75,27 @@ def test_the_check_names_what_is_missing_or_extra():
     ]
     text = f"intro\n\n{HEADER}\n| --- | --- |\n| model | `a` (default), `deberta-v3-{{x,y}}` |\n\nafter `z`\n"
     assert readme_groups(text) == {"model": ["a", "deberta-v3-{x,y}"]}  # shorthand is no choice: reported extra
+
+
+COMMAND = re.compile(r"python -m (rm_lab[\w.]*)")
+
+
+def runnable(module: str) -> bool:
+    """Whether `python -m module` runs: a module, or a package with a __main__."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(module)
+    if spec is None:
+        return False
+    return spec.submodule_search_locations is None or importlib.util.find_spec(module + ".__main__") is not None
+
+
+def test_every_command_the_docs_name_runs():
+    """`python -m rm_lab.X` in the README, the Makefile, conf/ and the package's docstrings names a
+    module that exists: a command renamed or moved leaves no help text pointing at nothing."""
+    root = README.parent
+    files = [README, root / "Makefile", *sorted((root / "conf").rglob("*.yaml")), *sorted((root / "rm_lab").rglob("*.py"))]
+    missing = sorted({f"{m.rstrip('.')} ({path.relative_to(root)})" for path in files
+                      for m in COMMAND.findall(path.read_text(encoding="utf-8")) if not runnable(m.rstrip("."))})
+    assert not missing, f"commands that do not exist: {missing}"
+    assert not runnable("rm_lab.analysis_zoo") and runnable("rm_lab.analysis.zoo")  # the check tells them apart

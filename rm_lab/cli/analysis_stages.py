@@ -1,4 +1,4 @@
-"""`python -m rm_lab.analysis_stages`: The effect of post-training stages on reward-model quality: each stage against its base model."""
+"""`python -m rm_lab.analysis.stages`: The effect of post-training stages on reward-model quality: each stage against its base model."""
 from __future__ import annotations
 
 import argparse

@@ -1,4 +1,4 @@
-"""`python -m rm_lab.analysis_zoo`: Parameter counts of backbones built from their config on the meta device (no memory, no hub)."""
+"""`python -m rm_lab.analysis.zoo`: Parameter counts of backbones built from their config on the meta device (no memory, no hub)."""
 from __future__ import annotations
 
 import argparse

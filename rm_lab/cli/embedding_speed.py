@@ -1,4 +1,4 @@
-"""`python -m rm_lab.embedding_speed`: Embedding throughput against a bare forward pass of the same model on the same batches."""
+"""`python -m rm_lab.embedding_study.speed`: Embedding throughput against a bare forward pass of the same model on the same batches."""
 from __future__ import annotations
 
 import argparse

@@ -1,4 +1,4 @@
-"""`python -m rm_lab.embedding_sweep`: A seed x head sweep of method=embedding in one process: the data and the embedding cache"""
+"""`python -m rm_lab.embedding_study.sweep`: A seed x head sweep of method=embedding in one process: the data and the embedding cache"""
 from __future__ import annotations
 
 import logging

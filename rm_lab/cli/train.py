@@ -1,4 +1,4 @@
-"""`python -m rm_lab.train`: The runner: config -> data -> model -> method -> trainer -> eval -> results.json."""
+"""`python -m rm_lab`: the runner: config -> data -> model -> method -> trainer -> eval -> results.json."""
 from __future__ import annotations
 
 import sys
