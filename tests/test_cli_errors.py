@@ -62,3 +62,19 @@ def test_add_domain_says_a_damaged_run_before_torch_loads(tmp_path):
     assert proc.stdout.split() == ["exit", "2", "False"], proc.stdout + proc.stderr[-2000:]
     assert proc.stderr.startswith("python -m rm_lab.add_domain: ") and "not valid JSON" in proc.stderr
     assert (tmp_path / "results.json").read_text(encoding="utf-8") == "{not json"  # left as it was
+
+
+def test_the_runner_says_a_wrong_value_before_torch_loads(tmp_path):
+    """`python -m rm_lab seed=abc`: checked before the data is read and the runner's libraries import."""
+    import subprocess
+    import sys
+
+    probe = ("import sys\nrun_dir = sys.argv[1]\nsys.argv = ['rm_lab', 'seed=abc', 'hydra.run.dir=' + run_dir]\n"
+             "from rm_lab.cli.train import main\n"
+             "try:\n    main()\nexcept SystemExit as stop:\n    print('exit', stop.code)\n"
+             "print('torch' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "run")], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert proc.stdout.split() == ["exit", "2", "False"], proc.stdout + proc.stderr[-2000:]
+    assert "rm_lab: error: seed must be an integer >= 0, got 'abc'" in proc.stderr
+    assert not (tmp_path / "run" / "results.json").exists()  # nothing recorded: the run never started

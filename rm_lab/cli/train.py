@@ -8,6 +8,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from rm_lab.core.checks import check_values
 from rm_lab.core.config import CONF_DIR
 from rm_lab.core.errors import ClearError
 from rm_lab.data import read_ahead
@@ -24,17 +25,20 @@ def hydra_main(cfg: DictConfig) -> float | None:
     the message is said once (SystemExit passes through Hydra's launcher, which records other errors per job).
     A user's error found later (rm_lab.core.errors.ClearError: a value out of range, a busy folder, a
     changed resume, a full disk) is one `rm_lab: error:` line too; a sweep records it for that job
-    and goes on with the others. The dataset's local files are read while the runner's libraries
+    and goes on with the others. Values are checked first (rm_lab.core.checks), so a wrong one is
+    said before anything loads; the dataset's local files are then read while the runner's libraries
     import (rm_lab/data/read_ahead.py): those imports come after that start."""
-    read_ahead.start(cfg.get("dataset"))
-    from rm_lab.runner.preflight import CannotStart
-    from rm_lab.runner.run import run
-
     try:
-        results = run(cfg)
-    except CannotStart as err:
-        print(err, file=sys.stderr, flush=True)
-        raise SystemExit(CANNOT_START) from None
+        check_values(cfg)  # a wrong value is said at once: before the data is read and torch loads
+        read_ahead.start(cfg.get("dataset"))
+        from rm_lab.runner.preflight import CannotStart
+        from rm_lab.runner.run import run
+
+        try:
+            results = run(cfg)
+        except CannotStart as err:
+            print(err, file=sys.stderr, flush=True)
+            raise SystemExit(CANNOT_START) from None
     except ClearError as err:
         if HydraConfig.get().mode == RunMode.MULTIRUN:
             raise
