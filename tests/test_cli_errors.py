@@ -78,3 +78,14 @@ def test_the_runner_says_a_wrong_value_before_torch_loads(tmp_path):
     assert proc.stdout.split() == ["exit", "2", "False"], proc.stdout + proc.stderr[-2000:]
     assert "rm_lab: error: seed must be an integer >= 0, got 'abc'" in proc.stderr
     assert not (tmp_path / "run" / "results.json").exists()  # nothing recorded: the run never started
+
+
+def test_the_zoo_names_an_unknown_model_and_the_choices(capsys):
+    from rm_lab.cli.analysis_zoo import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["qwen2.5-0.5b-instruct", "model=nope"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "python -m rm_lab.analysis.zoo: error: no such model: model=nope; give conf/model names: " in err
+    assert "qwen2.5-0.5b-instruct" in err.split("give conf/model names: ")[1] and "Traceback" not in err
