@@ -89,3 +89,34 @@ def test_the_zoo_names_an_unknown_model_and_the_choices(capsys):
     err = capsys.readouterr().err
     assert "python -m rm_lab.analysis.zoo: error: no such model: model=nope; give conf/model names: " in err
     assert "qwen2.5-0.5b-instruct" in err.split("give conf/model names: ")[1] and "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["model=nope"], "python -m rm_lab.cli.bench_data: In 'config': Could not find 'model/nope'"),
+    (["dataset.batch_size=0"], "python -m rm_lab.cli.bench_data: dataset.batch_size must be an integer >= 1, got 0"),
+    (["--scale", "-1"], "python -m rm_lab.cli.bench_data: error: argument --scale: must be > 0 (a share of the "
+                        "paper's sizes), got -1"),
+    (["--nope"], "python -m rm_lab.cli.bench_data: error: unrecognized arguments: --nope (config overrides are key=value)"),
+], ids=["option", "value", "scale", "flag"])
+def test_bench_data_says_a_wrong_option_before_writing_the_paper_size_files(argv, said, capsys, tmp_path, monkeypatch):
+    from rm_lab.cli.bench_data import main
+
+    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
+    with pytest.raises(SystemExit) as stop:
+        main(["--data", str(tmp_path / "files"), *argv])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert said in err.splitlines() and "Traceback" not in err
+    assert not (tmp_path / "files").exists()  # nothing built
+
+
+def test_bench_data_says_an_unwritable_folder(capsys, tmp_path):
+    from rm_lab.cli.bench_data import main
+
+    (tmp_path / "file").write_text("x", encoding="utf-8")
+    with pytest.raises(SystemExit) as stop:
+        main(["--data", str(tmp_path / "file" / "files"), "--build-only"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"python -m rm_lab.cli.bench_data: cannot write {tmp_path / 'file' / 'files'}: ")
+    assert (tmp_path / "file").read_text(encoding="utf-8") == "x"

@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "rm_lab.plan": "a run's memory per device from its config, before anything is loaded",
     "rm_lab.bench": "training pairs/s, tokens/s, padding, share of matmul peak, scoring inputs/s",
     "rm_lab.gpu_check": "Baseline and RODOS, paper recipe, fixed steps: pairs/s, bf16 peak share, memory (+TRL)",
+    "rm_lab.cli.bench_data": "paper-size data (~140,000 pairs): seconds to the first training step, first job and second",
     "rm_lab.add_domain": "add a domain to a trained RODOS or ARLISS run, reusing its other parts",
     "rm_lab.inference_compare": "ARLISS against RODOS inference time per input on one backbone",
     "rm_lab.param_table": "the router methods' parameter counts against the paper (meta device)",

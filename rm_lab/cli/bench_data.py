@@ -15,25 +15,42 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 from pathlib import Path
 
-from rm_lab.studies.paper_data import bench_data, build, overrides_for, summary_lines
+from rm_lab.cli import config_errors, no_stray_flags
+from rm_lab.core.checks import check_values
+from rm_lab.core.config import compose
+from rm_lab.studies.paper_data import JOB, bench_data, build, overrides_for, summary_lines
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m rm_lab.cli.bench_data", description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=".cache/rm_lab/paper_data", help="where the files are built (kept)")
     parser.add_argument("--scale", type=float, default=1.0, help="share of the paper's sizes (default 1)")
     parser.add_argument("--work-dir", help="where the jobs run, kept (default: a new temporary folder, removed once measured)")
     parser.add_argument("--out", help="also write the JSON here")
     parser.add_argument("--build-only", action="store_true", help="write the files, print the overrides")
     args, overrides = parser.parse_known_args(argv)
+    no_stray_flags(parser, overrides)
+    if not args.scale > 0:
+        parser.error(f"argument --scale: must be > 0 (a share of the paper's sizes), got {args.scale:g}")
     logging.basicConfig(level=logging.WARNING)
-    if args.build_only:
-        files = build(args.data, args.scale)
-        print(" ".join(overrides_for(files)))
-        return files
-    result = bench_data(args.data, args.scale, overrides, args.work_dir)
+    with config_errors(parser.prog):  # the jobs' config, said before 140,000 pairs are written
+        check_values(compose(["dataset=five_domains_paper", *overrides, "seed=0", *JOB]))
+    try:
+        if args.build_only:
+            files = build(args.data, args.scale)
+            print(" ".join(overrides_for(files)))
+            return files
+        result = bench_data(args.data, args.scale, overrides, args.work_dir)
+    except OSError as err:  # --data or --work-dir not writable, a full disk
+        print(f"{parser.prog}: cannot write {err.filename or args.data}: {err.strerror or err} "
+              "(--data and --work-dir name writable folders)", file=sys.stderr)
+        raise SystemExit(2) from None
+    except RuntimeError as err:  # a job failed: its log is named
+        print(f"{parser.prog}: {err}", file=sys.stderr)
+        raise SystemExit(1) from None
     text = json.dumps(result, indent=1)
     print(text)
     for line in summary_lines(result):
