@@ -99,3 +99,9 @@ def test_every_command_the_docs_name_runs():
                       for m in COMMAND.findall(path.read_text(encoding="utf-8")) if not runnable(m.rstrip("."))})
     assert not missing, f"commands that do not exist: {missing}"
     assert not runnable("rm_lab.analysis_zoo") and runnable("rm_lab.analysis.zoo")  # the check tells them apart
+
+
+def test_every_command_python_m_rm_lab_cli_lists_runs():
+    from rm_lab.cli import COMMANDS
+
+    assert [c for c in COMMANDS if not runnable(c.split()[0])] == []
