@@ -120,3 +120,23 @@ def test_bench_data_says_an_unwritable_folder(capsys, tmp_path):
     err = capsys.readouterr().err
     assert err.startswith(f"python -m rm_lab.cli.bench_data: cannot write {tmp_path / 'file' / 'files'}: ")
     assert (tmp_path / "file").read_text(encoding="utf-8") == "x"
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["--model", "nope"], "python -m rm_lab.gpu_check: In 'config': Could not find 'model/nope'"),
+    (["--steps", "0"], "python -m rm_lab.gpu_check: error: argument --steps: must be an integer >= 1, got '0'"),
+], ids=["model", "steps"])
+def test_gpu_check_says_a_wrong_option_before_it_measures(argv, said, capsys, monkeypatch):
+    import rm_lab.studies.gpu_check as study
+    from rm_lab.cli.gpu_check import main
+
+    def measured(*_):
+        raise AssertionError("the peak was measured before the options were checked")
+
+    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
+    monkeypatch.setattr(study, "matmul_peak", measured)
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert said in err.splitlines() and "Traceback" not in err

@@ -66,6 +66,19 @@ def no_stray_flags(parser, overrides: list[str]) -> None:
         parser.error(f"unrecognized arguments: {' '.join(flags)} (config overrides are key=value)")
 
 
+def count(text: str) -> int:
+    """argparse `type=` for a count: an integer >= 1."""
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return value
+
+
 def listing() -> str:
     width = max(len(c) for c in COMMANDS) + len("python -m ")
     return "\n".join(f"{'python -m ' + c:<{width}}  {what}" for c, what in COMMANDS.items())

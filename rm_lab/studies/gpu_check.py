@@ -38,6 +38,7 @@ from pathlib import Path
 import torch
 from omegaconf import OmegaConf
 
+from rm_lab.core.checks import check_values
 from rm_lab.core.config import compose
 from rm_lab.eval.params import linear_params, training_flops
 
@@ -152,6 +153,8 @@ def check(model: str = "deberta-v3-base", methods=METHODS, steps: int = 20, batc
           max_length: int = 512, pretrained: bool = False, trl_python: str | None = None,
           out=sys.stdout) -> list[dict]:
     device = "cuda" if torch.cuda.is_available() else "cpu"
+    for method in methods:  # every fit's config, checked before the clock starts: a wrong option is said at once
+        check_values(compose(overrides(method, model, steps, batch, max_length, pretrained, device, Path("."))))
     name = device_name()
     dtype = torch.bfloat16
     peak = matmul_peak(dtype, device)
