@@ -140,3 +140,16 @@ def test_gpu_check_says_a_wrong_option_before_it_measures(argv, said, capsys, mo
     assert stop.value.code == 2
     err = capsys.readouterr().err
     assert said in err.splitlines() and "Traceback" not in err
+
+
+def test_the_embedding_study_says_a_wrong_option_before_torch_loads(tmp_path):
+    import subprocess
+    import sys
+
+    probe = ("import sys\nsys.argv = ['rm_lab.embedding_study', 'model=nope']\n"
+             "from rm_lab.cli.embedding_study import main\n"
+             "try:\n    main()\nexcept SystemExit as stop:\n    print('exit', stop.code)\n"
+             "print('torch' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.stdout.split() == ["exit", "1", "False"], proc.stdout + proc.stderr[-2000:]  # Hydra's own status
+    assert "Could not override 'model'" in proc.stderr
