@@ -153,3 +153,19 @@ def test_the_embedding_study_says_a_wrong_option_before_torch_loads(tmp_path):
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert proc.stdout.split() == ["exit", "1", "False"], proc.stdout + proc.stderr[-2000:]  # Hydra's own status
     assert "Could not override 'model'" in proc.stderr
+
+
+@pytest.mark.parametrize("command, argv, said", [
+    ("analysis_stages", ["--scores", "{tmp}/none.csv"], "python -m rm_lab.analysis.stages: scores table {tmp}/none.csv "
+                                                        "does not exist: give a CSV with columns model and score"),
+    ("analysis_stages", ["--scores", "{tmp}/none.csv", "--stages", "{tmp}/no.csv"],
+     "python -m rm_lab.analysis.stages: stages table {tmp}/no.csv does not exist: give a CSV with columns model, "
+     "family, stage and parent"),
+    ("analysis", ["--benchmarks", "{tmp}/none.csv", "--scores", "{tmp}/none.csv"],
+     "python -m rm_lab.analysis: benchmark table {tmp}/none.csv does not exist; "),
+], ids=["scores", "stages", "benchmarks"])
+def test_the_analyses_name_a_missing_table(command, argv, said, capsys, tmp_path):
+    main = importlib.import_module(f"rm_lab.cli.{command}").main
+    assert main([a.format(tmp=tmp_path) for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(said.format(tmp=tmp_path)) and "Errno" not in err

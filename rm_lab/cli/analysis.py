@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
                                l1_ratios=args.l1_ratios, seed=args.seed, data_mixture=args.data_mixture,
                                reference_dir=args.reference_dir)
     except (FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"python -m rm_lab.analysis: {err}", file=sys.stderr)
         return 2
     net = summary["elastic_net"]
     print(f"{summary['benchmark_table']}")

@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
         scores, info = scores_from_runs(args.runs, args.target) if args.runs else scores_from_csv(args.scores)
         report = write_stage_report(scores["score"], entries, args.out, info.get("target", ""))
     except (FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"{parser.prog}: {err}", file=sys.stderr)
         return 2
     print(_markdown(report["summary"]))
     print(f"stage tables written to {args.out}/ (stage_effect.csv, stage_summary.csv, stage_effect.md)")

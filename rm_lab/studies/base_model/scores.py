@@ -84,6 +84,8 @@ def scores_from_runs(paths: list[str | Path], target: str = "auto") -> tuple[pd.
 
 def scores_from_csv(path: str | Path) -> tuple[pd.DataFrame, dict]:
     """A CSV of published reward-model scores: `model`, `score`, optional section columns."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"scores table {path} does not exist: give a CSV with columns model and score")
     table = pd.read_csv(path)
     missing = {"model", "score"} - set(table.columns)
     if missing:

@@ -30,6 +30,9 @@ COLUMNS = ["family", "stage", "model", "parent", "score", "base_score", "delta_v
 
 def read_stages(path: str | Path) -> list[ZooEntry]:
     """Stage entries from a CSV with columns model, family, stage and parent (empty for a base)."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"stages table {path} does not exist: give a CSV with columns model, family, "
+                                "stage and parent")
     table = pd.read_csv(path, dtype=str, keep_default_na=False)
     missing = {"model", "family", "stage", "parent"} - set(table.columns)
     if missing:
