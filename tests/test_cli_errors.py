@@ -169,3 +169,11 @@ def test_the_analyses_name_a_missing_table(command, argv, said, capsys, tmp_path
     assert main([a.format(tmp=tmp_path) for a in argv]) == 2
     err = capsys.readouterr().err
     assert err.startswith(said.format(tmp=tmp_path)) and "Errno" not in err
+
+
+def test_results_says_a_folder_without_results_files(capsys, tmp_path):
+    from rm_lab.cli.results import main
+
+    (tmp_path / "notes.txt").write_text("x", encoding="utf-8")
+    assert main([str(tmp_path)]) == 2
+    assert capsys.readouterr().err.startswith(f"python -m rm_lab.results: no results.json under {tmp_path}: ")

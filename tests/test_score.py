@@ -255,8 +255,11 @@ def test_cli_wrong_paths_exit_2_with_a_message(baseline_run, fixtures, tmp_path)
         return subprocess.run([sys.executable, "-m", "rm_lab.score", *args], capture_output=True, text=True,
                               env=env, cwd=tmp_path, timeout=300, check=False)
 
+    unscorable = tmp_path / "unscorable.jsonl"  # a row without rejected, a line that is not JSON
+    unscorable.write_text('{"prompt": "p", "chosen": "c"}\nnot json\n', encoding="utf-8")
     cases = {
         (str(tmp_path / "no_run"), str(fixtures / "shp.jsonl")): "no_run does not exist",
+        (str(baseline_run), str(unscorable), "--out", str(tmp_path / "scores.jsonl")): "could be scored",
         (str(fixtures), str(fixtures / "shp.jsonl")): "holds no results.json",
         (str(baseline_run), str(tmp_path / "missing.jsonl")): "missing.jsonl does not exist",
         (str(baseline_run), str(fixtures / "shp.jsonl"), "--domain", "nope"): "valid: dahoas",
@@ -265,13 +268,15 @@ def test_cli_wrong_paths_exit_2_with_a_message(baseline_run, fixtures, tmp_path)
         proc = cli(*args)
         assert proc.returncode == 2, proc.stderr[-2000:]
         assert message in proc.stderr and "Traceback" not in proc.stderr
-        assert proc.stderr.startswith("rm_lab.cli.score: ")
+        assert proc.stderr.startswith("python -m rm_lab.score: ")
     # each of those answers before the model's stack (torch, Lightning, transformers) is imported
     probe = ("import sys; from rm_lab.cli.score import main; "
              f"codes = [main(list(a)) for a in {list(cases)!r}]; print(codes, 'torch' in sys.modules)")
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, cwd=tmp_path,
                           timeout=300, check=False)
-    assert proc.stdout.split() == ["[2,", "2,", "2,", "2]", "False"], proc.stdout + proc.stderr[-2000:]
+    assert proc.stdout.split() == ["[2,", "2,", "2,", "2,", "2]", "False"], proc.stdout + proc.stderr[-2000:]
+    assert "could be scored (dropped: 2 rows: invalid_json 1, missing_field 1): plain rows" in proc.stderr
+    assert not (tmp_path / "scores.jsonl").exists()
 
 
 @pytest.mark.slow

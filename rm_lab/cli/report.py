@@ -145,7 +145,7 @@ def publish(spec_path: str) -> int:
     try:
         print(f"W&B report: {publish_spec(read_spec(spec_path))}")
     except (PublishError, ValueError) as err:
-        print(f"rm_lab.report: {err}", file=sys.stderr)
+        print(f"python -m rm_lab.report: {err}", file=sys.stderr)
         return 2
     return 0
 
@@ -160,7 +160,7 @@ def main(argv=None) -> int:
                                paper_rows=args.paper_rows, similar=args.similar)
         files = written.files + (to_wandb(written, args) if args.wandb else [])
     except (FileNotFoundError, ValueError) as err:
-        print(f"rm_lab.report: {err}", file=sys.stderr)
+        print(f"python -m rm_lab.report: {err}", file=sys.stderr)
         return 2
     print("wrote:\n" + "\n".join(f"  {p}" for p in files))
     return publish(args.wandb_publish) if args.wandb_publish else 0

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import sys
 
+from rm_lab.rundir.layout import RunDir
 from rm_lab.rundir.results import SCHEMA_VERSION, ResultsSchemaError, find_results, upgrade_results
+
+PROG = "python -m rm_lab.results"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -15,7 +18,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         files = find_results(*paths)
     except FileNotFoundError as err:
-        print(f"rm_lab.rundir.results: {err}", file=sys.stderr)
+        print(f"{PROG}: {err}", file=sys.stderr)
+        return 2
+    if not files:
+        print(f"{PROG}: no {RunDir.RESULTS} under {', '.join(paths)}: give a run folder, a sweep folder "
+              "(multirun/<experiment>/...) or a results file", file=sys.stderr)
         return 2
     failures = 0
     for f in files:
@@ -23,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{'upgraded' if upgrade_results(f) else 'current '} {f}")
         except (OSError, ResultsSchemaError) as err:
             failures += 1
-            print(f"rm_lab.rundir.results: {err}", file=sys.stderr)
+            print(f"{PROG}: {err}", file=sys.stderr)
     print(f"{len(files) - failures} of {len(files)} results files at schema version {SCHEMA_VERSION}")
     return 1 if failures else 0
 

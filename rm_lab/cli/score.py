@@ -190,7 +190,7 @@ def write_lines(path: Path, items: list[dict], force: bool = False) -> None:
 
 
 def fail(message: str) -> int:
-    print(f"rm_lab.cli.score: {message}", file=sys.stderr)
+    print(f"python -m rm_lab.score: {message}", file=sys.stderr)
     return EXIT_USAGE
 
 
@@ -241,6 +241,12 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as err:  # e.g. a top-level JSON list that does not parse
         return fail(f"cannot read {args.file}: {err}")
 
+    if not items:  # said before the model loads; nothing is written
+        return fail(f"no row of {args.file} could be scored ({'; '.join(summary(items, dropped, args.file)[1:])}): "
+                    "plain rows need prompt, "
+                    "chosen and rejected, or prompt and response; a file in a domain's hub schema needs "
+                    "--domain DOMAIN")
+
     from rm_lab.core.hub import HubUnavailable  # torch, Lightning and transformers: only once the input is good
     from rm_lab.inference.scorer import load_reward_model
 
@@ -265,9 +271,6 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(summary(items, dropped, args.file)))
     if args.out:
         print(f"rewards written to {args.out}")
-    if not items:
-        print("rm_lab.cli.score: no row could be scored", file=sys.stderr)
-        return 1
     return 0
 
 
