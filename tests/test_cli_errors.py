@@ -31,7 +31,7 @@ def test_a_wrong_option_or_value_is_one_line_and_exit_status_2(command, argv, sa
     assert err.splitlines()[0] == said.split("\n")[0] and "Traceback" not in err
 
 
-@pytest.mark.parametrize("command", ["plan", "bench", "embedding_speed"])
+@pytest.mark.parametrize("command", ["plan", "bench", "embedding_speed", "embedding_sweep"])
 def test_a_stray_flag_is_an_argparse_error_not_a_config_override(command, capsys):
     main = importlib.import_module(f"rm_lab.cli.{command}").main
     with pytest.raises(SystemExit) as stop:
@@ -177,3 +177,26 @@ def test_results_says_a_folder_without_results_files(capsys, tmp_path):
     (tmp_path / "notes.txt").write_text("x", encoding="utf-8")
     assert main([str(tmp_path)]) == 2
     assert capsys.readouterr().err.startswith(f"python -m rm_lab.results: no results.json under {tmp_path}: ")
+
+
+def test_python_m_rm_lab_cli_says_an_unknown_subcommand():
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "rm_lab.cli", "nope"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.startswith("python -m rm_lab.cli: no command 'nope': the one subcommand is methods")
+    assert "python -m rm_lab.score " in proc.stderr  # the listing, to pick from
+    listed = subprocess.run([sys.executable, "-m", "rm_lab.cli"], capture_output=True, text=True, timeout=60)
+    assert listed.returncode == 0 and "python -m rm_lab.score " in listed.stdout
+
+
+@pytest.mark.parametrize("command, prog", [("bench", "rm_lab.bench"), ("param_table", "rm_lab.param_table"),
+                                           ("inference_compare", "rm_lab.inference_compare"),
+                                           ("add_domain", "rm_lab.add_domain"),
+                                           ("embedding_speed", "rm_lab.embedding_study.speed")])
+def test_usage_names_the_command_as_typed(command, prog, capsys):
+    main = importlib.import_module(f"rm_lab.cli.{command}").main
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert capsys.readouterr().out.startswith(f"usage: python -m {prog} ")

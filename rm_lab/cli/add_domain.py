@@ -8,14 +8,14 @@ from rm_lab.runner.add_domain import build_config
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m rm_lab.add_domain", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", help="directory of a completed rodos/arliss run")
     parser.add_argument("domain", help="the domain to add (a key of dataset.domains)")
     parser.add_argument("overrides", nargs="*", help="key=value config overrides (the new domain's data)")
     parser.add_argument("--out", help="output directory (default: RUN_DIR/add_<domain>)")
     args = parser.parse_args(argv)
     # a wrong override; not an extendable run, a refused stored config, a wrong domain (OSError, ValueError)
-    with config_errors("python -m rm_lab.add_domain", OSError, ValueError):
+    with config_errors(parser.prog, OSError, ValueError):
         cfg = build_config(args.run_dir, args.domain, args.overrides, args.out)
     from rm_lab.runner.run import run  # the runner (torch, Lightning), imported once the config is good
 

@@ -12,7 +12,7 @@ from rm_lab.studies.throughput import bench, table_line
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m rm_lab.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=600, help="training pairs (default 600)")
     parser.add_argument("--test-pairs", type=int, default=200, help="test pairs (default 200)")
     parser.add_argument("--out", help="also write the JSON here")
@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> dict:
     args, overrides = parser.parse_known_args(argv)
     no_stray_flags(parser, overrides)
     logging.basicConfig(level=logging.WARNING)
-    with config_errors("python -m rm_lab.bench"):
+    with config_errors(parser.prog):
         result = bench(overrides, args.pairs, args.test_pairs, args.run_dir,
                        precisions=tuple(p.strip() for p in args.precisions.split(",") if p.strip()),
                        scoring=not args.no_scoring)

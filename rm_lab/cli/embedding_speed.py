@@ -13,7 +13,7 @@ from rm_lab.studies.embedding.speed import measure
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m rm_lab.embedding_study.speed", description=__doc__.splitlines()[0])
     parser.add_argument("--sequences", type=int, default=512)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> dict:
     no_stray_flags(parser, overrides)
     if args.threads:
         torch.set_num_threads(args.threads)
-    with config_errors("python -m rm_lab.embedding_study.speed"):
+    with config_errors(parser.prog):
         cfg = compose(overrides)
     cfg.paths.output_dir = "unused"
     OmegaConf.resolve(cfg)

@@ -5,13 +5,20 @@ import logging
 import sys
 
 from rm_lab.cli import config_errors
+
+PROG = "python -m rm_lab.embedding_study.sweep"
 from rm_lab.studies.embedding.sweep import compose_cfg, run_sweep
 
 
 def main(argv: list[str] | None = None) -> dict:
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s] - %(message)s")
-    with config_errors("python -m rm_lab.embedding_study.sweep", ValueError):  # ValueError: no sweep keys
-        cfg = compose_cfg(list(sys.argv[1:] if argv is None else argv))
+    overrides = list(sys.argv[1:] if argv is None else argv)
+    flags = [a for a in overrides if a.startswith("-")]
+    if flags:  # a typo, not a config override
+        print(f"{PROG}: unrecognized arguments: {' '.join(flags)} (config overrides are key=value)", file=sys.stderr)
+        raise SystemExit(2)
+    with config_errors(PROG, ValueError):  # ValueError: no sweep keys
+        cfg = compose_cfg(overrides)
     return run_sweep(cfg)
 
 

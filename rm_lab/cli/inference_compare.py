@@ -13,7 +13,7 @@ from rm_lab.studies.inference_compare import compare, compared, markdown
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m rm_lab.inference_compare", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("overrides", nargs="*", help="config overrides (model=..., dataset.max_pairs.test=...)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--routing", choices=["router", "gold"], help="default: router with stored runs, else gold")
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> dict:
     warnings.simplefilter("ignore", FutureWarning)
     if args.threads:
         torch.set_num_threads(args.threads)
-    with config_errors("python -m rm_lab.inference_compare"):
+    with config_errors(parser.prog):
         result = compare(args.overrides, args.device, args.routing, args.repeats, args.max_batches,
                          {n: getattr(args, f"stored_{n}") for n in names}, merge=not args.no_merge)
     print(markdown(result), flush=True)

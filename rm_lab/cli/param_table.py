@@ -11,7 +11,7 @@ from rm_lab.studies.param_table import markdown, rows
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m rm_lab.param_table", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--methods", nargs="+", help="conf/method choices (default: the paper's rows)")
     parser.add_argument("--models", nargs="+", help="conf/model choices (default: deberta-v3-base)")
     parser.add_argument("overrides", nargs="*", metavar="key=value",
@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args([a for a in argv if a not in overrides])
     logging.basicConfig(level=logging.ERROR)
     warnings.simplefilter("ignore", FutureWarning)
-    with config_errors("python -m rm_lab.param_table"):
+    with config_errors(parser.prog):
         table = rows(args.methods, args.models, overrides)
     print(markdown(table))
 
