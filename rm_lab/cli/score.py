@@ -24,9 +24,9 @@ row's own `id` when it has one; hub-schema rows carry the pair's `id` and `domai
 RewardBench file is read once per subset, so its pairs come subset by subset). The summary
 gives the rows scored, strict pairwise accuracy (chosen > rejected; a tie is not a win) with
 ties counted apart, and the rows dropped by reason: malformed rows (invalid JSON, missing or
-empty fields, chosen equal to rejected, ...) are counted and skipped, never fatal. A missing
-file or a MODEL that is not a scorable run exits with status 2 and says why, at once (before torch,
-Lightning and transformers load).
+empty fields, chosen equal to rejected, ...) are counted and skipped. A missing file, a file
+where no row can be scored, or a MODEL that is not a scorable run exits with status 2 and says why,
+at once (before torch, Lightning and transformers load), and writes nothing.
 """
 from __future__ import annotations
 
