@@ -200,3 +200,16 @@ def test_usage_names_the_command_as_typed(command, prog, capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     assert capsys.readouterr().out.startswith(f"usage: python -m {prog} ")
+
+
+@pytest.mark.parametrize("command, argv", [("embedding_speed", ["model=nope"]), ("embedding_sweep", ["seed=1"]),
+                                           ("plan", ["method=nope"])])
+def test_the_config_is_said_wrong_before_torch_loads(command, argv, tmp_path):
+    import subprocess
+    import sys
+
+    probe = (f"import sys\nfrom rm_lab.cli.{command} import main\n"
+             f"try:\n    main({argv!r})\nexcept SystemExit as stop:\n    print('exit', stop.code)\n"
+             "print('torch' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.stdout.split() == ["exit", "2", "False"], proc.stdout + proc.stderr[-2000:]

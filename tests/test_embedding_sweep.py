@@ -6,7 +6,8 @@ import json
 import pytest
 
 from rm_lab.models.ensemble_heads import RULES
-from rm_lab.studies.embedding.sweep import compose_cfg, run_sweep
+from rm_lab.studies.embedding.sweep import run_sweep
+from rm_lab.studies.embedding.sweep_config import compose_cfg
 
 pytestmark = pytest.mark.slow
 

@@ -4,12 +4,10 @@ from __future__ import annotations
 import argparse
 import json
 
-import torch
 from omegaconf import OmegaConf
 
 from rm_lab.cli import config_errors, no_stray_flags
 from rm_lab.core.config import compose
-from rm_lab.studies.embedding.speed import measure
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -20,10 +18,14 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     args, overrides = parser.parse_known_args(argv)
     no_stray_flags(parser, overrides)
+    with config_errors(parser.prog):  # said before torch loads
+        cfg = compose(overrides)
+    import torch
+
+    from rm_lab.studies.embedding.speed import measure
+
     if args.threads:
         torch.set_num_threads(args.threads)
-    with config_errors(parser.prog):
-        cfg = compose(overrides)
     cfg.paths.output_dir = "unused"
     OmegaConf.resolve(cfg)
     result = measure(cfg, args.sequences, args.batch_size, args.repeats)

@@ -5,9 +5,9 @@ import logging
 import sys
 
 from rm_lab.cli import config_errors
+from rm_lab.studies.embedding.sweep_config import compose_cfg
 
 PROG = "python -m rm_lab.embedding_study.sweep"
-from rm_lab.studies.embedding.sweep import compose_cfg, run_sweep
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -19,6 +19,8 @@ def main(argv: list[str] | None = None) -> dict:
         raise SystemExit(2)
     with config_errors(PROG, ValueError):  # ValueError: no sweep keys
         cfg = compose_cfg(overrides)
+    from rm_lab.studies.embedding.sweep import run_sweep  # torch and Lightning, once the config is good
+
     return run_sweep(cfg)
 
 

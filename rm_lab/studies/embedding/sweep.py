@@ -12,31 +12,18 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import pytorch_lightning as pl
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf
 
-from rm_lab.core.config import compose
 from rm_lab.core.io import write_json_atomic, write_text_atomic
 from rm_lab.models.ensemble_heads import RULES
 from rm_lab.rundir.results import versions
 from rm_lab.runner.build import build_data, build_inputs, build_method, build_trainer
 
 log = logging.getLogger("rm_lab.studies.embedding.sweep")
-
-
-def compose_cfg(overrides: list[str], output_dir: str | None = None) -> DictConfig:
-    cfg = compose(overrides)
-    if "sweep" not in cfg:
-        raise ValueError("the sweep needs sweep.seeds and sweep.heads: add experiment=embedding_heads")
-    stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
-    with open_dict(cfg):
-        cfg.paths.output_dir = output_dir or f"{cfg.paths.sweep_root}/{cfg.experiment_name}_sweep/{stamp}"
-    OmegaConf.resolve(cfg)
-    return cfg
 
 
 def table(rows: list[dict], domains: list[str]) -> str:
