@@ -19,6 +19,20 @@ CASES = [
 ]
 
 
+def before_torch(command: str, argv: list[str], cwd, hydra: bool = False) -> tuple[list[str], str]:
+    """rm_lab.cli.<command>'s main on `argv` in a fresh interpreter (`hydra`: a Hydra app, reading
+    sys.argv): (["exit", status, whether torch was imported], stderr)."""
+    import subprocess
+    import sys
+
+    call = f"sys.argv = ['x', *{argv!r}]\n    main()" if hydra else f"main({argv!r})"
+    probe = (f"import sys\nfrom rm_lab.cli.{command} import main\n"
+             f"try:\n    {call}\nexcept SystemExit as stop:\n    print('exit', stop.code)\n"
+             "print('torch' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=cwd)
+    return proc.stdout.split(), proc.stderr
+
+
 @pytest.mark.parametrize("command, argv, said", CASES, ids=[f"{c}-{a[0]}" for c, a, _ in CASES])
 def test_a_wrong_option_or_value_is_one_line_and_exit_status_2(command, argv, said, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -51,32 +65,18 @@ def test_hydra_full_error_keeps_the_traceback(monkeypatch):
 
 
 def test_add_domain_says_a_damaged_run_before_torch_loads(tmp_path):
-    import subprocess
-    import sys
-
     (tmp_path / "results.json").write_text("{not json", encoding="utf-8")
-    probe = ("import sys\nfrom rm_lab.cli.add_domain import main\n"
-             "try:\n    main([sys.argv[1], 'hh_rlhf'])\nexcept SystemExit as stop:\n    print('exit', stop.code)\n"
-             "print('torch' in sys.modules)")
-    proc = subprocess.run([sys.executable, "-c", probe, str(tmp_path)], capture_output=True, text=True, timeout=120)
-    assert proc.stdout.split() == ["exit", "2", "False"], proc.stdout + proc.stderr[-2000:]
-    assert proc.stderr.startswith("python -m rm_lab.add_domain: ") and "not valid JSON" in proc.stderr
+    said, err = before_torch("add_domain", [str(tmp_path), "hh_rlhf"], tmp_path)
+    assert said == ["exit", "2", "False"], said + [err[-2000:]]
+    assert err.startswith("python -m rm_lab.add_domain: ") and "not valid JSON" in err
     assert (tmp_path / "results.json").read_text(encoding="utf-8") == "{not json"  # left as it was
 
 
 def test_the_runner_says_a_wrong_value_before_torch_loads(tmp_path):
     """`python -m rm_lab seed=abc`: checked before the data is read and the runner's libraries import."""
-    import subprocess
-    import sys
-
-    probe = ("import sys\nrun_dir = sys.argv[1]\nsys.argv = ['rm_lab', 'seed=abc', 'hydra.run.dir=' + run_dir]\n"
-             "from rm_lab.cli.train import main\n"
-             "try:\n    main()\nexcept SystemExit as stop:\n    print('exit', stop.code)\n"
-             "print('torch' in sys.modules)")
-    proc = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "run")], capture_output=True, text=True,
-                          timeout=120, cwd=tmp_path)
-    assert proc.stdout.split() == ["exit", "2", "False"], proc.stdout + proc.stderr[-2000:]
-    assert "rm_lab: error: seed must be an integer >= 0, got 'abc'" in proc.stderr
+    said, err = before_torch("train", ["seed=abc", f"hydra.run.dir={tmp_path / 'run'}"], tmp_path, hydra=True)
+    assert said == ["exit", "2", "False"], said + [err[-2000:]]
+    assert "rm_lab: error: seed must be an integer >= 0, got 'abc'" in err
     assert not (tmp_path / "run" / "results.json").exists()  # nothing recorded: the run never started
 
 
@@ -143,16 +143,9 @@ def test_gpu_check_says_a_wrong_option_before_it_measures(argv, said, capsys, mo
 
 
 def test_the_embedding_study_says_a_wrong_option_before_torch_loads(tmp_path):
-    import subprocess
-    import sys
-
-    probe = ("import sys\nsys.argv = ['rm_lab.embedding_study', 'model=nope']\n"
-             "from rm_lab.cli.embedding_study import main\n"
-             "try:\n    main()\nexcept SystemExit as stop:\n    print('exit', stop.code)\n"
-             "print('torch' in sys.modules)")
-    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=tmp_path)
-    assert proc.stdout.split() == ["exit", "1", "False"], proc.stdout + proc.stderr[-2000:]  # Hydra's own status
-    assert "Could not override 'model'" in proc.stderr
+    said, err = before_torch("embedding_study", ["model=nope"], tmp_path, hydra=True)
+    assert said == ["exit", "1", "False"], said + [err[-2000:]]  # Hydra's own status
+    assert "Could not override 'model'" in err
 
 
 @pytest.mark.parametrize("command, argv, said", [
@@ -205,11 +198,5 @@ def test_usage_names_the_command_as_typed(command, prog, capsys):
 @pytest.mark.parametrize("command, argv", [("embedding_speed", ["model=nope"]), ("embedding_sweep", ["seed=1"]),
                                            ("plan", ["method=nope"])])
 def test_the_config_is_said_wrong_before_torch_loads(command, argv, tmp_path):
-    import subprocess
-    import sys
-
-    probe = (f"import sys\nfrom rm_lab.cli.{command} import main\n"
-             f"try:\n    main({argv!r})\nexcept SystemExit as stop:\n    print('exit', stop.code)\n"
-             "print('torch' in sys.modules)")
-    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=tmp_path)
-    assert proc.stdout.split() == ["exit", "2", "False"], proc.stdout + proc.stderr[-2000:]
+    said, err = before_torch(command, argv, tmp_path)
+    assert said == ["exit", "2", "False"], said + [err[-2000:]]
