@@ -172,16 +172,14 @@ def test_results_says_a_folder_without_results_files(capsys, tmp_path):
     assert capsys.readouterr().err.startswith(f"python -m rm_lab.results: no results.json under {tmp_path}: ")
 
 
-def test_python_m_rm_lab_cli_says_an_unknown_subcommand():
-    import subprocess
-    import sys
+def test_python_m_rm_lab_cli_says_an_unknown_subcommand(capsys):
+    from rm_lab.cli.__main__ import main
 
-    proc = subprocess.run([sys.executable, "-m", "rm_lab.cli", "nope"], capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 2 and proc.stdout == ""
-    assert proc.stderr.startswith("python -m rm_lab.cli: no command 'nope': the one subcommand is methods")
-    assert "python -m rm_lab.score " in proc.stderr  # the listing, to pick from
-    listed = subprocess.run([sys.executable, "-m", "rm_lab.cli"], capture_output=True, text=True, timeout=60)
-    assert listed.returncode == 0 and "python -m rm_lab.score " in listed.stdout
+    assert main(["nope"]) == 2
+    said = capsys.readouterr()
+    assert said.out == "" and said.err.startswith("python -m rm_lab.cli: no command 'nope': the one subcommand is methods")
+    assert "python -m rm_lab.score " in said.err  # the listing, to pick from
+    assert main([]) == 0 and "python -m rm_lab.score " in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("command, prog", [("bench", "rm_lab.bench"), ("param_table", "rm_lab.param_table"),

@@ -3,12 +3,18 @@ import sys
 
 from rm_lab.cli import EXIT_USAGE, listing, methods
 
-if __name__ == "__main__":
-    args = sys.argv[1:]
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["methods"]:
-        sys.exit(methods(args[1:]))
+        return methods(args[1:])
     if args and args[0] not in ("-h", "--help"):
         print(f"python -m rm_lab.cli: no command {args[0]!r}: the one subcommand is methods; every command:\n"
               f"{listing()}", file=sys.stderr)
-        sys.exit(EXIT_USAGE)
+        return EXIT_USAGE
     print(listing())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
