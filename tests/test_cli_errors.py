@@ -194,7 +194,8 @@ def test_usage_names_the_command_as_typed(command, prog, capsys):
 
 
 @pytest.mark.parametrize("command, argv", [("embedding_speed", ["model=nope"]), ("embedding_sweep", ["seed=1"]),
-                                           ("plan", ["method=nope"])])
+                                           ("plan", ["method=nope"]), ("bench", ["model=nope"]),
+                                           ("bench", ["--precisions", "fp16"])])
 def test_the_config_is_said_wrong_before_torch_loads(command, argv, tmp_path):
     said, err = before_torch(command, argv, tmp_path)
     assert said == ["exit", "2", "False"], said + [err[-2000:]]

@@ -6,15 +6,15 @@ import json
 import logging
 from pathlib import Path
 
-from rm_lab.cli import config_errors, no_stray_flags
-from rm_lab.studies.scoring_speed import run_test_pairs, scoring_speed
-from rm_lab.studies.throughput import bench, table_line
+from rm_lab.cli import config_errors, count, no_stray_flags
+from rm_lab.core.checks import check_values
+from rm_lab.studies.throughput_config import check_precisions, run_config
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m rm_lab.bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--pairs", type=int, default=600, help="training pairs (default 600)")
-    parser.add_argument("--test-pairs", type=int, default=200, help="test pairs (default 200)")
+    parser.add_argument("--pairs", type=count, default=600, help="training pairs (default 600)")
+    parser.add_argument("--test-pairs", type=count, default=200, help="test pairs (default 200)")
     parser.add_argument("--out", help="also write the JSON here")
     parser.add_argument("--run-dir", help="where the runs are written (default: a new temporary folder)")
     parser.add_argument("--precisions", default="fp32,bf16",
@@ -23,9 +23,16 @@ def main(argv: list[str] | None = None) -> dict:
     args, overrides = parser.parse_known_args(argv)
     no_stray_flags(parser, overrides)
     logging.basicConfig(level=logging.WARNING)
+    precisions = tuple(p.strip() for p in args.precisions.split(",") if p.strip())
+    with config_errors(parser.prog, ValueError):  # every run's config, said before torch loads
+        check_precisions(precisions)
+        for precision in precisions:
+            check_values(run_config(overrides, args.pairs, args.test_pairs, precision))
+    from rm_lab.studies.scoring_speed import run_test_pairs, scoring_speed
+    from rm_lab.studies.throughput import bench, table_line
+
     with config_errors(parser.prog):
-        result = bench(overrides, args.pairs, args.test_pairs, args.run_dir,
-                       precisions=tuple(p.strip() for p in args.precisions.split(",") if p.strip()),
+        result = bench(overrides, args.pairs, args.test_pairs, args.run_dir, precisions=precisions,
                        scoring=not args.no_scoring)
     if not args.no_scoring:
         result["scoring"] = scoring_speed(result["run_dir"], run_test_pairs(result["run_dir"]))
