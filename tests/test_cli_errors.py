@@ -194,8 +194,20 @@ def test_usage_names_the_command_as_typed(command, prog, capsys):
 
 
 @pytest.mark.parametrize("command, argv", [("embedding_speed", ["model=nope"]), ("embedding_sweep", ["seed=1"]),
-                                           ("plan", ["method=nope"]), ("bench", ["model=nope"]),
-                                           ("bench", ["--precisions", "fp16"])])
+                                           ("plan", ["method=nope"])])
 def test_the_config_is_said_wrong_before_torch_loads(command, argv, tmp_path):
     said, err = before_torch(command, argv, tmp_path)
     assert said == ["exit", "2", "False"], said + [err[-2000:]]
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["--precisions", "fp16"], "python -m rm_lab.bench: error: argument --precisions: fp16: give some of fp32,bf16"),
+    (["--pairs", "0"], "python -m rm_lab.bench: error: argument --pairs: must be an integer >= 1, got '0'"),
+], ids=["precision", "pairs"])
+def test_the_bench_says_a_wrong_precision_or_count(argv, said, capsys):
+    from rm_lab.cli.bench import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2
+    assert said in capsys.readouterr().err.splitlines()

@@ -7,8 +7,8 @@ import logging
 from pathlib import Path
 
 from rm_lab.cli import config_errors, count, no_stray_flags
-from rm_lab.core.checks import check_values
-from rm_lab.studies.throughput_config import check_precisions, run_config
+from rm_lab.studies.scoring_speed import run_test_pairs, scoring_speed
+from rm_lab.studies.throughput import PRECISIONS, bench, table_line
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -22,15 +22,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--no-scoring", action="store_true", help="training figures only")
     args, overrides = parser.parse_known_args(argv)
     no_stray_flags(parser, overrides)
-    logging.basicConfig(level=logging.WARNING)
     precisions = tuple(p.strip() for p in args.precisions.split(",") if p.strip())
-    with config_errors(parser.prog, ValueError):  # every run's config, said before torch loads
-        check_precisions(precisions)
-        for precision in precisions:
-            check_values(run_config(overrides, args.pairs, args.test_pairs, precision))
-    from rm_lab.studies.scoring_speed import run_test_pairs, scoring_speed
-    from rm_lab.studies.throughput import bench, table_line
-
+    unknown = [p for p in precisions if p not in PRECISIONS]
+    if unknown or not precisions:
+        parser.error(f"argument --precisions: {','.join(unknown) or 'none given'}: give some of {','.join(PRECISIONS)}")
+    logging.basicConfig(level=logging.WARNING)
     with config_errors(parser.prog):
         result = bench(overrides, args.pairs, args.test_pairs, args.run_dir, precisions=precisions,
                        scoring=not args.no_scoring)

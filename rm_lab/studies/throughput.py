@@ -50,11 +50,16 @@ from pathlib import Path
 import torch
 from omegaconf import OmegaConf
 
+from rm_lab.core.config import compose
 from rm_lab.eval.params import linear_params, padded_lengths, training_flops
 from rm_lab.models.heads import RewardModel
-from rm_lab.studies.throughput_config import PRECISIONS, check_precisions, run_config
+
+DEFAULTS = ["dataset=hh_rlhf_sample", "model=minilm-l6", "model.max_length=256", "dataset.batch_size=16",
+            "method.lr=5e-5", "logger=none", "checkpoint.last=false"]
+
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+PRECISIONS = {"fp32": "32-true", "bf16": "bf16-mixed"}  # the bench's names -> trainer.precision
 
 
 def matmul_peak(seconds: float = 2.0, n: int = 1024, dtype: torch.dtype = torch.float32) -> float:
@@ -102,7 +107,9 @@ def bench(overrides: list[str], pairs: int = 600, test_pairs: int = 200, out_dir
     their names), then the first run's scoring figures."""
     from rm_lab.inference.scorer import load_reward_model
 
-    check_precisions(precisions)
+    unknown = sorted(set(precisions) - set(PRECISIONS))
+    if unknown or not precisions:
+        raise ValueError(f"unknown precisions {unknown}; valid: {', '.join(PRECISIONS)}")
     root = Path(out_dir or tempfile.mkdtemp(prefix="rm_lab_bench_"))
     runs = {precision: train_figures(overrides, pairs, test_pairs, root / precision, precision,
                                      functools.partial(matmul_peak, peak_seconds, dtype=DTYPES[precision]))
@@ -134,7 +141,8 @@ def train_figures(overrides: list[str], pairs: int, test_pairs: int, out_dir: Pa
     from rm_lab.runner.build import build_data
     from rm_lab.runner.run import run
 
-    cfg = run_config(overrides, pairs, test_pairs, precision)
+    cfg = compose([*DEFAULTS, f"dataset.max_pairs.train={pairs}", f"dataset.max_pairs.test={test_pairs}",
+                   "dataset.max_pairs.validation=32", f"trainer.precision={PRECISIONS[precision]}", *overrides])
     cfg.paths.output_dir = str(out_dir / "run")
     OmegaConf.resolve(cfg)
     peaks = [measure_peak()]
