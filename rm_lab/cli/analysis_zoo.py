@@ -5,7 +5,7 @@ import argparse
 import logging
 
 from rm_lab.cli import config_errors
-from rm_lab.core.config import CONF_DIR
+from rm_lab.core.config import choices
 from rm_lab.studies.base_model.zoo import STAGES, ZOO, count_from_config
 
 
@@ -16,7 +16,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = parser.parse_args(argv)
     logging.getLogger("transformers").setLevel(logging.ERROR)
     models = args.models or ([e.model for e in STAGES] if args.stages else list(ZOO))
-    known = sorted(path.stem for path in (CONF_DIR / "model").glob("*.yaml"))
+    known = choices("model")
     unknown = [name for name in models if name not in known]
     if unknown:
         parser.error(f"no such model: {', '.join(unknown)}; give conf/model names: {', '.join(known)}")

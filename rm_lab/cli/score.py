@@ -37,14 +37,14 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from rm_lab.core.config import CONF_DIR
+from rm_lab.core.config import CONF_DIR, choices
 from rm_lab.rundir.layout import RunDir
 
 EXIT_USAGE = 2
 
 
 def domain_choices() -> list[str]:
-    return sorted(p.stem for p in (CONF_DIR / "domain").glob("*.yaml"))
+    return choices("domain")
 
 
 def read_plain(path: str) -> tuple[list[dict], dict[str, int]]:

@@ -37,6 +37,11 @@ def compose(overrides: list[str] | tuple[str, ...] = (), config_name: str = "con
         return hydra_compose(config_name, overrides=list(overrides), return_hydra_config=return_hydra_config)
 
 
+def choices(group: str) -> list[str]:
+    """The options of a config group in the package's conf/ (e.g. choices("model")), sorted."""
+    return sorted(path.stem for path in (CONF_DIR / group).glob("*.yaml"))
+
+
 def sample_path(relative: str) -> str:
     """Absolute path of a bundled sample file, e.g. `${sample:hh_rlhf/x.jsonl.gz}`."""
     path = SAMPLES_DIR / relative
