@@ -168,6 +168,10 @@ def test_rodos_exports_a_folder_rm_lab_loads(runs, tmp_path):
     assert manifest["format"] == "run" and manifest["method"] == "rodos"
     assert manifest["backbone_weights"] == "shipped in components/"
     assert (out / "components" / "manifest.json").exists() and (out / "results.json").exists()
+    from rm_lab.core.io import UMASK
+
+    readable = 0o044 & ~UMASK  # others may read an export as far as the umask lets them (not mkdtemp's 0o700)
+    assert all(path.stat().st_mode & readable == readable for path in [out, *out.rglob("*")])
 
     pairs = _test_pairs(source)
     expected = rm_lab.load_reward_model(run_dir, progress=False).score_pairs(pairs)

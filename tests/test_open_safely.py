@@ -270,6 +270,21 @@ def test_new_file_is_atomic_and_never_replaces_without_overwrite(tmp_path):
     assert path.read_text() == "three\n" and sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]
 
 
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_written_files_get_the_umask_mode_not_tempfiles_private_one(tmp_path, monkeypatch, umask):
+    import rm_lab.core.io as io
+
+    monkeypatch.setattr(io, "UMASK", umask)
+    with new_file(tmp_path / "scores.jsonl") as tmp:
+        tmp.write_text("{}\n")
+    io.write_json_atomic(tmp_path / "results.json", {"status": "completed"})
+    for name in ("scores.jsonl", "results.json"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~umask, name  # 0o644 or 0o600
+    folder = tmp_path / "export"
+    folder.mkdir(mode=0o700)
+    assert io.plain_mode(folder, folder=True).stat().st_mode & 0o777 == 0o777 & ~umask
+
+
 # -- every door of a real run --------------------------------------------------------------------------
 def plant_target(config: dict, plant: str, marker: Path, folder: Path) -> dict:
     """The stored `config` with a target that would write `marker` when the config is built:

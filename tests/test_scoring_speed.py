@@ -16,7 +16,7 @@ def test_every_way_of_scoring_gives_the_plain_loops_rewards(tmp_path_factory):
     long = "word " * 200  # past the run's max length: truncated the same way by every path
     pairs += [{"prompt": "\n\nHuman: hi" + long + "\n\nAssistant:", "chosen": " yes", "rejected": long},
               {"prompt": "\n\nHuman: short\n\nAssistant:", "chosen": " a", "rejected": " b c d"}]
-    figures = scoring_speed(run_dir, pairs, rounds=1)
+    figures = scoring_speed(run_dir, pairs, rounds=1, peak_gflops=50.0)
     assert figures["inputs"] == 2 * len(pairs)
     for way in ("plain_sorted", "rm_lab_score", "reward_function"):
         assert figures[way]["max_abs_diff"] <= 1e-5, (way, figures[way])
@@ -25,3 +25,8 @@ def test_every_way_of_scoring_gives_the_plain_loops_rewards(tmp_path_factory):
     plain = figures["plain_file_order"]
     # the long pair's texts are at the max length, so its batch pads every text toward them
     assert plain["padded_tokens"] > plain["real_tokens"] > 0 and plain["padded_work"] > 1
+    # the share of the peak is the real tokens' forward FLOPs at each way's own rate
+    assert figures["forward_gflops"] > 0 and figures["peak_gflops"] == 50.0
+    for way in ("plain_file_order", "plain_sorted", "rm_lab_score", "reward_function"):
+        seconds = figures["inputs"] / figures[way]["inputs_per_s"]
+        assert figures[way]["percent_of_peak"] == pytest.approx(100 * figures["forward_gflops"] / seconds / 50.0)

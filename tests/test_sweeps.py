@@ -41,6 +41,24 @@ def test_runs_that_differ_in_their_seed_only_are_one_row(tmp_path, write_run):
     assert list(rows) == [("baseline", "m", "d", "")]
 
 
+def test_a_sweep_finished_with_resume_is_one_row(tmp_path, write_run):
+    # seed 0 ran through; seed 1 was killed and finished with resume=true (and saved more often)
+    for seed, resume, every in [(0, False, 50), (1, True, 20)]:
+        write_run(tmp_path / "baseline" / "m" / "d" / f"seed_{seed}" / "results.json",
+                  config={"seed": seed, "method": {"lr": 1e-3}, "resume": resume, "resume_accept_changes": resume,
+                          "checkpoint": {"every_n_steps": every, "last": True, "best": True}},
+                  accuracy=_accuracy(0.5 + seed / 10))
+    rows, _ = group_runs(load_runs(tmp_path))
+    assert list(rows) == [("baseline", "m", "d", "")]
+    assert len(rows[("baseline", "m", "d", "")].runs) == 2
+    # what is tested is a setting: checkpoint.best decides the weights scored
+    write_run(tmp_path / "baseline" / "m" / "d" / "seed_2" / "results.json",
+              config={"seed": 2, "method": {"lr": 1e-3}, "checkpoint": {"every_n_steps": 50, "last": True, "best": False}},
+              accuracy=_accuracy(0.5))
+    rows, _ = group_runs(load_runs(tmp_path))
+    assert len(rows) == 2 and any("checkpoint.best=False" in key[3] for key in rows)
+
+
 def test_a_completed_run_is_never_overwritten(make_cfg, tmp_path, write_run):
     path = write_run(tmp_path / "run" / "results.json", method="baseline", model="m", dataset="d", seed=0,
                      accuracy=_accuracy(0.5))

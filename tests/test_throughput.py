@@ -292,6 +292,16 @@ def test_bench_arithmetic():
                        "score_inputs_per_s": 6.0, "test_accuracy": 0.5, "padded_batch_work": 2.25})
     assert "2.00 pairs/s" in line and "padding 33%" in line and "accuracy 0.500" in line
     assert "padded random batches 2.25x the work" in line
+    way = {"inputs_per_s": 10.0, "max_abs_diff": 1e-7, "x_plain_file_order": 2.0, "x_plain_sorted": 1.2}
+    scoring = {"inputs": 40, "plain_batch": 32, "plain_file_order": {"inputs_per_s": 5.0, "max_abs_diff": 0.0,
+                                                                     "padded_work": 1.7, "percent_of_peak": 31.4},
+               "plain_sorted": {"inputs_per_s": 8.0, "max_abs_diff": 1e-7}, "rm_lab_score": way, "reward_function": way}
+    base = {"method": "baseline", "model": "m", "train_pairs": 10, "pairs_per_s": 2.0, "real_tokens_per_s": 100.0,
+            "padded_tokens_per_s": 150.0, "padding_share": 1 / 3, "percent_of_peak": 12.0, "matmul_peak_gflops": 100.0,
+            "test_inputs_per_s": 5.0, "test_accuracy": 0.5, "padded_batch_work": 2.25, "scoring": scoring}
+    line = table_line(base).splitlines()[-1]
+    assert "file order 5.0 (padded to 1.70x the work, 31% of peak)" in line
+    assert "sorted by length 8.0 inputs/s |" in line  # no peak given for that way: no share printed
 
 
 def test_padded_batches_pad_chosen_and_rejected_together_to_the_longest():

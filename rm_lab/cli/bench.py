@@ -31,7 +31,9 @@ def main(argv: list[str] | None = None) -> dict:
         result = bench(overrides, args.pairs, args.test_pairs, args.run_dir, precisions=precisions,
                        scoring=not args.no_scoring)
     if not args.no_scoring:
-        result["scoring"] = scoring_speed(result["run_dir"], run_test_pairs(result["run_dir"]))
+        fp32 = result if precisions[0] == "fp32" else result.get("fp32", {})
+        result["scoring"] = scoring_speed(result["run_dir"], run_test_pairs(result["run_dir"]),
+                                          peak_gflops=fp32.get("matmul_peak_gflops"))
     text = json.dumps(result, indent=1)
     print(text)
     print(table_line(result))

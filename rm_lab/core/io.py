@@ -15,6 +15,23 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
+def _read_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+UMASK = _read_umask()  # read once, at import (os.umask can only be read by setting it)
+
+
+def plain_mode(path: str | Path, folder: bool = False) -> Path:
+    """Gives `path` the mode a plain `open(path, "w")` (or `mkdir`) would: 0o666 (0o777) less the
+    umask. tempfile's files are 0o600 and its folders 0o700, which would leave results and exports
+    readable by their owner only."""
+    os.chmod(path, (0o777 if folder else 0o666) & ~UMASK)
+    return Path(path)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yields a temporary path in the target's folder; renamed to `path` when the block ends
@@ -24,6 +41,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix + ".tmp", dir=path.parent)
     os.close(fd)
     try:
+        plain_mode(tmp)
         yield Path(tmp)
         os.replace(tmp, path)
     except BaseException:

@@ -19,6 +19,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from rm_lab.core.io import plain_mode
+
 
 def _exists(path: Path) -> FileExistsError:
     return FileExistsError(errno.EEXIST, f"{path} already exists: it is not replaced without --force", str(path))
@@ -33,6 +35,7 @@ def new_file(path: str | Path, overwrite: bool = False) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
+        plain_mode(tmp)
         yield Path(tmp)
         if overwrite:
             os.replace(tmp, path)

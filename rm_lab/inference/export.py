@@ -69,6 +69,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from rm_lab.core.io import plain_mode
 from rm_lab.rundir.layout import RunDir
 from rm_lab.rundir.results import versions
 
@@ -412,6 +413,7 @@ def export(run_dir: str | Path, out_dir: str | Path, fmt: str = "auto", push_to_
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     try:
+        plain_mode(staging, folder=True)  # shared like any folder the user makes, not mkdtemp's 0o700
         if fmt == "transformers":
             manifest = write_transformers(run_dir, results, cfg, staging, stats_pairs)
         else:

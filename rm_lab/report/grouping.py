@@ -18,8 +18,11 @@ from rm_lab.rundir.layout import RunDir
 from rm_lab.rundir.results import completed, is_debug, method_label
 
 Key = tuple[str, str, str, str]  # (method, model, dataset, setting); setting "" unless runs differ
-# config keys that do not make a different setting: the seed, where outputs go, how it is logged
-NOT_A_SETTING = ("seed", "paths", "logger", "experiment_name", "run_group", "hydra")
+# config keys that do not make a different setting: the seed, where outputs go, how it is logged,
+# whether the job was resumed and how often it saved a resume point (a resumed run equals an
+# uninterrupted one, so the two halves of a sweep finished with resume=true are one row)
+NOT_A_SETTING = ("seed", "paths", "logger", "experiment_name", "run_group", "hydra",
+                 "resume", "resume_accept_changes", "checkpoint.every_n_steps", "checkpoint.last")
 
 
 @dataclass
@@ -122,7 +125,7 @@ def _flat(node, prefix: str = "") -> dict[str, str]:
         out: dict[str, str] = {}
         for key, value in node.items():
             name = f"{prefix}.{key}" if prefix else str(key)
-            if name.split(".")[0] not in NOT_A_SETTING:
+            if name not in NOT_A_SETTING and name.split(".")[0] not in NOT_A_SETTING:
                 out.update(_flat(value, name))
         return out
     return {prefix: repr(node) if isinstance(node, str) and not node else str(node)}

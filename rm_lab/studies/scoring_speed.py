@@ -18,6 +18,10 @@ difference from the plain loop's (`max_abs_diff`; the bench requires the same re
 `plain_file_order` also reports `padded_work`: its batches' FLOPs (every text padded to its
 batch's longest) over the FLOPs of the real tokens alone (`rm_lab.eval.params`), the speed ratio
 its padding alone leaves to a scorer that computes no padding, at equal FLOP rates.
+Given the machine's fp32 matmul peak (the bench passes the one it measured), each way also
+reports `percent_of_peak`: the model's forward FLOPs on the real tokens per second over that peak,
+the training figure's definition (`rm_lab.eval.params`; work a scorer skips still counts), so that
+what a ratio to the plain loop would ask of the machine can be read off.
 """
 from __future__ import annotations
 
@@ -67,9 +71,10 @@ def run_test_pairs(run_dir: str | Path) -> list[dict]:
     return [p.to_dict() for p in data.pairs["test"]]
 
 
-def scoring_speed(run_dir: str | Path, pairs: list[dict], rounds: int = 2) -> dict:
+def scoring_speed(run_dir: str | Path, pairs: list[dict], rounds: int = 2, peak_gflops: float | None = None) -> dict:
     """The four ways of the module doc on `pairs` ({prompt, chosen, rejected}): inputs/s each,
-    their ratios to the plain loops, and each one's largest reward difference from plain_file_order."""
+    their ratios to the plain loops, each one's largest reward difference from plain_file_order,
+    and, given `peak_gflops` (fp32), each one's percent_of_peak."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from rm_lab.inference.export import export
@@ -106,7 +111,12 @@ def scoring_speed(run_dir: str | Path, pairs: list[dict], rounds: int = 2) -> di
                   "max_abs_diff": max(abs(a - b) for a, b in zip(rewards[name], reference))} for name in ways}
     out["plain_file_order"].update(real_tokens=sum(lengths), padded_tokens=sum(padded),
                                    padded_work=work(padded) / work(lengths))
+    forward_flops = work(lengths) / 3  # training_flops counts forward + backward: 3 forwards
+    if peak_gflops:
+        for name in ways:
+            out[name]["percent_of_peak"] = 100 * forward_flops / seconds[name] / 1e9 / peak_gflops
     for name in ("rm_lab_score", "reward_function"):
         out[name]["x_plain_file_order"] = out[name]["inputs_per_s"] / out["plain_file_order"]["inputs_per_s"]
         out[name]["x_plain_sorted"] = out[name]["inputs_per_s"] / out["plain_sorted"]["inputs_per_s"]
-    return {"inputs": len(prompts), "plain_batch": PLAIN_BATCH, "rounds": rounds, "export": str(folder), **out}
+    return {"inputs": len(prompts), "plain_batch": PLAIN_BATCH, "rounds": rounds, "export": str(folder),
+            "forward_gflops": forward_flops / 1e9, "peak_gflops": peak_gflops, **out}

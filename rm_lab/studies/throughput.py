@@ -215,13 +215,17 @@ def table_line(r: dict) -> str:
                      f"accuracy {other['test_accuracy'] if other['test_accuracy'] is not None else float('nan'):.3f} |")
     scoring = r.get("scoring")
     if scoring:
+        def peak(way: str) -> str:  # the share of the fp32 peak, where the bench measured it
+            share = scoring[way].get("percent_of_peak")
+            return "" if share is None else f", {share:.0f}% of peak"
         line += (f"\n| scoring {scoring['inputs']} inputs, fp32 | plain transformers, batch {scoring['plain_batch']}: "
                  f"file order {scoring['plain_file_order']['inputs_per_s']:.1f} (padded to "
-                 f"{scoring['plain_file_order'].get('padded_work', float('nan')):.2f}x the work), sorted by length "
-                 f"{scoring['plain_sorted']['inputs_per_s']:.1f} inputs/s | rm_lab.score "
-                 f"{scoring['rm_lab_score']['inputs_per_s']:.1f} ({scoring['rm_lab_score']['x_plain_file_order']:.2f}x, "
-                 f"{scoring['rm_lab_score']['x_plain_sorted']:.2f}x) | reward_function "
+                 f"{scoring['plain_file_order'].get('padded_work', float('nan')):.2f}x the work{peak('plain_file_order')}), "
+                 f"sorted by length {scoring['plain_sorted']['inputs_per_s']:.1f} inputs/s{peak('plain_sorted')} | "
+                 f"rm_lab.score {scoring['rm_lab_score']['inputs_per_s']:.1f} "
+                 f"({scoring['rm_lab_score']['x_plain_file_order']:.2f}x, "
+                 f"{scoring['rm_lab_score']['x_plain_sorted']:.2f}x{peak('rm_lab_score')}) | reward_function "
                  f"{scoring['reward_function']['inputs_per_s']:.1f} ({scoring['reward_function']['x_plain_file_order']:.2f}x, "
-                 f"{scoring['reward_function']['x_plain_sorted']:.2f}x) | max reward difference "
+                 f"{scoring['reward_function']['x_plain_sorted']:.2f}x{peak('reward_function')}) | max reward difference "
                  f"{max(scoring[k]['max_abs_diff'] for k in ('plain_sorted', 'rm_lab_score', 'reward_function')):.1e} |")
     return line
