@@ -211,3 +211,26 @@ def test_the_bench_says_a_wrong_precision_or_count(argv, said, capsys):
         main(argv)
     assert stop.value.code == 2
     assert said in capsys.readouterr().err.splitlines()
+
+
+def test_a_sweeps_user_errors_are_one_line_each_and_the_other_jobs_run(tmp_path):
+    said, err = before_torch("train", ["-m", "method.lr=0,-1", f"hydra.sweep.dir={tmp_path}/sweep"], tmp_path,
+                             hydra=True)
+    assert said[-3:] == ["exit", "1", "False"], said + [err[-2000:]]  # both jobs refused before torch loads
+    assert "Traceback" not in err, err[-2000:]
+    lines = err.splitlines()
+    for value in ("0", "-1"):  # each job says its own error
+        assert f"rm_lab: error: method.lr must be a finite number > 0, got {value}" in lines, err[-2000:]
+    assert any(line.startswith("Error executing job with overrides: ") for line in lines)  # Hydra names the job
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["experiment=embedding_paper"], "rm_lab: error: experiment=embedding_paper is not a training run: run it with "
+                                     "python -m rm_lab.embedding_study experiment=embedding_paper"),
+    (["test_on=first"], "rm_lab: error: test_on must be one of ['best', 'last'], got 'first'"),
+    (["ckpt=somewhere"], "rm_lab: error: ckpt=somewhere tests a trained model's weights: add train=false"),
+], ids=["study_experiment", "test_on", "ckpt_with_training"])
+def test_what_only_the_runner_asks_is_said_before_torch(argv, said, tmp_path):
+    out, err = before_torch("train", [*argv, f"hydra.run.dir={tmp_path}/run"], tmp_path, hydra=True)
+    assert out == ["exit", "2", "False"], out + [err[-2000:]]
+    assert said in err.splitlines() and "Traceback" not in err, err[-2000:]

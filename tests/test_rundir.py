@@ -207,3 +207,19 @@ def test_a_resumed_plan_takes_the_finished_components():
     assert plan.to_train == {"reward_model/a", "reward_model/b"} and plan.resumed == ("router",)
     assert plan.resuming({"router": "router.pt"}) == plan  # nothing new to take
 
+
+
+def test_hydras_record_is_written_into_a_new_run_folder_only(tmp_path):
+    from omegaconf import OmegaConf
+
+    from rm_lab.core.config import CONF_DIR
+    from rm_lab.rundir.hydra_record import hydra_record
+
+    run = RunDir(tmp_path / "run")
+    assert hydra_record(str(run.root)) == ".hydra"  # not made yet
+    run.root.mkdir()
+    assert hydra_record(str(run.root)) == ".hydra"  # made, no run in it (a run refused before it started)
+    run.results.write_text("{}")
+    assert hydra_record(str(run.root)) is None  # holds a run: its record is kept
+    conf = OmegaConf.load(CONF_DIR / "config.yaml")
+    assert OmegaConf.to_container(conf.hydra)["output_subdir"] == "${hydra_record:${hydra.runtime.output_dir}}"

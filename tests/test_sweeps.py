@@ -81,3 +81,16 @@ def test_a_two_value_lr_sweep_writes_two_results_and_two_report_rows(tmp_path):
     assert {json.loads(f.read_text())["config"]["method"]["lr"] for f in files} == {1e-3, 1e-5}
     (table,) = build_tables(load_runs(tmp_path / "sweep"), ["2"])
     assert sorted(row.setting for row in table.rows if row.runs) == ["method.lr=0.001", "method.lr=1e-05"]
+
+    # the same sweep again, as it is (refused: the folders hold completed runs) and with resume=true (each
+    # job finds its completed run): no result is rewritten, nor Hydra's record of each run's config
+    record = {p: p.read_bytes() for p in (tmp_path / "sweep").rglob(".hydra/*")}
+    kept = {f: f.read_bytes() for f in files}
+    assert len(record) == 6
+    for extra, code in (([], 1), (["resume=true"], 0)):
+        again = subprocess.run([*proc.args, *extra], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+        assert again.returncode == code, again.stderr[-3000:]
+        assert "Traceback" not in again.stderr, again.stderr[-3000:]
+        assert {p: p.read_bytes() for p in (tmp_path / "sweep").rglob(".hydra/*")} == record
+        assert {f: f.read_bytes() for f in files} == kept
+    assert again.stderr.count("already holds a completed run") == 0  # resume=true: skipped, not refused

@@ -5,16 +5,25 @@ import sys
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import CompactHydraException
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from rm_lab.core.checks import check_values
+from rm_lab.core.checks import check_runner
 from rm_lab.core.config import CONF_DIR
 from rm_lab.core.errors import ClearError
 from rm_lab.data import read_ahead
+from rm_lab.rundir import hydra_record
 from rm_lab.rundir.results import best_validation_accuracy
 
 CANNOT_START = 2  # the exit status of a run (or sweep) that cannot start
+hydra_record.register()  # conf/config.yaml's hydra.output_subdir: Hydra's record in a new run folder only
+
+
+class JobError(CompactHydraException):
+    """A sweep job's user error: the job says it when it fails, the sweep goes on with its other
+    jobs, and at the end Hydra names the first failed job's overrides with this one line (a
+    CompactHydraException is printed without a traceback) and exits with status 1."""
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
@@ -24,12 +33,12 @@ def hydra_main(cfg: DictConfig) -> float | None:
     CANNOT_START and the message alone, no traceback; in a sweep that stops the sweep at that job, so
     the message is said once (SystemExit passes through Hydra's launcher, which records other errors per job).
     A user's error found later (rm_lab.core.errors.ClearError: a value out of range, a busy folder, a
-    changed resume, a full disk) is one `rm_lab: error:` line too; a sweep records it for that job
-    and goes on with the others. Values are checked first (rm_lab.core.checks), so a wrong one is
+    changed resume, a full disk) is one `rm_lab: error:` line too; a sweep says it for that job
+    and goes on with the others (JobError). Values are checked first (rm_lab.core.checks), so a wrong one is
     said before anything loads; the dataset's local files are then read while the runner's libraries
     import (rm_lab/data/read_ahead.py): those imports come after that start."""
     try:
-        check_values(cfg)  # a wrong value is said at once: before the data is read and torch loads
+        check_runner(cfg)  # a wrong value is said at once: before the data is read and torch loads
         read_ahead.start(cfg.get("dataset"))
         from rm_lab.runner.preflight import CannotStart
         from rm_lab.runner.run import run
@@ -40,9 +49,9 @@ def hydra_main(cfg: DictConfig) -> float | None:
             print(err, file=sys.stderr, flush=True)
             raise SystemExit(CANNOT_START) from None
     except ClearError as err:
-        if HydraConfig.get().mode == RunMode.MULTIRUN:
-            raise
         print(f"rm_lab: error: {err}", file=sys.stderr, flush=True)
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            raise JobError(f"rm_lab: error: {err}") from None
         raise SystemExit(CANNOT_START) from None
     return best_validation_accuracy(results)
 

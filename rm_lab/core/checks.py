@@ -91,3 +91,21 @@ def check_values(cfg: DictConfig) -> None:
     caps = _value(cfg, "dataset.max_pairs")
     if caps is not MISSING:
         check_caps(caps)
+
+
+TEST_ON = ("best", "last")  # which epoch's weights the test set scores
+
+
+def check_runner(cfg: DictConfig) -> None:
+    """What only the runner (`python -m rm_lab`) asks of a config, checked with its values: a
+    training run's experiment (not a study's), `test_on`, and `ckpt` only with train=false."""
+    runs_with = cfg.get("runs_with", "rm_lab")
+    if runs_with != "rm_lab":  # an experiment of a study, not of the runner
+        raise ConfigValueError(f"experiment={cfg.get('experiment_name')} is not a training run: run it with "
+                               f"python -m {runs_with} experiment={cfg.get('experiment_name')}")
+    if cfg.get("test_on", "best") not in TEST_ON:
+        raise ConfigValueError(f"test_on must be one of {list(TEST_ON)}, got {cfg.get('test_on')!r}")
+    if cfg.get("ckpt") and cfg.get("train", True):
+        raise ConfigValueError(f"ckpt={cfg.ckpt} tests a trained model's weights: add train=false")
+    check_values(cfg)
+

@@ -41,8 +41,8 @@ import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from rm_lab.core.checks import check_values
-from rm_lab.core.errors import FolderHoldsRun, NoPairsError, RunWriteError
+from rm_lab.core.checks import check_runner
+from rm_lab.core.errors import ConfigValueError, FolderHoldsRun, NoPairsError, RunWriteError
 from rm_lab.core.io import is_main_process
 from rm_lab.core.safe_config import UnsafeTargetError
 from rm_lab.core.safe_weights import load_weights
@@ -78,9 +78,6 @@ from rm_lab.runner.preflight import Preflight, preflight, remember_counts
 from rm_lab.runner.resume_check import check_resume
 
 log = logging.getLogger("rm_lab")
-
-
-TEST_ON = ("best", "last")
 
 
 # -- the pieces the stages use ----------------------------------------------------------------------
@@ -173,8 +170,6 @@ def checkpoint_run(cfg: DictConfig) -> Path | None:
     ckpt = cfg.get("ckpt")
     if not ckpt:
         return None
-    if cfg.train:
-        raise ValueError(f"ckpt={ckpt} tests a trained model's weights: add train=false")
     try:
         run_dir = run_folder(ckpt)
         stored = completed_results(run_dir)
@@ -185,8 +180,8 @@ def checkpoint_run(cfg: DictConfig) -> Path | None:
         # a target rm_lab does not build is refused before any is loaded (UnsafeTargetError)
         run_cfg = run_config(stored, RunDir(run_dir).results) if (stored.get("config") or {}).get("method") else cfg
         stored_weights(run_dir, run_cfg, stored, whole=stores_whole(run_cfg.method))
-    except (ModelLoadError, UnsafeTargetError) as err:
-        raise ValueError(f"ckpt={ckpt}: {err}") from None
+    except (ModelLoadError, UnsafeTargetError, FileNotFoundError) as err:
+        raise ConfigValueError(f"ckpt={ckpt}: {err}") from None
     return run_dir
 
 
@@ -270,12 +265,7 @@ def check_resume_config(cfg: DictConfig, run_dir: RunDir) -> None:
 
 def plan(cfg: DictConfig) -> Plan:
     """Checks before any work; `done`: the completed run already in the folder (resume=true)."""
-    if cfg.get("runs_with", "rm_lab") != "rm_lab":  # an experiment of a study, not of the runner
-        raise ValueError(f"experiment={cfg.experiment_name} is not a training run: run it with "
-                         f"python -m {cfg.runs_with} experiment={cfg.experiment_name}")
-    check_values(cfg)
-    if cfg.get("test_on", "best") not in TEST_ON:
-        raise ValueError(f"test_on must be one of {list(TEST_ON)}, got {cfg.test_on!r}")
+    check_runner(cfg)
     ckpt = checkpoint_run(cfg)
     callback_nodes(cfg)  # a configured callback that is not a _target_ node fails before any work
     check_log_model(cfg)
