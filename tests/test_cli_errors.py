@@ -234,3 +234,25 @@ def test_what_only_the_runner_asks_is_said_before_torch(argv, said, tmp_path):
     out, err = before_torch("train", [*argv, f"hydra.run.dir={tmp_path}/run"], tmp_path, hydra=True)
     assert out == ["exit", "2", "False"], out + [err[-2000:]]
     assert said in err.splitlines() and "Traceback" not in err, err[-2000:]
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["data.source=file"], "python -m rm_lab.embedding_study: error: data.source must be one of "
+                           "['synthetic', 'files'], got 'file'"),
+    (["experiment=embedding_paper"], "python -m rm_lab.embedding_study: error: data.source=files needs data.path=DIR"),
+    (["data.source=files", "data.path={tmp}/nope"], "python -m rm_lab.embedding_study: error: data.path={tmp}/nope "
+                                                    "is not a folder"),
+    (["rules=[mean,median]"], "python -m rm_lab.embedding_study: error: rules ['median'] are unknown"),
+], ids=["source", "no_path", "not_a_folder", "rule"])
+def test_the_embedding_studys_wrong_values_are_one_line_before_torch(argv, said, tmp_path):
+    out, err = before_torch("embedding_study", [a.replace("{tmp}", str(tmp_path)) for a in argv]
+                            + [f"hydra.run.dir={tmp_path}/run"], tmp_path, hydra=True)
+    assert out == ["exit", "2", "False"], out + [err[-2000:]]
+    assert err.splitlines()[0].startswith(said.replace("{tmp}", str(tmp_path))) and "Traceback" not in err, err[-2000:]
+
+
+def test_the_embedding_studys_rule_names_are_the_ensembles():
+    from rm_lab.models.ensemble_heads import RULES
+    from rm_lab.studies.embedding.checks import RULE_NAMES
+
+    assert RULE_NAMES == RULES

@@ -144,6 +144,14 @@ def test_cli_writes_every_format_and_reports_bad_paths(sweep, tmp_path, capsys):
     empty.mkdir()
     assert main([str(empty), "--out", str(out)]) == 2
     assert (out / "table2.md").exists()  # an empty sweep loses no report already written
+    capsys.readouterr()
+    before = (out / "table2.md").read_bytes()
+    for flag, typo in (("--methods", "basline"), ("--models", "smal")):  # a typo is said, not an empty table
+        assert main([str(sweep), "--out", str(out), flag, typo]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"python -m rm_lab.report: {flag} {typo}: no such ") and "give some of" in err, err
+    assert (out / "table2.md").read_bytes() == before
+    assert main([str(sweep), "--out", str(tmp_path / "more"), "--models", "small,minilm-l6"]) == 0  # a backbone not run yet
 
 
 def test_welch_edge_cases():

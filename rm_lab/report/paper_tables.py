@@ -14,7 +14,9 @@ searchpath's) and the class each run's config names. Any other method present is
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from rm_lab.core.config import choices
 from rm_lab.methods import capabilities as registry
 from rm_lab.report.grouping import Cell, Column, Row, Table, fill, group_runs, label_of, standard_notes
 from rm_lab.report.stats import Summary
@@ -354,6 +356,21 @@ def _finish(table: Table, notes: list[str]) -> Table:
     return table
 
 
+def check_names(runs: list[dict], known: Known, methods, models, searchpath=()) -> None:
+    """ValueError for a `--methods` name that no config and no run knows, or a `--models` name that
+    is neither a backbone of conf/model (or a searchpath's model/) nor one the runs trained: a typo
+    would otherwise leave a table empty, or full of "not run" rows, without a word."""
+    unknown = [m for m in methods or [] if m not in known.order]
+    if unknown:
+        raise ValueError(f"--methods {','.join(unknown)}: no such method; give some of {', '.join(known.order)}")
+    backbones = set(choices("model")) | {str(run.get("model")) for run in runs}
+    backbones |= {path.stem for folder in searchpath for path in (Path(folder) / "model").glob("*.yaml")}
+    unknown = [m for m in models or [] if m not in backbones]
+    if unknown:
+        raise ValueError(f"--models {','.join(unknown)}: no such backbone in conf/model or in the runs; give some "
+                         f"of {', '.join(sorted(backbones))}")
+
+
 def build_tables(runs: list[dict], which=TABLES, methods=None, models=None, alpha=0.05,
                  searchpath=(), paper_rows: bool = False, similar: float | None = None) -> list[Table]:
     """The tables `which` from the runs; `searchpath`: config directories whose methods the
@@ -362,6 +379,7 @@ def build_tables(runs: list[dict], which=TABLES, methods=None, models=None, alph
     `similar`: mark accuracies within this of the column's best (the paper's 0.02 rule)."""
     groups, notes = group_runs(runs)
     known = known_methods(runs, searchpath)
+    check_names(runs, known, methods, models, searchpath)
     names = {"method": {**known.labels, **method_labels(runs)}, "model": LABELS,
              "dataset": LABELS, "domain": {**LABELS, "total": "Total"}}
     pairs = known.paper_rows if paper_rows else None

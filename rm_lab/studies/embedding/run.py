@@ -17,9 +17,10 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from rm_lab.core.io import write_json_atomic, write_text_atomic
-from rm_lab.models.ensemble_heads import RULES, combine
+from rm_lab.models.ensemble_heads import combine
 from rm_lab.rundir.results import versions
 from rm_lab.studies.embedding.annotate import annotate
+from rm_lab.studies.embedding.checks import SOURCES, check_study
 from rm_lab.studies.embedding.fit import fit_heads, predict
 from rm_lab.studies.embedding.golden import GoldenSet, find_golden_name, load_golden_files
 from rm_lab.studies.embedding.metrics import (
@@ -31,7 +32,6 @@ from rm_lab.studies.embedding.report import plot, table
 from rm_lab.studies.embedding.synthetic import synthetic_testbed
 
 log = logging.getLogger("rm_lab.studies.embedding")
-SOURCES = ("synthetic", "files")
 STUDY_NAME = "study.json"
 
 
@@ -81,11 +81,9 @@ def summarize(rows: list[dict]) -> list[dict]:
 
 
 def run_study(cfg: DictConfig) -> dict:
+    check_study(cfg)
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    bad = [r for r in cfg.rules if r not in RULES]
-    if bad:
-        raise ValueError(f"rules {bad} are unknown; valid: {list(RULES)}")
     started = time.perf_counter()
     train, test = load_sets(cfg.data)
     title = (f"synthetic testbed, {test.prompts} test prompts x {test.responses} responses"
