@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from rm_lab.cli.plan import plan
-from rm_lab.runner.memory import activation_bytes, parse_bytes
+from rm_lab.core.sizes import parse_bytes
+from rm_lab.runner.memory import activation_bytes
 
 
 def test_plan_of_the_tiny_model_matches_a_hand_computation():
@@ -39,6 +40,10 @@ def test_a_9b_backbone_fully_fine_tuned_with_adamw_does_not_fit_one_80gb_device(
 
 def test_device_memory_units():
     assert parse_bytes("80GB") == 80e9 and parse_bytes("24GiB") == 24 * 2**30
+    assert parse_bytes("80G") == 80 * 2**30 and parse_bytes("512m") == 512 * 2**20  # as SLURM's --mem reads them
+    for text in ("lots", "80 gigs", "1.2.3GB", "."):
+        with pytest.raises(ValueError, match="give a number and a unit"):
+            parse_bytes(text)
     with pytest.raises(ValueError, match="80GB"):
         parse_bytes("lots")
 
@@ -66,5 +71,19 @@ def test_device_memory_without_a_unit_exits_2_with_its_message(capsys):
     with pytest.raises(SystemExit) as stop:
         main(["model=tiny-deberta", "--device-memory", "80 gigs"])
     assert stop.value.code == 2
-    assert capsys.readouterr().err.strip() == ("python -m rm_lab.plan: device memory '80 gigs': give a number with a unit, "
-                                               "e.g. 80GB, 24GiB")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == ("python -m rm_lab.plan: error: argument --device-memory: device memory '80 gigs': give a number "
+                       "and a unit, e.g. 80GB (10^9 bytes), 24GiB or 24G (2^30 bytes, as SLURM's --mem)")
+
+
+def test_the_plan_says_what_the_run_would_refuse_and_exits_2(capsys, tmp_path):
+    from rm_lab.cli.plan import main
+
+    missing = tmp_path / "nope.jsonl"
+    with pytest.raises(SystemExit) as stop:
+        main(["model=tiny-deberta", "dataset=hh_rlhf", f"dataset.domains.hh_rlhf.path={missing}"])
+    assert stop.value.code == 2
+    out, err = capsys.readouterr()
+    assert "| **total** |" in out  # the plan is still printed whole
+    assert err.startswith("python -m rm_lab.plan: the run would not start: cannot start baseline on tiny-deberta")
+    assert f"  - data hh_rlhf: {missing} does not exist" in err.splitlines()

@@ -68,7 +68,7 @@ def test_the_offline_default_says_its_plan(tmp_path):
     assert "hh_rlhf    bundled sample (2 files), pairs train/validation/test at most 1,500/100/200" in text
     assert "hellaswag  bundled sample hellaswag_val_sample800.jsonl, all pairs" in text
     assert "shp        absent: no offline sample is bundled" in text
-    assert "recipe: none (the groups own values): lr 6e-05, 1 epoch, batch 16, max length 128, no dropout" in text
+    assert "recipe: none (the groups' own values): lr 6e-05, 1 epoch, batch 16, max length 128, no dropout" in text
     assert any(line.startswith("memory: about") and "fits" in line and "NOT" not in line for line in said.lines)
     assert len(said.lines) <= 9
     said.check()  # it can start

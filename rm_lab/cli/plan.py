@@ -13,39 +13,52 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 
 from rm_lab.cli import config_errors, no_stray_flags
-from rm_lab.core.checks import check_values
+from rm_lab.core.checks import check_runner
 from rm_lab.core.config import compose
+from rm_lab.core.sizes import parse_bytes
 
-__all__ = ["plan", "main"]  # the arithmetic is rm_lab.runner.memory's (activation_bytes, parse_bytes)
+__all__ = ["plan", "main"]  # the arithmetic is rm_lab.runner.memory's (activation_bytes) and rm_lab.core.sizes's
 
 
 def plan(overrides: list[str], device_memory: str | None = None) -> dict:
-    from rm_lab.runner.memory import memory_plan, parse_bytes
+    from rm_lab.runner.memory import memory_plan
 
     cfg = compose(["model.pretrained=false", *overrides])
     return memory_plan(cfg, parse_bytes(device_memory) if device_memory else None)
 
 
+def memory_size(text: str) -> str:
+    """argparse type of --device-memory: the text, once it parses (said before anything loads)."""
+    try:
+        parse_bytes(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m rm_lab.plan", description=__doc__.splitlines()[0])
-    parser.add_argument("--device-memory", help="e.g. 80GB: say whether the run fits one such device")
+    parser.add_argument("--device-memory", type=memory_size,
+                        help="e.g. 80GB or 80G: say whether the run fits one such device")
     args, overrides = parser.parse_known_args(argv)
     logging.basicConfig(level=logging.ERROR)
     no_stray_flags(parser, overrides)
     with config_errors(parser.prog):  # said at once, before torch loads
         cfg = compose(overrides)
-        check_values(cfg)
-    from rm_lab.runner.memory import describe, parse_bytes
+        check_runner(cfg)
+    from rm_lab.runner.memory import describe
     from rm_lab.runner.preflight import preflight
 
-    if args.device_memory:
-        with config_errors(parser.prog, ValueError):  # --device-memory without a unit
-            parse_bytes(args.device_memory)
-    print(preflight(cfg).text())  # what `python -m rm_lab <overrides>` says before any work
+    said = preflight(cfg)
+    print(said.text())  # what `python -m rm_lab <overrides>` says before any work
     result = plan(overrides, args.device_memory)
     print(describe(result))
+    if said.problems:  # what the run itself would refuse to start with (the hub aside: it may answer where the run runs)
+        print(f"{parser.prog}: the run would not start: {said.message()}", file=sys.stderr, flush=True)
+        raise SystemExit(2)
     return result
 
 

@@ -20,7 +20,6 @@ before a run whose estimate exceeds its device.
 from __future__ import annotations
 
 import os
-import re
 import warnings
 
 import torch
@@ -29,18 +28,10 @@ from omegaconf import DictConfig, OmegaConf
 from rm_lab.eval.params import count
 from rm_lab.runner.build import build_backbone, build_method
 
-UNITS = {"": 1, "B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
 HALF = ("bf16-true", "16-true", "bf16", "16", "half")
 HALF_DTYPES = ("bfloat16", "float16")
 ADVICE = ("try a LoRA method (method=base_lora), model.dtype=bfloat16 or trainer.precision=bf16-true, "
           "model.gradient_checkpointing=true, trainer=fsdp, or a smaller dataset.batch_size")
-
-
-def parse_bytes(text: str) -> float:
-    match = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]*)\s*", str(text))
-    if not match or match.group(2).upper() not in UNITS:
-        raise ValueError(f"device memory {text!r}: give a number with a unit, e.g. 80GB, 24GiB")
-    return float(match.group(1)) * UNITS[match.group(2).upper()]
 
 
 def activation_bytes(layers: int, hidden: int, heads: int, texts: int, length: int, half: bool,

@@ -212,11 +212,11 @@ def recipe_name(cfg: DictConfig) -> str | None:
 
 
 def recipe_text(cfg: DictConfig) -> str:
-    name = recipe_name(cfg)
+    name = recipe_name(cfg) or "none (the groups' own values)"
     epochs = cfg.method.get("epochs") or cfg.trainer.get("max_epochs")
     batch = cfg.method.get("batch_size") or cfg.dataset.get("batch_size")  # a method's own batch (embedding heads)
     dropout = "the backbone's own dropout" if not cfg.model.get("disable_dropout", True) else "no dropout"
-    return (f"recipe: {name or 'none (the groups own values)'}: lr {cfg.method.get('lr')}, {epochs} epoch"
+    return (f"recipe: {name}: lr {cfg.method.get('lr')}, {epochs} epoch"
             f"{'s' if epochs != 1 else ''}, batch {batch}, max length {cfg.model.get('max_length')}, {dropout}; "
             f"trainer {cfg.trainer.get('accelerator')} {cfg.trainer.get('precision')}")
 
