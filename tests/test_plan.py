@@ -87,3 +87,14 @@ def test_the_plan_says_what_the_run_would_refuse_and_exits_2(capsys, tmp_path):
     assert "| **total** |" in out  # the plan is still printed whole
     assert err.startswith("python -m rm_lab.plan: the run would not start: cannot start baseline on tiny-deberta")
     assert f"  - data hh_rlhf: {missing} does not exist" in err.splitlines()
+
+
+def test_what_only_this_machine_lacks_is_a_note_not_a_refusal(capsys):
+    from rm_lab.cli.plan import main
+
+    main(["model=tiny-deberta", "trainer=gpu"])  # a GPU run planned on a machine that may have none
+    err = capsys.readouterr().err
+    import torch
+
+    if not torch.cuda.is_available():
+        assert err.startswith("note: on this machine, cannot start baseline on tiny-deberta") and "needs a GPU" in err

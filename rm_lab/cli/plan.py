@@ -56,9 +56,11 @@ def main(argv: list[str] | None = None) -> dict:
     print(said.text())  # what `python -m rm_lab <overrides>` says before any work
     result = plan(overrides, args.device_memory)
     print(describe(result))
-    if said.problems:  # what the run itself would refuse to start with (the hub aside: it may answer where the run runs)
+    if said.config_problems:  # what the run would refuse on any machine (not the hub, a GPU or memory this one lacks)
         print(f"{parser.prog}: the run would not start: {said.message()}", file=sys.stderr, flush=True)
         raise SystemExit(2)
+    if said.problems or said.unreachable:  # this machine's: the plan is for the machine the run will have
+        print(f"note: on this machine, {said.message()}", file=sys.stderr, flush=True)
     return result
 
 

@@ -254,6 +254,13 @@ class Preflight:
     lines: tuple[str, ...]
     problems: tuple[str, ...]
     unreachable: tuple[str, ...]  # what the run needs from the hub that neither the hub nor the cache gives
+    machine: tuple[str, ...] = ()  # the problems that are this machine's (no GPU, too little memory), among `problems`
+
+    @property
+    def config_problems(self) -> tuple[str, ...]:
+        """The problems any machine would meet (a missing file, no data): what `python -m rm_lab.plan`
+        refuses, on a login node too."""
+        return tuple(p for p in self.problems if p not in self.machine)
 
     def text(self) -> str:
         return "\n".join((f"plan: {self.title}", *(f"  {line}" for line in self.lines)))
@@ -296,4 +303,4 @@ def preflight(cfg: DictConfig, hub_state: Hub | None = None) -> Preflight:
         problems.append(f"dataset {cfg.dataset.get('name')}: every domain is absent; give one a source "
                         "(dataset.domains.<domain>.path=FILE) or pick another dataset")
     title = f"{cfg.method.get('name')} on {cfg.model.get('name')}, dataset {cfg.dataset.get('name')}, seed {cfg.get('seed')}"
-    return Preflight(title, tuple(lines), tuple(problems), tuple(unreachable))
+    return Preflight(title, tuple(lines), tuple(problems), tuple(unreachable), (too_big,) if too_big else ())
