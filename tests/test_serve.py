@@ -178,3 +178,35 @@ def test_without_the_server_extra_the_command_says_what_to_install(tmp_path):
     proc = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "nowhere")], capture_output=True, text=True,
                           timeout=120)
     assert proc.stdout.split() == ["2", "False"], proc.stdout + proc.stderr[-2000:]
+
+
+def test_a_port_out_of_range_or_taken_is_said_before_the_model_loads(tmp_path, capsys):
+    from rm_lab.cli.serve import main
+
+    with pytest.raises(SystemExit) as stop:
+        main([str(tmp_path), "--port", "99999"])
+    assert stop.value.code == 2
+    assert "argument --port: must be a port number 0-65535, got '99999'" in capsys.readouterr().err
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main([str(tmp_path), "--port", str(port)]) == 2  # tmp_path holds no run: the port is said first
+    err = capsys.readouterr().err
+    assert err.startswith(f"python -m rm_lab.serve: cannot listen on 127.0.0.1:{port}: ") and "--port" in err, err
+
+
+def test_a_device_this_machine_lacks_is_said_before_weights_load():
+    import torch
+
+    from rm_lab.inference.scorer import scoring_device
+
+    assert scoring_device("cpu") == torch.device("cpu")
+    with pytest.raises(ValueError, match="is not a device torch knows"):
+        scoring_device("cdua")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="shows no CUDA GPU"):
+            scoring_device("cuda:1")
+    else:
+        with pytest.raises(ValueError, match="CUDA GPU"):
+            scoring_device(f"cuda:{torch.cuda.device_count()}")

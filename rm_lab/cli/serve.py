@@ -22,13 +22,39 @@ from rm_lab.rundir.layout import RunDir
 EXIT_USAGE = 2
 
 
+def port_number(text: str) -> int:
+    """argparse type of --port: an integer 0-65535 (0: any free port)."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number 0-65535, got {text!r}")
+    return port
+
+
+def cannot_listen(host: str, port: int) -> str | None:
+    """Why the server could not listen on host:port (taken, not this machine's address), else None:
+    asked before the model loads, so the line saying where it serves is only printed where it can."""
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind(address)
+    except OSError as err:
+        return f"cannot listen on {host}:{port}: {err.strerror or err}"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     from rm_lab.inference.serve import API_KEY_ENV, MAX_BYTES, MAX_QUERIES
 
     parser = argparse.ArgumentParser(prog="python -m rm_lab.serve", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("path", help="a completed run's folder or an export (python -m rm_lab.export)")
-    parser.add_argument("--port", type=int, default=5000, help="port to listen on (default 5000)")
+    parser.add_argument("--port", type=port_number, default=5000, help="port to listen on (default 5000)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default 127.0.0.1, this machine only; 0.0.0.0: every interface)")
     parser.add_argument("--api-key", default=None,
@@ -42,6 +68,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"python -m rm_lab.serve: {args.path} does not exist: give a completed run's folder (the one "
               f"holding {RunDir.RESULTS}, written by python -m rm_lab) or an export (python -m rm_lab.export)",
               file=sys.stderr)
+        return EXIT_USAGE
+    why = cannot_listen(args.host, args.port)
+    if why:
+        print(f"python -m rm_lab.serve: {why}: give another --port (or --host)", file=sys.stderr)
         return EXIT_USAGE
     try:
         import uvicorn

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from rm_lab.data.render import encode, encode_rendered
-from rm_lab.inference.scorer import _texts, load_reward_model
+from rm_lab.inference.scorer import _texts, load_reward_model, scoring_device
 from rm_lab.rundir.layout import RunDir
 from rm_lab.rundir.manifest import EXPORT_KIND, manifest_kind
 
@@ -106,7 +106,7 @@ def load_scorer(path: str | Path, device: str | torch.device | None = None, batc
     manifest = export_manifest(folder) if folder.is_dir() and not RunDir(folder).results.exists() else None
     if manifest is None:
         return load_reward_model(folder, device=device, batch_size=batch_size, progress=progress)
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = scoring_device(device)
     return ExportScorer(folder.resolve(), manifest, device, int(batch_size or 32))
 
 

@@ -106,6 +106,28 @@ def _load_method(whole: bool, weights: Path, run_dir: Path, cfg: DictConfig, res
     return module
 
 
+def scoring_device(device: str | torch.device | None = None) -> torch.device:
+    """Where to score: `device`, or cuda when available, else cpu. ValueError, before any weights
+    load, for a device this torch cannot name or this machine does not have."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"device {device!r} is not a device torch knows ({err}); give cpu, cuda or cuda:N") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ValueError(f"device {device} asked for, but this machine shows no CUDA GPU (torch {torch.__version__}): "
+                             "give device cpu, or leave the device out")
+        if device.index is not None and device.index >= count:
+            raise ValueError(f"device {device} asked for, but this machine shows {count} CUDA GPU(s): cuda:0 to "
+                             f"cuda:{count - 1}")
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {device} asked for, but this machine has no MPS backend: give device cpu")
+    return device
+
+
 def load_reward_model(path: str | Path, device: str | torch.device | None = None, batch_size: int | None = None,
                       progress: bool = True) -> RewardScorer:
     """The reward model of a completed run, ready to score (see the module's docstring).
@@ -114,6 +136,7 @@ def load_reward_model(path: str | Path, device: str | torch.device | None = None
     available, else cpu). batch_size: pairs per batch (default: the run's
     dataset.eval_batch_size; embedding heads: method.eval_batch_size). progress: tqdm bars while
     scoring."""
+    device = scoring_device(device)  # a device this machine lacks is said before anything loads
     run_dir = run_folder(path)
     results = completed_results(run_dir)
     cfg = run_config(results, RunDir(run_dir).results)  # a target rm_lab does not build is refused here
@@ -122,7 +145,6 @@ def load_reward_model(path: str | Path, device: str | torch.device | None = None
     backbone = build_backbone(cfg)
     backbone.tokenizer()  # loaded first: a stand-in tokenizer may change the input format
     module = _load_method(whole, weights, run_dir, cfg, results, backbone)
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     module.to(device).eval()
     run_size = cfg.method.get("eval_batch_size") if module.inputs == "vectors" else cfg.dataset.get("eval_batch_size")
     size = int(batch_size or run_size or 32)
