@@ -176,8 +176,9 @@ def test_arliss_adds_a_domain_leaving_stored_components_unchanged(make_cfg, tmp_
     before = {f.name: _tensors(f) for f in old.glob("*.pt")}
     assert set(before) == {"backbone.pt", "router.pt", "reward_model-hh_rlhf.pt", "reward_model-hellaswag.pt"}
 
-    with pytest.raises(ValueError, match="no training pairs"):  # the new domain's data was not given
+    with pytest.raises(SystemExit) as stop:  # the new domain's data was not given: one line, status 2
         add_domain([str(tmp_path / "run"), "oasst"])
+    assert stop.value.code == 2
     results = add_domain([str(tmp_path / "run"), "oasst",
                           f"dataset.domains.oasst.path={sample_path('oasst/oasst_en_80_trees.jsonl')}"])
     assert results["status"] == "completed"
@@ -185,7 +186,12 @@ def test_arliss_adds_a_domain_leaving_stored_components_unchanged(make_cfg, tmp_
     assert set(results["components"]["reused"]) == {"backbone", "reward_model/hh_rlhf", "reward_model/hellaswag"}
     assert results["router"]["covered_domains"] == COVERED
     assert set(results["accuracy"]["per_domain"]) == set(COVERED)
-    new = tmp_path / "run" / "add_oasst" / "components"
+    new = tmp_path / "run+oasst" / "components"  # beside the run: its folder is never written again
+    assert not (tmp_path / "run" / "add_oasst").exists()
+    with pytest.raises(SystemExit) as stop:  # added twice: said before anything loads, naming --out
+        add_domain([str(tmp_path / "run"), "oasst",
+                    f"dataset.domains.oasst.path={sample_path('oasst/oasst_en_80_trees.jsonl')}"])
+    assert stop.value.code == 2
     for name, state in before.items():
         again = _tensors(old / name)
         assert all(torch.equal(state[k], again[k]) for k in state)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 
+from rm_lab.core.errors import NoPairsError
 from rm_lab.rundir.manifest import ComponentsManifest
 
 ROUTER = "router"
@@ -68,8 +69,8 @@ class ComponentPlan:
             fit = {_component_name(n, domains, covered) for n in retrain}
             missing = sorted(n for n in fit if n not in names)
             if missing:
-                raise ValueError(f"method.retrain: {missing} have no training pairs in this run's data; "
-                                 "give the domain's data (dataset.domains.<domain>.path=FILE)")
+                raise NoPairsError(f"method.retrain: {missing} have no training pairs in this run's data; "
+                                   "give the domain's data (dataset.domains.<domain>.path=FILE)")
         for name in [n for n in files if n not in names and n not in shared]:
             log.warning("stored component %s is not used: its domain has no training pairs in this run", name)
         reused = []

@@ -7,8 +7,9 @@ RUN_DIR is the directory of a completed run (results.json and components/). The 
 resolved config is reused, with the given key=value overrides (the new domain's data). Only
 the new domain's reward model (RODOS) or adapter and head (ARLISS) and the router are trained;
 every other component is loaded from RUN_DIR/components unchanged, and all domains are
-evaluated. The new run (results.json, its own components/) goes to RUN_DIR/add_<domain>
-unless --out says otherwise, and can itself be extended the same way.
+evaluated. The new run (results.json, its own components/) goes beside RUN_DIR, in
+RUN_DIR+<domain> (a folder that holds a completed run is never written again), unless --out says
+otherwise, and can itself be extended the same way.
 """
 from __future__ import annotations
 
@@ -59,13 +60,22 @@ def build_config(run_dir: str | Path, domain: str, overrides: list[str] = (), ou
         raise ValueError(f"domain {domain!r} is not configured in {run_dir}; configured: {list(cfg.dataset.domains)} "
                          f"(add one with +dataset.domains.{domain}=...)")
     old_dir = str(cfg.paths.output_dir)
-    new_dir = str(Path(out).expanduser().resolve() if out else run_dir / f"add_{domain}")
+    new_dir = str(Path(out).expanduser().resolve() if out else default_out(run_dir, domain))
+    target = RunDir(new_dir).results
+    if target.exists() and read_results(target).get("status") == "completed":  # said before anything loads
+        raise FileExistsError(f"{new_dir} already holds a completed run (was {domain} added before?): give "
+                              "another folder with --out DIR")
     cfg = OmegaConf.create(_moved(OmegaConf.to_container(cfg), old_dir, new_dir))
     cfg.method.reuse_components = str(run_dir)
     cfg.method.retrain = ["router", domain]
     cfg.method.save_components = True
     cfg.train = True
     return cfg
+
+
+def default_out(run_dir: Path, domain: str) -> Path:
+    """Where the extended run goes without --out: beside the run, `<run>+<domain>`."""
+    return run_dir.with_name(f"{run_dir.name}+{domain}")
 
 
 def _moved(node, old: str, new: str):
