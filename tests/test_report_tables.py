@@ -178,3 +178,22 @@ def test_a_rerun_seed_replaces_its_failure_and_is_noted(tmp_path, write_run):
     row, = t7.rows
     assert row.status == "ok" and row.failed == []
     assert any("failed in" in n and "using the completed one" in n for n in t7.notes)
+
+
+def test_table3_leaves_out_epochs_that_were_cut_short(tmp_path, write_run):
+    root = tmp_path / "cut"
+    for seed, (steps, trained) in enumerate([(2, 64), (2, 64), (1000, 2 * 300)]):  # 300 train pairs, 2 epochs
+        run = _result("baseline", "small", seed, {"hh_rlhf": 0.7, "oasst": 0.6}, 1_000_000)
+        run["config"]["trainer"]["max_steps"] = steps
+        run["data"]["hh_rlhf"]["pairs"] = {"train": 200, "validation": 10, "test": 10}
+        run["data"]["oasst"]["pairs"] = {"train": 100, "validation": 10, "test": 10}
+        run["train_time"]["pairs_trained"] = trained
+        write_run(root / f"steps{steps}" / "baseline" / "small" / "five" / f"seed_{seed}" / "results.json", **run)
+    (t3,) = build_tables(load_runs(root), ["3"])
+    rows = {row.setting: row for row in t3.rows if row.runs}
+    cut, whole = rows["trainer.max_steps=2"], rows["trainer.max_steps=1000"]
+    assert "train_epoch_s/total" not in cut.cells and "train_epoch_s/reward_model" not in cut.cells  # shown as blank
+    assert cut.cells["params/total"].summary.n == 2  # the rest of the row stands
+    assert whole.cells["train_epoch_s/total"].summary.mean == pytest.approx(5.0)  # max_steps never reached
+    assert any(note.startswith("Left out of the training times: runs whose epochs were cut short")
+               and "(trainer.max_steps=2)" in note and "1000" not in note for note in t3.notes)

@@ -212,6 +212,11 @@ def table2(groups, methods=None, models=None, alpha=0.05, known: Known | None = 
                          cols + domain_cols, rows, alpha=alpha, similar=similar), notes)
 
 
+def whole_epochs(value):
+    """A Table 3 time column's value, None for a run whose epochs were cut short (metrics.cut_short)."""
+    return lambda run: None if metrics.cut_short(run) else value(run)
+
+
 def table3(groups, methods=None, models=None, alpha=0.05, known: Known | None = None, pairs=None,
            similar: float | None = None) -> Table:
     known = known or Known()
@@ -221,11 +226,15 @@ def table3(groups, methods=None, models=None, alpha=0.05, known: Known | None = 
     parts = {k: v for row in rows for run in row.runs for k, v in metrics.component_labels(run).items()}
     cols = [_params_column()]
     cols += [Column(f"train_epoch_s/{c}", f"{component_label(c, parts)} (s)",
-                    (lambda run, c=c: metrics.component_epoch_seconds(run).get(c)), "seconds")
+                    whole_epochs(lambda run, c=c: metrics.component_epoch_seconds(run).get(c)), "seconds")
              for c in components]
-    cols += [Column("train_epoch_s/total", "Total (s)", metrics.epoch_seconds_sum, "seconds", "low"),
+    cols += [Column("train_epoch_s/total", "Total (s)", whole_epochs(metrics.epoch_seconds_sum), "seconds", "low"),
              Column("validation_epoch_s", "Validation (s)", metrics.validation_epoch_seconds, "seconds")]
-    notes = ["1-epoch training time in seconds, per trained component (one epoch of its own fit, the mean over "
+    short = sorted({f"{metrics.method_label(run) or run.get('method')} on {run.get('model')} ({why})"
+                    for row in rows for run in row.runs if (why := metrics.cut_short(run))})
+    notes = [f"Left out of the training times: runs whose epochs were cut short, so their epoch is not a whole "
+             f"one: {'; '.join(short)}."] if short else []
+    notes += ["1-epoch training time in seconds, per trained component (one epoch of its own fit, the mean over "
              "its epochs) and their sum (Total, computed per run, so the means add up); validation passes are "
              "left out of both and reported apart (Validation: seconds per epoch, every component's together). "
              "An empty component cell means the method has no such part. "

@@ -369,6 +369,29 @@ def is_debug(run: dict) -> bool:
     return bool(run.get("debug"))
 
 
+def cut_short(run: dict) -> str | None:
+    """Why the run's training epochs were not whole epochs (`trainer.max_steps=2`,
+    `trainer.limit_train_batches=0.1`, `trainer.max_time=...`), else None: its epoch seconds are
+    not a 1-epoch time."""
+    trainer = _get(run, "config", "trainer") or {}
+    if not isinstance(trainer, dict):
+        return None
+    steps, limit, max_time = trainer.get("max_steps"), trainer.get("limit_train_batches"), trainer.get("max_time")
+    why = None
+    if isinstance(steps, int) and not isinstance(steps, bool) and steps >= 0:
+        why = f"trainer.max_steps={steps}"
+    elif limit is not None and limit not in (1.0, 1) and not isinstance(limit, bool):
+        why = f"trainer.limit_train_batches={limit}"
+    elif max_time:
+        why = f"trainer.max_time={max_time}"
+    trained, epochs = _get(run, "train_time", "pairs_trained"), len(_get(run, "train_time", "per_epoch_s") or [])
+    split = [_get(part, "pairs", "train") for part in (run.get("data") or {}).values() if isinstance(part, dict)]
+    total = sum(n for n in split if isinstance(n, int))
+    if why and isinstance(trained, int) and total and epochs and trained >= total * epochs:
+        return None  # the limit was set but every epoch ran whole
+    return why
+
+
 def best_validation_accuracy(run: dict) -> float | None:
     """The run's best validation average accuracy (what `python -m rm_lab` returns to a sweeper):
     a single fit's best epoch; a composite method's mean over its parts' best values (each part
