@@ -49,6 +49,12 @@ def test_report_from_runs_labels_every_output_synthetic(tmp_path, write_run, cap
     assert code == 0
     printed = capsys.readouterr().out
     assert "SYNTHETIC" in printed
+    net = json.loads((out / "elastic_net.json").read_text())["elastic_net"]
+    headline = next(line for line in printed.splitlines() if line.startswith("Elastic Net: "))
+    # the nested out-of-fold RMSE leads; the CV RMSE that chose the settings is named as optimistic
+    assert f"nested out-of-fold RMSE {net['out_of_fold_rmse']:.4f} against {net['baseline_rmse']:.4f}" in headline
+    assert f"the CV RMSE that chose these settings, {net['cv_rmse']:.4f}, is optimistic" in headline
+    assert ("no better than predicting the mean" in headline) == (net["out_of_fold_rmse"] >= net["baseline_rmse"])
     for name in ("scores.csv", "correlations.csv", "topk_coverage.csv", "predicted_ranking.csv", "selection_gain.csv"):
         frame = pd.read_csv(out / name)
         assert frame["benchmark_table"].str.contains("SYNTHETIC").all(), name

@@ -80,7 +80,12 @@ def main(argv: list[str] | None = None) -> int:
     net = summary["elastic_net"]
     print(f"{summary['benchmark_table']}")
     print(f"{summary['models_matched']} base models; target: {summary['target']}")
-    print(f"Elastic Net: {net['best_params']}, CV RMSE {net['cv_rmse']:.4f} (mean predictor {net['baseline_rmse']:.4f}); "
+    # the honest figure first: the nested out-of-fold RMSE; the CV RMSE chose the hyper-parameters on those folds
+    honest, mean = net.get("out_of_fold_rmse"), net["baseline_rmse"]
+    verdict = "" if honest is None or honest < mean else ": no better than predicting the mean"
+    shown = "-" if honest is None else f"{honest:.4f}"
+    print(f"Elastic Net: {net['best_params']}, nested out-of-fold RMSE {shown} against {mean:.4f} for the mean "
+          f"predictor{verdict} (the CV RMSE that chose these settings, {net['cv_rmse']:.4f}, is optimistic); "
           f"selected: {', '.join(n for n, _ in net['selected']) or 'none'}")
     mixture = summary.get("data_mixture")
     if mixture:
