@@ -256,3 +256,23 @@ def test_the_embedding_studys_rule_names_are_the_ensembles():
     from rm_lab.studies.embedding.checks import RULE_NAMES
 
     assert RULE_NAMES == RULES
+
+
+def test_a_taken_run_folder_is_said_before_torch(tmp_path, write_run):
+    from filelock import FileLock
+
+    from rm_lab.rundir.layout import RunDir
+
+    done = RunDir(tmp_path / "done")
+    write_run(done.results, method="baseline", model="tiny-deberta", dataset="d", seed=0)
+    before = done.results.read_bytes()
+    out, err = before_torch("train", [f"hydra.run.dir={done.root}", "seed=5"], tmp_path, hydra=True)
+    assert out == ["exit", "2", "False"], out + [err[-2000:]]
+    assert "already holds a completed run; results are never overwritten" in err and "Traceback" not in err
+    assert done.results.read_bytes() == before
+    live = RunDir(tmp_path / "live")
+    live.root.mkdir()
+    with FileLock(str(live.lock), timeout=0):  # a live run holds the folder
+        out, err = before_torch("train", [f"hydra.run.dir={live.root}"], tmp_path, hydra=True)
+    assert out == ["exit", "2", "False"], out + [err[-2000:]]
+    assert f"{live.root} is in use by a live run" in err and "Traceback" not in err

@@ -1,6 +1,7 @@
 """`python -m rm_lab`: the runner: config -> data -> model -> method -> trainer -> eval -> results.json."""
 from __future__ import annotations
 
+import os
 import sys
 
 import hydra
@@ -14,6 +15,9 @@ from rm_lab.core.config import CONF_DIR
 from rm_lab.core.errors import ClearError
 from rm_lab.data import read_ahead
 from rm_lab.rundir import hydra_record
+from rm_lab.rundir.finished import finished_run
+from rm_lab.rundir.layout import RunDir
+from rm_lab.rundir.lock import RunLock
 from rm_lab.rundir.results import best_validation_accuracy
 
 CANNOT_START = 2  # the exit status of a run (or sweep) that cannot start
@@ -39,6 +43,7 @@ def hydra_main(cfg: DictConfig) -> float | None:
     import (rm_lab/data/read_ahead.py): those imports come after that start."""
     try:
         check_runner(cfg)  # a wrong value is said at once: before the data is read and torch loads
+        folder_taken(cfg)  # so is a folder that holds a completed run, or a live one
         read_ahead.start(cfg.get("dataset"))
         from rm_lab.runner.preflight import CannotStart
         from rm_lab.runner.run import run
@@ -54,6 +59,17 @@ def hydra_main(cfg: DictConfig) -> float | None:
             raise JobError(f"rm_lab: error: {err}") from None
         raise SystemExit(CANNOT_START) from None
     return best_validation_accuracy(results)
+
+
+def folder_taken(cfg: DictConfig) -> None:
+    """FolderHoldsRun or RunFolderBusy at once, before any library loads, where the run's folder holds
+    a completed run (without resume=true) or a live one; the runner checks both again, and takes
+    the lock, when it starts. Only the first process of a run checks: the others join its folder."""
+    if any(int(os.environ.get(rank) or 0) for rank in ("RANK", "LOCAL_RANK", "NODE_RANK")):
+        return
+    folder = RunDir(cfg.paths.output_dir)
+    finished_run(folder.results, bool(cfg.get("resume")))
+    RunLock(folder).check_free()
 
 
 MULTIRUN_FLAGS = ("-m", "--multirun")

@@ -7,8 +7,10 @@ what depends on the method's class is passed in as a plain value (`whole`: the m
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
+from rm_lab.core.errors import FolderHoldsRun
 from rm_lab.rundir.layout import RunDir
 from rm_lab.rundir.manifest import EXPORT_KIND, manifest_kind
 from rm_lab.rundir.results import Results, read_results
@@ -106,3 +108,22 @@ def stored_weights(run_dir: str | Path, cfg, results: dict, whole: bool) -> Path
         why = f"its components were all reused from {reused}: load that run"
     why = why or "an older rm_lab wrote this run (before runs stored their tested weights), or it was removed"
     raise ModelLoadError(f"{path} is missing: {why}; re-run the run to score it")
+
+
+def finished_run(path: Path, resume: bool) -> Results | None:
+    """A result once written is never overwritten: a folder holding a completed run is refused,
+    or, with `resume=true`, its results are returned as they are (a resumed sweep skips the job)."""
+    if not path.exists():
+        return None
+    try:
+        stored = read_results(path)
+    except ValueError:
+        stored = {"status": "unreadable"}
+    if stored.get("status") not in ("completed", "unreadable"):
+        return None  # running (killed) or failed: a new attempt may take the folder
+    if resume and stored["status"] == "completed":
+        logging.getLogger("rm_lab").info("%s holds a completed run: nothing to resume", path)
+        return stored
+    raise FolderHoldsRun(f"{path} already holds a {stored['status']} run; results are never overwritten. Give "
+                          "this run another folder (hydra.run.dir=..., or a new hydra.sweep.dir for a sweep), or "
+                          "add resume=true to skip it")

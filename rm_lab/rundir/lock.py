@@ -45,16 +45,30 @@ class RunLock:
         try:
             lock.acquire(timeout=0)
         except Timeout:
-            raise RunFolderBusy(
-                f"{self.run_dir.root} is in use by a live run: {describe_owner(self.run_dir)}. Wait for it to end "
-                "(a killed run's folder is free at once), or give this run another folder (hydra.run.dir=...)"
-            ) from None
+            raise self.busy() from None
         self._lock = lock
         write_json_atomic(self.run_dir.lock_owner, {
             "pid": os.getpid(), "host": socket.gethostname(),
             "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "command": " ".join(["python -m rm_lab", *sys.argv[1:]])})
         return self
+
+    def busy(self) -> RunFolderBusy:
+        return RunFolderBusy(
+            f"{self.run_dir.root} is in use by a live run: {describe_owner(self.run_dir)}. Wait for it to end "
+            "(a killed run's folder is free at once), or give this run another folder (hydra.run.dir=...)")
+
+    def check_free(self) -> None:
+        """RunFolderBusy at once when a live process holds the folder; takes nothing (the run takes
+        the lock when it starts): lets a command say so before its libraries load."""
+        if not self.run_dir.lock.exists():
+            return
+        lock = FileLock(str(self.run_dir.lock), timeout=0)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            raise self.busy() from None
+        lock.release()
 
     def release(self) -> None:
         if self._lock is None:

@@ -42,7 +42,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from rm_lab.core.checks import check_runner
-from rm_lab.core.errors import ConfigValueError, FolderHoldsRun, NoPairsError, RunWriteError
+from rm_lab.core.errors import ConfigValueError, NoPairsError, RunWriteError
 from rm_lab.core.io import is_main_process
 from rm_lab.core.safe_config import UnsafeTargetError
 from rm_lab.core.safe_weights import load_weights
@@ -57,7 +57,14 @@ from rm_lab.eval.summary import accuracy_table
 from rm_lab.eval.timing import EpochTimer, clock
 from rm_lab.methods.base import RewardModule
 from rm_lab.models.backbone import Backbone
-from rm_lab.rundir.finished import ModelLoadError, completed_results, run_config, run_folder, stored_weights
+from rm_lab.rundir.finished import (
+    ModelLoadError,
+    completed_results,
+    finished_run,
+    run_config,
+    run_folder,
+    stored_weights,
+)
 from rm_lab.rundir.layout import RunDir
 from rm_lab.rundir.lock import RunLock
 from rm_lab.rundir.publish import close_loggers, publish
@@ -111,25 +118,6 @@ def validation_block(cfg: DictConfig, module, selectors: list[BestWeights]) -> d
         block.update(best_epoch=None, best_accuracy=None)
     block["by_component"] = {b.component or b.monitor: b.summary() for b in selectors}
     return block
-
-
-def finished_run(path: Path, resume: bool) -> Results | None:
-    """A result once written is never overwritten: a folder holding a completed run is refused,
-    or, with `resume=true`, its results are returned as they are (a resumed sweep skips the job)."""
-    if not path.exists():
-        return None
-    try:
-        stored = read_results(path)
-    except ValueError:
-        stored = {"status": "unreadable"}
-    if stored.get("status") not in ("completed", "unreadable"):
-        return None  # running (killed) or failed: a new attempt may take the folder
-    if resume and stored["status"] == "completed":
-        log.info("%s holds a completed run: nothing to resume", path)
-        return stored
-    raise FolderHoldsRun(f"{path} already holds a {stored['status']} run; results are never overwritten. Give "
-                          "this run another folder (hydra.run.dir=..., or a new hydra.sweep.dir for a sweep), or "
-                          "add resume=true to skip it")
 
 
 def checkpoint_callbacks(cfg: DictConfig, run_dir: RunDir, component: str | None,
