@@ -145,3 +145,16 @@ def test_case_study_reads_the_authors_files(tmp_path):
     assert results["shapes"] == {"train": [60, 6, 8], "test": [8, 12, 8]}
     with pytest.raises(ValueError, match="data.name"):
         run_study(_study_cfg(tmp_path, "data.source=files"))
+
+
+def test_the_tables_spread_is_shown_only_over_several_seeds():
+    from rm_lab.studies.embedding.report import table
+
+    def row(n):
+        stat = {"mean": 0.5, "std": 0.0 if n == 1 else 0.1, "n": n}
+        return {"beta": 1.0, "rule": "mean", "agreement": stat, "best_of_n": {"4": stat}, "bon_gain": {"4": stat},
+                "spearman": stat, "pairwise_accuracy": stat}
+
+    one, three = (table([row(n)], "t", [4]).splitlines()[4] for n in (1, 3))
+    assert "±" not in one and "0.500" in one  # one seed: no claimed spread of 0
+    assert "0.500 ± 0.100" in three

@@ -7,6 +7,8 @@ from pathlib import Path
 def _pm(stat: dict | None, spec: str = ".3f") -> str:
     if not stat or stat.get("mean") is None:
         return "-"
+    if stat.get("n", 2) < 2:  # one seed: no spread to show (a std of 0 would claim one)
+        return f"{stat['mean']:{spec}}"
     return f"{stat['mean']:{spec}} ± {stat['std']:{spec}}"
 
 
@@ -24,7 +26,7 @@ def table(summary: list[dict], title: str, ns: list[int]) -> str:
                  *[_pm(row["bon_gain"].get(str(n))) for n in shown], _pm(row["spearman"]), _pm(row["pairwise_accuracy"])]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
-    lines.append("Mean ± std over seeds. Golden reward BoN: the mean golden reward of the best-of-N response "
+    lines.append("Mean ± std over seeds (one seed: its value alone). Golden reward BoN: the mean golden reward of the best-of-N response "
                  "(by the reward model); BoN gain: that minus the golden reward of a random response (N=1).")
     return "\n".join(lines) + "\n"
 
