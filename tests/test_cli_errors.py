@@ -276,3 +276,15 @@ def test_a_taken_run_folder_is_said_before_torch(tmp_path, write_run):
         out, err = before_torch("train", [f"hydra.run.dir={live.root}"], tmp_path, hydra=True)
     assert out == ["exit", "2", "False"], out + [err[-2000:]]
     assert f"{live.root} is in use by a live run" in err and "Traceback" not in err
+
+
+def test_a_run_refused_for_a_wrong_value_leaves_no_folder_behind(tmp_path):
+    root = tmp_path / "runs"
+    out, err = before_torch("train", ["seed=-1", f"paths.run_root={root}"], tmp_path, hydra=True)
+    assert out == ["exit", "2", "False"] and "seed must be an integer >= 0, got -1" in err, out + [err[-2000:]]
+    assert not list(root.rglob("*"))  # Hydra's folder for it, and its emptied parents, are gone
+    mine = tmp_path / "mine"  # a folder that held something already is kept as it was, Hydra's files aside
+    mine.mkdir()
+    (mine / "notes.txt").write_text("x")
+    out, err = before_torch("train", ["seed=-1", f"hydra.run.dir={mine}"], tmp_path, hydra=True)
+    assert out == ["exit", "2", "False"] and (mine / "notes.txt").read_text() == "x"

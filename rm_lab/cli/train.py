@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -21,6 +22,7 @@ from rm_lab.rundir.lock import RunLock
 from rm_lab.rundir.results import best_validation_accuracy
 
 CANNOT_START = 2  # the exit status of a run (or sweep) that cannot start
+STARTED = time.time()  # before Hydra makes the run's folder: what a refused run may take back (drop_refused)
 hydra_record.register()  # conf/config.yaml's hydra.output_subdir: Hydra's record in a new run folder only
 
 
@@ -42,7 +44,11 @@ def hydra_main(cfg: DictConfig) -> float | None:
     said before anything loads; the dataset's local files are then read while the runner's libraries
     import (rm_lab/data/read_ahead.py): those imports come after that start."""
     try:
-        check_runner(cfg)  # a wrong value is said at once: before the data is read and torch loads
+        try:
+            check_runner(cfg)  # a wrong value is said at once: before the data is read and torch loads
+        except ClearError:  # nothing was done: the folder Hydra made for the run is not left behind
+            hydra_record.drop_refused(cfg.paths.output_dir, STARTED, cfg.paths.get("run_root"))
+            raise
         folder_taken(cfg)  # so is a folder that holds a completed run, or a live one
         read_ahead.start(cfg.get("dataset"))
         from rm_lab.runner.preflight import CannotStart

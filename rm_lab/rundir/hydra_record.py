@@ -29,3 +29,38 @@ def register() -> None:
     is about to write into it)."""
     if not OmegaConf.has_resolver(RESOLVER):
         OmegaConf.register_new_resolver(RESOLVER, hydra_record)
+
+
+HYDRA_FILES = {"config.yaml", "hydra.yaml", "overrides.yaml"}
+
+
+def drop_refused(output_dir: str, since: float, stop_at: str | None = None) -> bool:
+    """Removes the folder of a run refused before it started (a wrong value) when everything in it
+    is what Hydra wrote for this attempt: its record (.hydra/) and its log, each written at or after
+    `since` (this process's start), nothing else. Then each emptied parent folder up to `stop_at`
+    (not included). Returns whether the folder went. A folder holding anything else is kept."""
+    import os
+    import shutil
+    from pathlib import Path
+
+    folder = Path(output_dir)
+    if not folder.is_dir():
+        return False
+    record = folder / RunDir.HYDRA
+    entries = {p.name for p in folder.iterdir()}
+    if not entries <= {RunDir.HYDRA, RunDir.TRAIN_LOG}:
+        return False
+    files = [folder / RunDir.TRAIN_LOG] if RunDir.TRAIN_LOG in entries else []
+    if record.exists():
+        if not record.is_dir() or not {p.name for p in record.iterdir()} <= HYDRA_FILES:
+            return False
+        files += list(record.iterdir())
+    if any(not f.is_file() or f.stat().st_mtime < since for f in files):
+        return False
+    shutil.rmtree(folder)
+    stop = Path(stop_at).resolve() if stop_at else None
+    parent = folder.resolve().parent
+    while parent != stop and parent != parent.parent and stop in parent.parents and not any(parent.iterdir()):
+        os.rmdir(parent)
+        parent = parent.parent
+    return True
