@@ -206,6 +206,7 @@ def test_cli_scores_plain_rows_and_skips_malformed_ones(baseline_run, tmp_path, 
     rows.write_text("\n".join([
         json.dumps({"prompt": "What is 2+2?", "chosen": "4", "rejected": "5", "id": "q1"}),
         json.dumps({"prompt": "What is 2+2?", "response": "4"}),
+        "",
         "{not json",
         json.dumps({"prompt": "Hi", "chosen": "same", "rejected": "same"}),
         json.dumps({"prompt": "Hi", "response": "Hello there"}),
@@ -219,9 +220,10 @@ def test_cli_scores_plain_rows_and_skips_malformed_ones(baseline_run, tmp_path, 
     printed = capsys.readouterr().out
     lines = _lines(out)
     assert [line["row"] for line in lines] == [0, 1, 3, 6, 7]  # rows that parse, in input order
-    assert set(lines[0]) == {"row", "id", "reward_chosen", "reward_rejected"} and lines[0]["id"] == "q1"
-    assert [set(lines[i]) for i in (1, 2, 3)] == [{"row", "reward"}] * 3
-    assert set(lines[4]) == {"row", "reward_chosen", "reward_rejected"}
+    assert [line["line"] for line in lines] == [1, 2, 6, 9, 10]  # each row's own line, blank and bad ones counted
+    assert set(lines[0]) == {"row", "line", "id", "reward_chosen", "reward_rejected"} and lines[0]["id"] == "q1"
+    assert [set(lines[i]) for i in (1, 2, 3)] == [{"row", "line", "reward"}] * 3
+    assert set(lines[4]) == {"row", "line", "reward_chosen", "reward_rejected"}
     assert lines[1]["reward"] == pytest.approx(lines[0]["reward_chosen"], abs=1e-5)  # same text, same reward
     assert "scored 5 rows" in printed and "2 pairs, 3 responses" in printed
     assert "pairs: accuracy" in printed and "over 2" in printed

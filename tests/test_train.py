@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from rm_lab.core.config import job_key
+from rm_lab.core.errors import ConfigValueError
 from rm_lab.runner.preflight import CannotStart
 from rm_lab.runner.run import run
 
@@ -145,7 +146,7 @@ def test_ckpt_refuses_another_method_or_training_before_any_work(make_cfg, tmp_p
     write_run(tmp_path / "plain" / "results.json", method="baseline", model="tiny-deberta")
     with pytest.raises(ValueError, match="best.ckpt is missing"):
         run(make_cfg("train=false", f"ckpt={tmp_path / 'plain'}"))
-    with pytest.raises(FileNotFoundError, match="does not exist"):
+    with pytest.raises(ConfigValueError, match="does not exist"):  # one line, as every user error
         run(make_cfg("train=false", f"ckpt={tmp_path / 'nowhere'}"))
     assert not (tmp_path / "run").exists()
 

@@ -19,8 +19,9 @@ either
 `--out` (a new file; `--force` replaces an existing one; never the input file nor a file inside
 a run or export folder, which are refused before any work) gets one JSON line per scored row, in input order: `reward_chosen` and
 `reward_rejected` for a pair, `reward` for a response; plain rows carry `row` (the row's
-position, from 0, among the file's rows that parse: a line that is not JSON is no row) and the
-row's own `id` when it has one; hub-schema rows carry the pair's `id` and `domain` (a
+position, from 0, among the file's rows that parse: a line that is not JSON is no row), `line`
+(its line in a JSON-lines file, from 1, blank and bad lines counted: what to join scores back on),
+`file` (when FILE is a folder: the file, relative to it) and the row's own `id` when it has one; hub-schema rows carry the pair's `id` and `domain` (a
 RewardBench file is read once per subset, so its pairs come subset by subset). The summary
 gives the rows scored, strict pairwise accuracy (chosen > rejected; a tie is not a win) with
 ties counted apart, and the rows dropped by reason: malformed rows (invalid JSON, missing or
@@ -50,14 +51,19 @@ def domain_choices() -> list[str]:
 def read_plain(path: str) -> tuple[list[dict], dict[str, int]]:
     """Items {kind: pair|response, row, id?, prompt, ...} of plain rows, and the rows dropped."""
     from rm_lab.data.pairs import DropLog, MalformedRow, make_pair, require_text
-    from rm_lab.data.sources import list_files, read_file
+    from rm_lab.data.sources import list_files, numbered_rows
 
     drops = DropLog("rows", "all")
     items: list[dict] = []
     index = 0
-    for file in list_files(path):
-        for row in read_file(file, drops):
+    files = list_files(path)
+    for file in files:
+        for line, row in numbered_rows(file, drops):
             item, where = {"row": index}, f"{file.name}, row {index}"
+            if line is not None:  # the row's own line in a JSON-lines file: what a user joins scores on
+                item["line"] = line
+            if len(files) > 1:
+                item["file"] = str(file.relative_to(path))
             index += 1
             if isinstance(row.get("id"), (str, int)) and not isinstance(row.get("id"), bool):
                 item["id"] = row["id"]
@@ -106,8 +112,8 @@ def score_items(scorer, items: list[dict]) -> None:
 
 
 def output_line(item: dict) -> dict:
-    keys = ("row", "id", "domain", "reward_chosen", "reward_rejected") if item["kind"] == "pair" else (
-        "row", "id", "reward")
+    keys = ("row", "line", "file", "id", "domain", "reward_chosen", "reward_rejected") if item["kind"] == "pair" else (
+        "row", "line", "file", "id", "reward")
     return {k: item[k] for k in keys if k in item}
 
 

@@ -47,7 +47,8 @@ def hydra_main(cfg: DictConfig) -> float | None:
         try:
             check_runner(cfg)  # a wrong value is said at once: before the data is read and torch loads
         except ClearError:  # nothing was done: the folder Hydra made for the run is not left behind
-            hydra_record.drop_refused(cfg.paths.output_dir, STARTED, cfg.paths.get("run_root"))
+            if HydraConfig.get().mode == RunMode.RUN:  # (a sweep keeps each job's folder: its overrides, its record)
+                hydra_record.drop_refused(cfg.paths.output_dir, STARTED, cfg.paths.get("run_root"))
             raise
         folder_taken(cfg)  # so is a folder that holds a completed run, or a live one
         read_ahead.start(cfg.get("dataset"))

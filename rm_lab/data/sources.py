@@ -85,7 +85,8 @@ def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
         raise unreadable(path, err, lineno + 1) from None
 
 
-def _json_lines(path: Path, drops: DropLog) -> Iterator[dict]:
+def _json_lines(path: Path, drops: DropLog, numbered: bool = False) -> Iterator:
+    """The file's JSON objects, or (line number, object) pairs with `numbered`; other lines dropped."""
     for lineno, raw in _lines(path):
         try:
             line = raw.decode("utf-8")
@@ -100,7 +101,7 @@ def _json_lines(path: Path, drops: DropLog) -> Iterator[dict]:
             drops.drop("invalid_json", f"{path.name}:{lineno}")
             continue
         if isinstance(row, dict):
-            yield row
+            yield (lineno, row) if numbered else row
         else:
             drops.drop("not_an_object", f"{path.name}:{lineno}")
 
@@ -139,6 +140,15 @@ def read_file(path: Path, drops: DropLog) -> Iterator[dict]:
     builder = "parquet" if suffix == ".parquet" else "csv"
     table = datasets.load_dataset(builder, data_files=str(path), split="train")
     yield from table
+
+
+def numbered_rows(path: Path, drops: DropLog) -> Iterator[tuple[int | None, dict]]:
+    """read_file's rows with the line each came from in a JSON-lines file (from 1), else None."""
+    if _base_suffix(path) in (".jsonl", ".json") and not (_base_suffix(path) == ".json" and _starts_with_list(path)):
+        yield from _json_lines(path, drops, numbered=True)
+        return
+    for row in read_file(path, drops):
+        yield None, row
 
 
 def read_hub(hub_id: str, split: str, name: str | None = None, data_dir: str | None = None,
