@@ -288,3 +288,17 @@ def test_a_run_refused_for_a_wrong_value_leaves_no_folder_behind(tmp_path):
     (mine / "notes.txt").write_text("x")
     out, err = before_torch("train", ["seed=-1", f"hydra.run.dir={mine}"], tmp_path, hydra=True)
     assert out == ["exit", "2", "False"] and (mine / "notes.txt").read_text() == "x"
+
+
+@pytest.mark.parametrize("env, first", [
+    ({}, True), ({"LOCAL_RANK": "1"}, False), ({"RANK": "0", "SLURM_PROCID": "3"}, True),
+    ({"SLURM_PROCID": "2"}, False), ({"LOCAL_RANK": "0", "NODE_RANK": "1"}, False),
+])
+def test_only_a_runs_first_process_checks_its_folder_early(env, first, monkeypatch):
+    from rm_lab.cli.train import RANK_VARIABLES, first_process
+
+    for key in (*RANK_VARIABLES, "NODE_RANK"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert first_process() is first  # the others join the first one's locked folder

@@ -68,11 +68,21 @@ def hydra_main(cfg: DictConfig) -> float | None:
     return best_validation_accuracy(results)
 
 
+RANK_VARIABLES = ("RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK")  # Lightning's order (_get_rank)
+
+
+def first_process() -> bool:
+    """Whether this is a run's first process, read from the environment as Lightning reads it before
+    torch loads (the first of RANK_VARIABLES that is set; a node other than the first is not)."""
+    rank = next((os.environ[key] for key in RANK_VARIABLES if os.environ.get(key) not in (None, "")), "0")
+    return rank.strip() == "0" and os.environ.get("NODE_RANK", "0").strip() in ("", "0")
+
+
 def folder_taken(cfg: DictConfig) -> None:
     """FolderHoldsRun or RunFolderBusy at once, before any library loads, where the run's folder holds
     a completed run (without resume=true) or a live one; the runner checks both again, and takes
     the lock, when it starts. Only the first process of a run checks: the others join its folder."""
-    if any(int(os.environ.get(rank) or 0) for rank in ("RANK", "LOCAL_RANK", "NODE_RANK")):
+    if not first_process():
         return
     folder = RunDir(cfg.paths.output_dir)
     finished_run(folder.results, bool(cfg.get("resume")))
