@@ -85,8 +85,8 @@ def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
         raise unreadable(path, err, lineno + 1) from None
 
 
-def _json_lines(path: Path, drops: DropLog, numbered: bool = False) -> Iterator:
-    """The file's JSON objects, or (line number, object) pairs with `numbered`; other lines dropped."""
+def _json_lines(path: Path, drops: DropLog) -> Iterator[tuple[int, dict]]:
+    """(line number, object) of the file's JSON objects; other lines dropped."""
     for lineno, raw in _lines(path):
         try:
             line = raw.decode("utf-8")
@@ -101,7 +101,7 @@ def _json_lines(path: Path, drops: DropLog, numbered: bool = False) -> Iterator:
             drops.drop("invalid_json", f"{path.name}:{lineno}")
             continue
         if isinstance(row, dict):
-            yield (lineno, row) if numbered else row
+            yield lineno, row
         else:
             drops.drop("not_an_object", f"{path.name}:{lineno}")
 
@@ -127,11 +127,12 @@ def list_files(path: str | Path) -> list[Path]:
     return [path]
 
 
-def read_file(path: Path, drops: DropLog) -> Iterator[dict]:
+def numbered_rows(path: Path, drops: DropLog) -> Iterator[tuple[int | None, dict]]:
+    """(line, row) of a data file: the line a row came from in a JSON-lines file (from 1), else None."""
     suffix = _base_suffix(path)
     if suffix in (".jsonl", ".json"):
         if suffix == ".json" and _starts_with_list(path):
-            yield from _json_list(path, drops)
+            yield from ((None, row) for row in _json_list(path, drops))
         else:
             yield from _json_lines(path, drops)
         return
@@ -139,16 +140,13 @@ def read_file(path: Path, drops: DropLog) -> Iterator[dict]:
 
     builder = "parquet" if suffix == ".parquet" else "csv"
     table = datasets.load_dataset(builder, data_files=str(path), split="train")
-    yield from table
+    yield from ((None, row) for row in table)
 
 
-def numbered_rows(path: Path, drops: DropLog) -> Iterator[tuple[int | None, dict]]:
-    """read_file's rows with the line each came from in a JSON-lines file (from 1), else None."""
-    if _base_suffix(path) in (".jsonl", ".json") and not (_base_suffix(path) == ".json" and _starts_with_list(path)):
-        yield from _json_lines(path, drops, numbered=True)
-        return
-    for row in read_file(path, drops):
-        yield None, row
+def read_file(path: Path, drops: DropLog) -> Iterator[dict]:
+    """The rows of a data file (numbered_rows without the lines)."""
+    for _, row in numbered_rows(path, drops):
+        yield row
 
 
 def read_hub(hub_id: str, split: str, name: str | None = None, data_dir: str | None = None,

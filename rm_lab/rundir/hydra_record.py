@@ -11,6 +11,10 @@ run keeps the record of the run it continues (the runner refuses a resume whose 
 """
 from __future__ import annotations
 
+import os
+import shutil
+from pathlib import Path
+
 from omegaconf import OmegaConf
 
 from rm_lab.rundir.layout import RunDir
@@ -39,10 +43,6 @@ def drop_refused(output_dir: str, since: float, stop_at: str | None = None) -> b
     is what Hydra wrote for this attempt: its record (.hydra/) and its log, each written at or after
     `since` (this process's start), nothing else. Then each emptied parent folder up to `stop_at`
     (not included). Returns whether the folder went. A folder holding anything else is kept."""
-    import os
-    import shutil
-    from pathlib import Path
-
     folder = Path(output_dir)
     if not folder.is_dir():
         return False

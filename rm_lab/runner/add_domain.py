@@ -17,8 +17,9 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from rm_lab.core.errors import FolderHoldsRun
 from rm_lab.methods.capabilities import methods, of_run
-from rm_lab.rundir.finished import run_config
+from rm_lab.rundir.finished import finished_run, run_config
 from rm_lab.rundir.layout import RunDir
 from rm_lab.rundir.manifest import ComponentsManifest
 from rm_lab.rundir.results import read_results
@@ -61,10 +62,11 @@ def build_config(run_dir: str | Path, domain: str, overrides: list[str] = (), ou
                          f"(add one with +dataset.domains.{domain}=...)")
     old_dir = str(cfg.paths.output_dir)
     new_dir = str(Path(out).expanduser().resolve() if out else default_out(run_dir, domain))
-    target = RunDir(new_dir).results
-    if target.exists() and read_results(target).get("status") == "completed":  # said before anything loads
-        raise FileExistsError(f"{new_dir} already holds a completed run (was {domain} added before?): give "
-                              "another folder with --out DIR")
+    try:  # the runner's own check, said before anything loads with this command's remedy
+        finished_run(RunDir(new_dir).results, resume=False)
+    except FolderHoldsRun:
+        raise FileExistsError(f"{new_dir} already holds a completed (or unreadable) run (was {domain} added before?): give "
+                              "another folder with --out DIR") from None
     cfg = OmegaConf.create(_moved(OmegaConf.to_container(cfg), old_dir, new_dir))
     cfg.method.reuse_components = str(run_dir)
     cfg.method.retrain = ["router", domain]
