@@ -304,6 +304,15 @@ def test_bench_arithmetic():
     assert "sorted by length 8.0 inputs/s |" in line  # no peak given for that way: no share printed
 
 
+def test_bench_leaves_bf16_out_on_a_cpu_without_bf16_instructions():
+    from rm_lab.cli.bench import chosen_precisions
+
+    assert chosen_precisions("auto", native=lambda: True) == (("fp32", "bf16"), None)
+    precisions, why = chosen_precisions("auto", native=lambda: False)
+    assert precisions == ("fp32",) and "no bf16 matrix instructions" in why and "--precisions fp32,bf16" in why
+    assert chosen_precisions("fp32,bf16", native=lambda: False) == (("fp32", "bf16"), None)  # asked for: timed
+
+
 def test_padded_batches_pad_chosen_and_rejected_together_to_the_longest():
     pairs = [(3, 9), (4, 2), (5, 5), (1, 7), (8, 6)]
     assert sorted(padded_batch_lengths(pairs, 1, seed=0)) == [4, 4, 5, 5, 7, 7, 8, 8, 9, 9]  # each pair alone
@@ -421,6 +430,7 @@ def test_first_token_shortcut_gives_the_whole_forward_rewards_and_gradients(head
     torch.manual_seed(0)
     model = RewardModel(backbone)
     assert first_token.supports(model.encoder.model)
+    assert first_token.folds(model.encoder.model.encoder.layer[-1].attention.self)  # the last layer's keys folded
     batch = _ragged_batch()
     encoder = model.encoder
 
@@ -444,6 +454,29 @@ def test_first_token_shortcut_gives_the_whole_forward_rewards_and_gradients(head
         assert grads.keys() == whole_grads.keys() and len(grads) > 10
         for key, grad in whole_grads.items():
             assert torch.allclose(grad, grads[key], atol=1e-5), (name, key, (grad - grads[key]).abs().max())
+
+
+def test_folded_last_layer_in_bf16_autocast_stays_with_the_projected_keys():
+    """In bf16 autocast on a CPU the folded last layer (keys and values never projected) gives the
+    first-token state of the projected path within bf16's rounding, and gradients for the same weights."""
+    from rm_lab.models import first_token
+
+    model = build_backbone(compose(BACKBONES["bert_pooler"])).build().train()
+    batch = _ragged_batch()
+    results = {}
+    for name, folds in (("folded", first_token.folds), ("projected", lambda attention: False)):
+        original, first_token.folds = first_token.folds, folds
+        try:
+            model.zero_grad()
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                state = first_token.first_token_state(model, **batch)
+            state.float().pow(2).sum().backward()
+        finally:
+            first_token.folds = original
+        results[name] = (state.float().detach(), {n for n, p in model.named_parameters() if p.grad is not None})
+    (folded, folded_grads), (projected, projected_grads) = results["folded"], results["projected"]
+    assert torch.allclose(folded, projected, atol=0.05, rtol=0.02), (folded - projected).abs().max()
+    assert folded_grads == projected_grads
 
 
 def test_a_deterministic_trainer_keeps_its_algorithms_without_nan_fills(tmp_path):

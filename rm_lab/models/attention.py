@@ -24,6 +24,25 @@ NAME = "rm_lab_sdpa"
 CPU_SLOW = (torch.bfloat16,)  # dtypes whose CPU flash attention is slower than fp32's
 
 
+def cpu_bf16_native() -> bool:
+    """Whether this CPU has bf16 matrix instructions (AVX512-BF16 or AMX), as torch's oneDNN reports
+    it. Without them (AVX2 CPUs: most AMD and older Intel ones) torch's bf16 matrix products run on a
+    fallback path, about 1 GFLOP/s on an AMD EPYC where fp32 ran at ~100: bf16 there is much slower
+    than fp32, not faster."""
+    probe = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    try:
+        if probe is not None:
+            return bool(probe())
+    except RuntimeError:
+        pass
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            flags = next((line.split() for line in info if line.startswith("flags")), [])
+    except OSError:
+        return True  # unknown: assume it has them (no warning where one cannot tell)
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 def cpu_low_precision(query: torch.Tensor) -> torch.dtype | None:
     """The bf16 dtype this CPU attention would run in (its inputs' or autocast's), else None."""
     if query.device.type != "cpu":

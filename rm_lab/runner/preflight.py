@@ -10,7 +10,9 @@ caps (kept in `<cache_dir>/pair_counts.json`), else the caps (`dataset.max_pairs
 A run cannot start when the hub cannot be reached and the local cache lacks its data or weights, a
 local file is absent, a packaged model is not installed, its trainer wants a GPU the machine does
 not show, or its memory estimate (rm_lab/runner/memory.py) is more than `FAR` times its device's
-memory; between 1x and FAR the plan says it may not fit (the estimate is an estimate).
+memory; between 1x and FAR the plan says it may not fit (the estimate is an estimate). A bf16
+precision on a CPU without bf16 matrix instructions gets a warning line (`precision_text`): it runs,
+much slower than fp32 there.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
 from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
@@ -28,6 +31,7 @@ from rm_lab.core import hub
 from rm_lab.core.config import CONF_DIR, SAMPLES_DIR
 from rm_lab.core.hub import in_local_cache, offline_mode
 from rm_lab.core.io import write_json_atomic
+from rm_lab.models.attention import cpu_bf16_native
 from rm_lab.runner.memory import ADVICE, device_bytes, memory_plan
 
 log = logging.getLogger("rm_lab")
@@ -245,6 +249,18 @@ def memory_text(cfg: DictConfig) -> tuple[str | None, str | None]:
     return line, None
 
 
+def precision_text(cfg: DictConfig, native: Callable[[], bool] = cpu_bf16_native) -> str | None:
+    """The plan's warning when a bf16 precision trains on a CPU without bf16 matrix instructions."""
+    precision = str(cfg.trainer.get("precision"))
+    accelerator = str(cfg.trainer.get("accelerator", "cpu"))
+    on_cpu = accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available())
+    if "bf16" not in precision or not on_cpu or native():
+        return None
+    return (f"WARNING precision {precision}: this CPU has no bf16 matrix instructions (AVX512-BF16 or AMX), so "
+            "torch runs bf16 products on a slow fallback, tens of times slower than fp32; "
+            "trainer.precision=32-true trains faster here")
+
+
 # -- the plan ----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Preflight:
@@ -292,6 +308,8 @@ def preflight(cfg: DictConfig, hub_state: Hub | None = None) -> Preflight:
     memory, too_big = memory_text(cfg)
     if memory:
         lines.append(memory)
+    if slow := precision_text(cfg):
+        lines.append(slow)
     everything = [("backbone", model), *((f"data {n}", s) for n, s in sources.items())]
     unreachable = [f"the model {model.detail.split()[0]}"] if model.unreachable else []
     data = [f"{n} ({s.detail.split()[0]})" for n, s in sources.items() if s.unreachable]

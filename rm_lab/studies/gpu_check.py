@@ -41,6 +41,7 @@ from omegaconf import OmegaConf
 from rm_lab.core.checks import check_values
 from rm_lab.core.config import compose
 from rm_lab.eval.params import linear_params, training_flops
+from rm_lab.models.attention import cpu_bf16_native
 
 METHODS = ("baseline", "rodos")
 PEER = Path(__file__).with_name("trl_peer.py")
@@ -54,7 +55,7 @@ def device_name() -> str:
 
 def matmul_peak(dtype: torch.dtype, device: str, seconds: float = 1.0) -> float:
     """Measured matrix-multiply rate in GFLOP/s on `device` in `dtype` (best of repeated timings)."""
-    n = 4096 if device == "cuda" else 1024
+    n = 4096 if device == "cuda" else 1024 if dtype == torch.float32 or cpu_bf16_native() else 256  # the slow fallback: seconds per 1024 product
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
