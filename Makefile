@@ -18,7 +18,7 @@ help:
 	@echo "make test               run the whole offline test suite (TEST_WORKERS=2 processes)"
 	@echo "make test-fast          run the offline tests not marked slow (no end-to-end training)"
 	@echo "make lint               ruff check rm_lab tests (pyflakes, import order, pyupgrade; config in pyproject.toml)"
-	@echo "make bench              training pairs/s in fp32 and bf16, % of each matmul peak, scoring against plain transformers (JSON + lines)"
+	@echo "make bench              training pairs/s in fp32 and bf16 (where the CPU has bf16 instructions), % of each matmul peak, scoring against plain transformers (JSON + lines)"
 	@echo "make gpu-check          GPU: Baseline and RODOS, paper recipe, fixed steps: pairs/s, bf16 peak share, memory (TRL_PYTHON: +TRL)"
 	@echo "make bench-data         paper-size data (~140,000 pairs): first job's seconds and peak memory, the cached second job's seconds"
 	@echo "make bench-throughput   training throughput of the packaged MiniLM on HH-RLHF pairs (the runner's figure)"
