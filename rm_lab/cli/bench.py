@@ -8,12 +8,11 @@ import sys
 from pathlib import Path
 
 from rm_lab.cli import config_errors, count, no_stray_flags
-from rm_lab.models.attention import cpu_bf16_native
+from rm_lab.models.attention import NO_BF16, cpu_bf16_native
 from rm_lab.studies.scoring_speed import run_test_pairs, scoring_speed
 from rm_lab.studies.throughput import PRECISIONS, bench, table_line
 
-LEFT_OUT = ("bf16 left out: this CPU has no bf16 matrix instructions (AVX512-BF16 or AMX), so torch runs bf16 products "
-            "on a slow fallback, tens of times slower than fp32; --precisions fp32,bf16 times it anyway")
+LEFT_OUT = f"bf16 left out: {NO_BF16}; --precisions fp32,bf16 times it anyway"
 
 
 def chosen_precisions(text: str, native=cpu_bf16_native) -> tuple[tuple[str, ...], str | None]:

@@ -24,6 +24,10 @@ NAME = "rm_lab_sdpa"
 CPU_SLOW = (torch.bfloat16,)  # dtypes whose CPU flash attention is slower than fp32's
 
 
+NO_BF16 = ("this CPU has no bf16 matrix instructions (AVX512-BF16 or AMX), so torch runs bf16 products on a slow "
+           "fallback, tens of times slower than fp32")  # what the plan and the bench say where `cpu_bf16_native` is False
+
+
 def cpu_bf16_native() -> bool:
     """Whether this CPU has bf16 matrix instructions (AVX512-BF16 or AMX), as torch's oneDNN reports
     it. Without them (AVX2 CPUs: most AMD and older Intel ones) torch's bf16 matrix products run on a

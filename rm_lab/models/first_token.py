@@ -138,8 +138,9 @@ def attend_folded(attention: nn.Module, packed: torch.Tensor, layout: Packing, q
     projecting them to keys and values: a head's scores q . (x Wk + bk) are (q Wk) . x plus a
     constant q . bk that softmax drops, and its context sum_j p_j (x_j Wv + bv) is (sum_j p_j x_j) Wv
     + bv, since the probabilities sum to 1. Per token that is 2 x heads x hidden multiplications
-    instead of 2 x hidden x hidden (MiniLM: 9,216 against 294,912). The constant q . bk is still added, so
-the key bias gets its gradient (zero up to rounding) as in the whole model. Returns (rows, hidden), as `attend`."""
+    instead of 2 x hidden x hidden (MiniLM: 9,216 against 294,912). The constant q . bk is still added,
+    so the key bias gets its gradient (zero up to rounding) as in the whole model. Returns (rows,
+    hidden), as `attend`."""
     rows, length = layout.rows, layout.length
     heads, size = attention.num_attention_heads, attention.attention_head_size
     query = attention.query(queries)

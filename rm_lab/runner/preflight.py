@@ -31,7 +31,7 @@ from rm_lab.core import hub
 from rm_lab.core.config import CONF_DIR, SAMPLES_DIR
 from rm_lab.core.hub import in_local_cache, offline_mode
 from rm_lab.core.io import write_json_atomic
-from rm_lab.models.attention import cpu_bf16_native
+from rm_lab.models.attention import NO_BF16, cpu_bf16_native
 from rm_lab.runner.memory import ADVICE, device_bytes, memory_plan
 
 log = logging.getLogger("rm_lab")
@@ -256,9 +256,7 @@ def precision_text(cfg: DictConfig, native: Callable[[], bool] = cpu_bf16_native
     on_cpu = accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available())
     if "bf16" not in precision or not on_cpu or native():
         return None
-    return (f"WARNING precision {precision}: this CPU has no bf16 matrix instructions (AVX512-BF16 or AMX), so "
-            "torch runs bf16 products on a slow fallback, tens of times slower than fp32; "
-            "trainer.precision=32-true trains faster here")
+    return f"WARNING precision {precision}: {NO_BF16}; trainer.precision=32-true trains faster here"
 
 
 # -- the plan ----------------------------------------------------------------------------------------
